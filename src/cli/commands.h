@@ -1,0 +1,8 @@
+/* Entry points of the subcommands; each parses its own options and returns
+ * the process exit code. */
+#ifndef MDLSAFE_COMMANDS_H
+#define MDLSAFE_COMMANDS_H
+
+int cmd_locks(int argc, char **argv);
+
+#endif

@@ -1,0 +1,62 @@
+/* Command-line options: one table per command, from which both getopt and
+ * --help are generated, plus the connection options every command shares. */
+#ifndef MDLSAFE_OPTIONS_H
+#define MDLSAFE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "db/db.h"
+#include "util/error.h"
+
+enum { CLI_NO_ARG = 0, CLI_REQUIRED_ARG = 1, CLI_OPTIONAL_ARG = 2 };
+
+struct cli_opt {
+	const char *long_name;
+	int id;               /* the short letter, or a value >= 256 for long-only */
+	int has_arg;
+	const char *arg_name; /* shown in --help, e.g. "SECONDS" */
+	const char *help;
+};
+
+/* Called for every command-specific option; returns 0 or fills e. */
+typedef int (*cli_opt_fn)(void *ctx, int id, const char *arg, struct ms_err *e);
+
+struct cli_command_spec {
+	const char *name;       /* "locks" */
+	const char *usage;      /* "mdlsafe locks [options]" */
+	const char *summary;    /* one paragraph */
+	const struct cli_opt *opts;  /* terminated by a zero entry */
+	const char *epilog;     /* extra help text (examples), may be NULL */
+	bool connects;          /* takes the connection options */
+};
+
+/*
+ * Parses argv[1..] (argv[0] is the command name). Connection options fill
+ * *conn; the others go to fn(ctx, ...). Positional arguments are left in
+ * argv[*first_arg .. argc-1]. A password given on the command line is
+ * copied and then blanked in argv so `ps` does not show it. Returns 1 when
+ * --help was printed, 0 to proceed, -1 on error (MS_USAGE).
+ */
+int cli_parse(const struct cli_command_spec *spec, int argc, char **argv, struct db_params *conn,
+	      cli_opt_fn fn, void *ctx, int *first_arg, struct ms_err *e);
+
+void cli_print_help(FILE *out, const struct cli_command_spec *spec);
+
+/* The exit-code table, printed by every --help and the README. */
+void cli_print_exit_codes(FILE *out);
+
+/* Strict number parsing for option values: the whole string must be a
+ * number within [min, max]. */
+int cli_parse_double(const char *opt, const char *arg, double min, double max, double *out,
+		     struct ms_err *e);
+int cli_parse_uint(const char *opt, const char *arg, unsigned min, unsigned max, unsigned *out,
+		   struct ms_err *e);
+
+/* Prompts on the terminal (never on stdin) without echo. */
+int cli_read_password(const char *prompt, char **out, struct ms_err *e);
+
+/* Reports e on stderr as "mdlsafe: <msg>" and returns its exit code. */
+int cli_report_error(const char *cmd, const struct ms_err *e);
+
+#endif

@@ -1,0 +1,275 @@
+/* Integration-test helpers; see harness.h. Failures call cmocka's fail_msg so
+ * a broken setup is reported as a failed test, not a hang. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *it_cnf(void)
+{
+	const char *c = getenv("MDLSAFE_TEST_CNF");
+	if (!c)
+		fail_msg("MDLSAFE_TEST_CNF is not set: run integration tests through 'make test'");
+	return c;
+}
+
+const char *it_noproc_cnf(void)
+{
+	const char *c = getenv("MDLSAFE_TEST_NOPROC_CNF");
+	if (!c)
+		fail_msg("MDLSAFE_TEST_NOPROC_CNF is not set: run integration tests through 'make test'");
+	return c;
+}
+
+MYSQL *it_connect(void)
+{
+	MYSQL *m = mysql_init(NULL);
+
+	mysql_optionsv(m, MYSQL_READ_DEFAULT_FILE, it_cnf());
+	mysql_optionsv(m, MYSQL_READ_DEFAULT_GROUP, "client");
+	if (!mysql_real_connect(m, NULL, NULL, NULL, NULL, 0, NULL, CLIENT_MULTI_STATEMENTS))
+		fail_msg("cannot connect to the sandbox (%s): %s", it_cnf(), mysql_error(m));
+	return m;
+}
+
+static void it_vexec(MYSQL *m, bool must, char **value, const char *fmt, va_list ap)
+{
+	char sql[8192];
+	MYSQL_RES *r;
+
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	if (mysql_query(m, sql)) {
+		if (must)
+			fail_msg("SQL failed: %s: %s", sql, mysql_error(m));
+		return;
+	}
+	do {
+		r = mysql_store_result(m);
+		if (r) {
+			MYSQL_ROW row = mysql_fetch_row(r);
+			if (value && !*value && row && row[0])
+				*value = strdup(row[0]);
+			mysql_free_result(r);
+		}
+	} while (mysql_next_result(m) == 0);
+}
+
+void it_exec(MYSQL *m, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	it_vexec(m, true, NULL, fmt, ap);
+	va_end(ap);
+}
+
+char *it_value(MYSQL *m, const char *fmt, ...)
+{
+	char *v = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	it_vexec(m, true, &v, fmt, ap);
+	va_end(ap);
+	return v;
+}
+
+unsigned long it_id(MYSQL *m)
+{
+	return mysql_thread_id(m);
+}
+
+static void *it_bg_main(void *arg)
+{
+	struct it_bg *b = arg;
+
+	if (mysql_query(b->m, b->sql))
+		b->err = mysql_errno(b->m);
+	else {
+		MYSQL_RES *r = mysql_store_result(b->m);
+		if (r)
+			mysql_free_result(r);
+	}
+	b->done = true;
+	return NULL;
+}
+
+struct it_bg *it_bg_start(const char *sql)
+{
+	struct it_bg *b = calloc(1, sizeof(*b));
+
+	b->m = it_connect();
+	b->id = it_id(b->m);
+	b->sql = strdup(sql);
+	if (pthread_create(&b->thread, NULL, it_bg_main, b))
+		fail_msg("pthread_create failed");
+	return b;
+}
+
+unsigned it_bg_join(struct it_bg *b)
+{
+	unsigned err;
+
+	pthread_join(b->thread, NULL);
+	err = b->err;
+	mysql_close(b->m);
+	free(b->sql);
+	free(b);
+	return err;
+}
+
+void it_wait_state(MYSQL *m, unsigned long id, const char *state, double timeout_s)
+{
+	struct timespec step = { 0, 20 * 1000 * 1000 };
+
+	for (double t = 0; t < timeout_s; t += 0.02) {
+		char *s = it_value(m, "SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = %lu", id);
+		bool hit = s && strstr(s, state);
+		free(s);
+		if (hit)
+			return;
+		nanosleep(&step, NULL);
+	}
+	fail_msg("session %lu did not reach state '%s' within %.0f s", id, state, timeout_s);
+}
+
+void it_settle(void)
+{
+	struct timespec t = { 0, 250 * 1000 * 1000 };
+	nanosleep(&t, NULL);
+}
+
+/* Reads both pipes until the child closes them, without deadlocking on a
+ * full pipe. */
+static void it_drain(int out_fd, int err_fd, char **out, char **err)
+{
+	size_t n[2] = { 0, 0 }, cap[2] = { 4096, 4096 };
+	char *buf[2] = { malloc(4096), malloc(4096) };
+	struct pollfd p[2] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 } };
+	int open_fds = 2;
+
+	while (open_fds > 0) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++) {
+			ssize_t got;
+			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			if (n[i] + 4096 > cap[i]) {
+				cap[i] *= 2;
+				buf[i] = realloc(buf[i], cap[i]);
+			}
+			got = read(p[i].fd, buf[i] + n[i], 4095);
+			if (got <= 0) {
+				close(p[i].fd);
+				p[i].fd = -1;
+				open_fds--;
+			} else {
+				n[i] += (size_t)got;
+			}
+		}
+	}
+	buf[0][n[0]] = '\0';
+	buf[1][n[1]] = '\0';
+	*out = buf[0];
+	*err = buf[1];
+}
+
+void it_mdlsafe(struct it_run *r, bool with_cnf, ...)
+{
+	const char *bin = getenv("MDLSAFE_BIN");
+	char *argv[64], cnf_arg[1024];
+	int out_pipe[2], err_pipe[2], st, argc = 0;
+	va_list ap;
+	pid_t pid;
+
+	if (!bin)
+		fail_msg("MDLSAFE_BIN is not set: run integration tests through ctest");
+	argv[argc++] = (char *)bin;
+	va_start(ap, with_cnf);
+	for (const char *a; (a = va_arg(ap, const char *)) && argc < 60;)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	if (with_cnf) {
+		snprintf(cnf_arg, sizeof(cnf_arg), "--defaults-file=%s", it_cnf());
+		argv[argc++] = cnf_arg;
+	}
+	argv[argc] = NULL;
+	if (pipe(out_pipe) || pipe(err_pipe))
+		fail_msg("pipe failed");
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(devnull, 0);
+		dup2(out_pipe[1], 1);
+		dup2(err_pipe[1], 2);
+		close(out_pipe[0]);
+		close(err_pipe[0]);
+		execv(bin, argv);
+		_exit(127);
+	}
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	it_drain(out_pipe[0], err_pipe[0], &r->out, &r->err);
+	waitpid(pid, &st, 0);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void it_run_release(struct it_run *r)
+{
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
+}
+
+json_t *it_json(const struct it_run *r)
+{
+	json_error_t je;
+	json_t *j = json_loads(r->out, 0, &je);
+
+	if (!j)
+		fail_msg("mdlsafe printed invalid JSON (%s); stdout: %s; stderr: %s", je.text, r->out, r->err);
+	return j;
+}
+
+json_t *it_find_id(json_t *array, unsigned long id)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(array, i, v)
+		if ((unsigned long)json_integer_value(json_object_get(v, "id")) == id)
+			return v;
+	return NULL;
+}
+
+void it_fresh_db(MYSQL *m, const char *name)
+{
+	it_exec(m, "DROP DATABASE IF EXISTS `%s`", name);
+	it_exec(m, "CREATE DATABASE `%s`", name);
+	for (int t = 1; t <= 2; t++) {
+		it_exec(m, "CREATE TABLE `%s`.t%d (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", name, t);
+		it_exec(m, "INSERT INTO `%s`.t%d SELECT seq, seq FROM `%s`.seq_1_to_10", name, t, name);
+	}
+}
+
+void it_set_sources(MYSQL *m, bool pfs_instrument, bool plugin)
+{
+	char *installed;
+
+	it_exec(m, "UPDATE performance_schema.setup_instruments SET ENABLED = '%s', TIMED = '%s' "
+		   "WHERE NAME = 'wait/lock/metadata/sql/mdl'",
+		pfs_instrument ? "YES" : "NO", pfs_instrument ? "YES" : "NO");
+	installed = it_value(m, "SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'METADATA_LOCK_INFO'");
+	if (plugin && installed && !strcmp(installed, "0"))
+		it_exec(m, "INSTALL SONAME 'metadata_lock_info'");
+	if (!plugin && installed && strcmp(installed, "0"))
+		it_exec(m, "UNINSTALL SONAME 'metadata_lock_info'");
+	free(installed);
+}
