@@ -77,8 +77,15 @@ static int conn_option(struct db_params *p, int id, char *arg, struct ms_err *e)
 			p->password_set = true;
 			return 0;
 		}
-		if (cli_read_password("Enter password: ", &p->password, e))
-			return -1;
+		{
+			char *typed;
+			if (cli_read_password("Enter password: ", &typed, e))
+				return -1;
+			if (p->password) /* a repeated -p replaces the first */
+				memset(p->password, 0, strlen(p->password));
+			free(p->password);
+			p->password = typed;
+		}
 		p->password_set = true;
 		return 0;
 	case OPT_DEFAULTS_FILE:
@@ -212,7 +219,10 @@ void cli_print_exit_codes(FILE *out)
 	      "  5  missing privilege (the message names it)\n"
 	      "  6  a statement failed on the server\n"
 	      "  7  local I/O error (file, terminal)\n"
-	      "  8  internal error (out of memory, bug)\n",
+	      "  8  internal error (out of memory, bug)\n"
+	      "  9  busy: another mdlsafe backup holds the target directory or the server\n"
+	      " 10  verify: the backup is damaged or incomplete (the message names the file)\n"
+	      " 11  --timeout expired; nothing half-done was kept\n",
 	      out);
 }
 
@@ -275,14 +285,21 @@ int cli_read_password(const char *prompt, char **out, struct ms_err *e)
 	if (fd < 0)
 		return ms_fail(e, MS_USAGE,
 			       "-p without a value prompts on a terminal, and there is none; give the password in an option file (--defaults-extra-file) or MYSQL_PWD");
-	if (write(fd, prompt, strlen(prompt)) < 0 || tcgetattr(fd, &old)) {
+	/* Echo goes off before the prompt appears: whatever is typed after
+	 * seeing it is neither echoed nor flushed away by TCSAFLUSH. */
+	if (tcgetattr(fd, &old)) {
 		close(fd);
 		return ms_fail(e, MS_IO, "cannot prompt for a password on the terminal: %s", strerror(errno));
 	}
 	quiet = old;
 	quiet.c_lflag &= (tcflag_t)~(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
-	tcsetattr(fd, TCSAFLUSH, &quiet);
+	if (tcsetattr(fd, TCSAFLUSH, &quiet) || write(fd, prompt, strlen(prompt)) < 0) {
+		int err = errno;
+		tcsetattr(fd, TCSAFLUSH, &old);
+		close(fd);
+		return ms_fail(e, MS_IO, "cannot prompt for a password on the terminal: %s", strerror(err));
+	}
 	while (len + 1 < sizeof(line) && (n = read(fd, line + len, 1)) == 1 && line[len] != '\n')
 		len++;
 	tcsetattr(fd, TCSAFLUSH, &old);

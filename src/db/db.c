@@ -119,9 +119,15 @@ static void db_apply_option_files(MYSQL *m, const struct db_params *p, const cha
 	mysql_optionsv(m, MYSQL_READ_DEFAULT_GROUP, "mdlsafe");
 }
 
+/* --ssl, or an option that implies it. */
+static bool db_tls_required(const struct db_params *p)
+{
+	return p->ssl || p->ssl_ca || p->ssl_cert || p->ssl_key || p->ssl_verify_server_cert;
+}
+
 static void db_apply_tls(MYSQL *m, const struct db_params *p)
 {
-	if (p->ssl || p->ssl_ca || p->ssl_cert || p->ssl_key || p->ssl_verify_server_cert) {
+	if (db_tls_required(p)) {
 		my_bool on = 1;
 		mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
 	}
@@ -306,6 +312,22 @@ int db_open(struct db *db, const struct db_params *p, const char *role,
 		return -1;
 	}
 	db_describe_target(db->mysql, p, db->target, sizeof(db->target));
+	/* Connector/C 3.3 takes MYSQL_OPT_SSL_ENFORCE as "use TLS if the server
+	 * offers it": unless the certificate is verified, a server without TLS
+	 * silently gets a plain-text session. --ssl promises TLS, so check
+	 * what we got. */
+	if (db_tls_required(p) && !mysql_get_ssl_cipher(db->mysql)) {
+		ms_fail(e, MS_CONNECT,
+			"TLS was required (--ssl) but the connection to %s is not encrypted: the server offers "
+			"no TLS (its have_ssl is not YES); configure ssl_cert/ssl_key on the server, or connect without --ssl",
+			db->target);
+		if (e) {
+			e->sql_errno = CR_SSL_CONNECTION_ERROR;
+			snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", "HY000");
+		}
+		db_close(db);
+		return -1;
+	}
 	db->thread_id = mysql_thread_id(db->mysql);
 	db_parse_version(db);
 	if (db_setup_session(db, opts, e)) {
@@ -398,6 +420,17 @@ int db_query(struct db *db, const char *sql, MYSQL_RES **res, struct ms_err *e)
 	*res = mysql_store_result(db->mysql);
 	if (!*res && mysql_field_count(db->mysql))
 		return db_fail(db, e, "reading a result");
+	return 0;
+}
+
+int db_stream(struct db *db, const char *sql, MYSQL_RES **res, struct ms_err *e)
+{
+	*res = NULL;
+	if (db_send(db, sql, e))
+		return -1;
+	*res = mysql_use_result(db->mysql);
+	if (!*res && mysql_field_count(db->mysql))
+		return db_fail(db, e, "reading rows");
 	return 0;
 }
 

@@ -62,6 +62,10 @@ int db_exec(struct db *db, const char *sql, struct ms_err *e);
  * mysql_free_result). */
 int db_query(struct db *db, const char *sql, MYSQL_RES **res, struct ms_err *e);
 
+/* Sends a query whose rows are read one at a time (mysql_use_result), for
+ * results too big to hold: *res is the caller's to drain and free. */
+int db_stream(struct db *db, const char *sql, MYSQL_RES **res, struct ms_err *e);
+
 /* Runs a query expected to return one value; *out is the caller's to free,
  * NULL for SQL NULL or no row. */
 int db_query_value(struct db *db, const char *sql, char **out, struct ms_err *e);

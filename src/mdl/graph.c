@@ -228,6 +228,15 @@ static size_t waits_for(const struct mdl_graph *g, size_t i, size_t *out, size_t
 	return n;
 }
 
+/* Is session `i` a head or queued request of any object? */
+static bool is_waiting(const struct mdl_graph *g, size_t i)
+{
+	for (size_t k = 0; k < g->n_objects; k++)
+		if (is_waiter_here(&g->objects[k], i))
+			return true;
+	return false;
+}
+
 static bool is_candidate_blocker(const struct mdl_graph *g, size_t session)
 {
 	for (size_t k = 0; k < g->n_objects; k++)
@@ -274,8 +283,10 @@ static int find_roots(struct mdl_graph *g)
 	for (size_t w = 0; w < n; w++) {
 		size_t top = 0;
 
-		if (!waits_for(g, w, edges, n))
+		if (!is_waiting(g, w))
 			continue;
+		/* Every waiter counts, including a head whose holder is out of
+		 * sight: --check must not pass while an ALTER is stuck. */
 		g->n_waiting++;
 		if (s->sessions[w].time_s > g->oldest_wait_s)
 			g->oldest_wait_s = s->sessions[w].time_s;
@@ -294,14 +305,18 @@ static int find_roots(struct mdl_graph *g)
 					struct mdl_root root;
 					memset(&root, 0, sizeof(root));
 					root.session = cur;
-					root.candidate = is_candidate_blocker(g, cur);
+					/* A stuck head is a sure way out (KILL QUERY frees
+					 * its queue), not a guess. */
+					root.candidate = !s->sessions[cur].waiting_mdl && is_candidate_blocker(g, cur);
 					root_kill_advice(&s->sessions[cur], &root);
 					if (push((void **)&g->roots, &g->n_roots, sizeof(root), &root)) {
 						rc = -1;
 						goto out;
 					}
 				}
-				g->roots[r].n_frozen++;
+				/* A stuck head is its own root, not frozen behind itself. */
+				if (cur != w)
+					g->roots[r].n_frozen++;
 				continue;
 			}
 			for (size_t k = 0; k < ne; k++)
@@ -437,6 +452,8 @@ char *mdl_graph_verdict(const struct mdl_graph *g)
 					 ss->command && !strcmp(ss->command, "Sleep") ? "idle in transaction"
 										     : "transaction open",
 					 ss->trx_age_s);
+			if (ss->waiting_mdl)
+				buf_adds(&b, ", its own request is stuck and others queue behind it");
 			if (g->roots[i].candidate)
 				buf_adds(&b, ", candidate");
 			buf_adds(&b, ")");

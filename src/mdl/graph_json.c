@@ -40,8 +40,12 @@ json_t *mdl_session_to_json(const struct mdl_session *s)
 	json_object_set_new(o, "state", str_or_null(s->state));
 	json_object_set_new(o, "seconds", json_real(round_ms(s->time_s)));
 	if (s->info) {
-		snprintf(stmt, sizeof(stmt), "%.*s%s", STATEMENT_MAX, s->info,
-			 strlen(s->info) > STATEMENT_MAX ? "..." : "");
+		int cut = STATEMENT_MAX;
+		/* Never cut inside a UTF-8 sequence: back up over continuation bytes. */
+		if (strlen(s->info) > STATEMENT_MAX)
+			while (cut > 0 && ((unsigned char)s->info[cut] & 0xC0) == 0x80)
+				cut--;
+		snprintf(stmt, sizeof(stmt), "%.*s%s", cut, s->info, strlen(s->info) > STATEMENT_MAX ? "..." : "");
 		/* Invalid UTF-8 (binary literals) must not break the document. */
 		json_t *j = json_string(stmt);
 		json_object_set_new(o, "statement", j ? j : json_string("(not valid UTF-8)"));

@@ -70,9 +70,9 @@ static const char pending_conflicts[NT][NT + 1] = {
 	/* SH   */ "0000000000",
 	/* SR   */ "0000000011",
 	/* SW   */ "0000000111",
-	/* SWLP */ "0000001111",
+	/* SWLP */ "0000000111", /* MariaDB has no SWLP: LOW_PRIORITY writes take SW */
 	/* SU   */ "0000000001",
-	/* SRO  */ "0001000011",
+	/* SRO  */ "0001100011",
 	/* SNW  */ "0000000001",
 	/* SNRW */ "0000000001",
 	/* X    */ "0000000000",

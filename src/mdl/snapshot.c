@@ -119,8 +119,7 @@ static int infer_one(struct mdl_snapshot *s, size_t i)
 	if (ss->state && strcasestr(ss->state, "backup lock"))
 		return mdl_snapshot_add_lock(s, i, "BACKUP", NULL, NULL, "UNKNOWN", false, true);
 	if (sql_targets_parse(ss->info, &t) != 0 || t.n_tables == 0) {
-		if (sql_targets_parse(ss->info, &t) == 0)
-			sql_targets_release(&t);
+		sql_targets_release(&t); /* parse zeroes t; a parse with no tables may own trigger names */
 		/* We know it waits but not on what: keep it visible. */
 		return mdl_snapshot_add_lock(s, i, "UNKNOWN", NULL, NULL, "UNKNOWN", false, true);
 	}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -145,17 +146,32 @@ void it_settle(void)
 	nanosleep(&t, NULL);
 }
 
+static double it_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 /* Reads both pipes until the child closes them, without deadlocking on a
- * full pipe. */
-static void it_drain(int out_fd, int err_fd, char **out, char **err)
+ * full pipe. With timeout_s >= 0, kills `pid` once that has passed (the
+ * pipes then close) and returns false. */
+static bool it_drain(int out_fd, int err_fd, char **out, char **err, pid_t pid, double timeout_s)
 {
 	size_t n[2] = { 0, 0 }, cap[2] = { 4096, 4096 };
 	char *buf[2] = { malloc(4096), malloc(4096) };
 	struct pollfd p[2] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 } };
+	double deadline = it_now() + timeout_s;
+	bool in_time = true;
 	int open_fds = 2;
 
 	while (open_fds > 0) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (timeout_s >= 0 && in_time && it_now() > deadline) {
+			kill(pid, SIGKILL);
+			in_time = false;
+		}
+		if (poll(p, 2, timeout_s >= 0 ? 100 : -1) < 0 && errno != EINTR)
 			break;
 		for (int i = 0; i < 2; i++) {
 			ssize_t got;
@@ -179,19 +195,73 @@ static void it_drain(int out_fd, int err_fd, char **out, char **err)
 	buf[1][n[1]] = '\0';
 	*out = buf[0];
 	*err = buf[1];
+	return in_time;
+}
+
+/* Forks MDLSAFE_BIN with argv; see it_mdlsafe_start for own_session and tty. */
+static pid_t it_spawn(char **argv, bool own_session, const char *tty, int *out_fd, int *err_fd)
+{
+	int out_pipe[2], err_pipe[2];
+	pid_t pid;
+
+	if (pipe(out_pipe) || pipe(err_pipe))
+		fail_msg("pipe failed");
+	pid = fork();
+	if (pid < 0)
+		fail_msg("fork failed: %s", strerror(errno));
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		if (own_session)
+			setsid();
+		if (tty) {
+			/* Opened by a session leader without one, it becomes the
+			 * controlling terminal; kept open as fd 3 so the master
+			 * reads EIO only once the child is gone. */
+			int t = open(tty, O_RDWR);
+			if (t < 0 || ioctl(t, TIOCSCTTY, 0) < 0)
+				_exit(126);
+			if (t != 3) {
+				dup2(t, 3);
+				close(t);
+			}
+		}
+		dup2(devnull, 0);
+		dup2(out_pipe[1], 1);
+		dup2(err_pipe[1], 2);
+		close(out_pipe[0]);
+		close(err_pipe[0]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	*out_fd = out_pipe[0];
+	*err_fd = err_pipe[0];
+	return pid;
+}
+
+static const char *it_bin(void)
+{
+	const char *bin = getenv("MDLSAFE_BIN");
+
+	if (!bin)
+		fail_msg("MDLSAFE_BIN is not set: run integration tests through ctest");
+	return bin;
+}
+
+static int it_status(int st)
+{
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 void it_mdlsafe(struct it_run *r, bool with_cnf, ...)
 {
-	const char *bin = getenv("MDLSAFE_BIN");
 	char *argv[64], cnf_arg[1024];
-	int out_pipe[2], err_pipe[2], st, argc = 0;
+	int out_fd, err_fd, st, argc = 0;
 	va_list ap;
 	pid_t pid;
 
-	if (!bin)
-		fail_msg("MDLSAFE_BIN is not set: run integration tests through ctest");
-	argv[argc++] = (char *)bin;
+	argv[argc++] = (char *)it_bin();
 	va_start(ap, with_cnf);
 	for (const char *a; (a = va_arg(ap, const char *)) && argc < 60;)
 		argv[argc++] = (char *)a;
@@ -201,24 +271,72 @@ void it_mdlsafe(struct it_run *r, bool with_cnf, ...)
 		argv[argc++] = cnf_arg;
 	}
 	argv[argc] = NULL;
-	if (pipe(out_pipe) || pipe(err_pipe))
-		fail_msg("pipe failed");
-	pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(devnull, 0);
-		dup2(out_pipe[1], 1);
-		dup2(err_pipe[1], 2);
-		close(out_pipe[0]);
-		close(err_pipe[0]);
-		execv(bin, argv);
-		_exit(127);
-	}
-	close(out_pipe[1]);
-	close(err_pipe[1]);
-	it_drain(out_pipe[0], err_pipe[0], &r->out, &r->err);
+	pid = it_spawn(argv, false, NULL, &out_fd, &err_fd);
+	it_drain(out_fd, err_fd, &r->out, &r->err, pid, -1);
 	waitpid(pid, &st, 0);
-	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r->status = it_status(st);
+}
+
+void it_mdlsafe_start(struct it_child *c, const char *const *args, const char *tty)
+{
+	char *argv[64];
+	int argc = 0;
+
+	argv[argc++] = (char *)it_bin();
+	for (; *args && argc < 63; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	c->pid = it_spawn(argv, true, tty, &c->out_fd, &c->err_fd);
+}
+
+void it_mdlsafe_finish(struct it_child *c, int sig, double timeout_s, struct it_run *r)
+{
+	bool in_time;
+	int st;
+
+	if (sig)
+		kill(c->pid, sig);
+	in_time = it_drain(c->out_fd, c->err_fd, &r->out, &r->err, c->pid, timeout_s);
+	waitpid(c->pid, &st, 0);
+	r->status = it_status(st);
+	c->pid = -1;
+	if (!in_time)
+		fail_msg("mdlsafe did not exit within %.0f s and was killed; stdout: %s; stderr: %s", timeout_s,
+			 r->out, r->err);
+}
+
+int it_pty_open(char *name, size_t n)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+
+	if (m < 0 || grantpt(m) || unlockpt(m) || !ptsname(m))
+		fail_msg("cannot open a pseudo-terminal: %s", strerror(errno));
+	snprintf(name, n, "%s", ptsname(m));
+	fcntl(m, F_SETFD, FD_CLOEXEC);
+	return m;
+}
+
+bool it_read_until(int fd, char *buf, size_t cap, size_t *len, const char *want, double timeout_s)
+{
+	double deadline = it_now() + timeout_s;
+
+	buf[*len] = '\0';
+	while (!(want && strstr(buf, want))) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		double left = deadline - it_now();
+		ssize_t got;
+
+		if (left <= 0 || *len + 1 >= cap)
+			return false;
+		if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+			continue;
+		got = read(fd, buf + *len, cap - *len - 1);
+		if (got <= 0)
+			return want == NULL;
+		*len += (size_t)got;
+		buf[*len] = '\0';
+	}
+	return true;
 }
 
 void it_run_release(struct it_run *r)

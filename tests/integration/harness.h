@@ -12,6 +12,7 @@
 #include <mysql.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 /* Option file of the sandbox (MDLSAFE_TEST_CNF), as root. */
 const char *it_cnf(void);
@@ -57,6 +58,32 @@ struct it_run {
  * capturing stdout/stderr. If `with_cnf`, appends --defaults-file=<sandbox>. */
 void it_mdlsafe(struct it_run *r, bool with_cnf, ...);
 void it_run_release(struct it_run *r);
+
+/* An mdlsafe left running, for tests that act while it runs: signals,
+ * /proc/PID, a terminal. */
+struct it_child {
+	pid_t pid;
+	int out_fd, err_fd;   /* its stdout and stderr, read by it_mdlsafe_finish */
+};
+/* Starts MDLSAFE_BIN with `args` (NULL-terminated, without the program name)
+ * in a session of its own, stdin /dev/null, stdout and stderr to pipes. If
+ * `tty` names a terminal (e.g. from it_pty_open), it becomes the child's
+ * controlling terminal, the one /dev/tty opens; otherwise the child has no
+ * controlling terminal, as under CI, even when the tests run from one. */
+void it_mdlsafe_start(struct it_child *c, const char *const *args, const char *tty);
+/* Sends `sig` to the child (0: none), then collects its output and exit
+ * status into r. A child still running after timeout_s is killed and the
+ * test fails. */
+void it_mdlsafe_finish(struct it_child *c, int sig, double timeout_s, struct it_run *r);
+
+/* Opens a new pseudo-terminal: returns its master (close-on-exec) and puts
+ * the path of its slave, for it_mdlsafe_start, in name. */
+int it_pty_open(char *name, size_t n);
+/* Appends what fd yields to buf (cap bytes, kept NUL-terminated; *len is
+ * the length so far) until `want` occurs in buf, or, when want is NULL,
+ * until end of file or a read error (a pty master reads EIO once the slave
+ * is closed). Gives up after timeout_s; returns whether it got there. */
+bool it_read_until(int fd, char *buf, size_t cap, size_t *len, const char *want, double timeout_s);
 
 /* Parses r->out as JSON, failing the test if it is not. */
 json_t *it_json(const struct it_run *r);
