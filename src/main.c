@@ -19,6 +19,8 @@ struct command {
 
 static const struct command commands[] = {
 	{ "locks", cmd_locks, "show the metadata-lock wait graph: who freezes whom, and what to kill" },
+	{ "backup", cmd_backup, "consistent logical backup that steps aside for DDL instead of freezing it" },
+	{ "verify", cmd_verify, "check a backup's files against its manifest (no server needed)" },
 };
 
 static void usage(FILE *out)

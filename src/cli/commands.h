@@ -4,5 +4,7 @@
 #define MDLSAFE_COMMANDS_H
 
 int cmd_locks(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

@@ -63,6 +63,9 @@ const char *ms_status_name(enum ms_status status)
 	case MS_SERVER: return "server";
 	case MS_IO: return "io";
 	case MS_INTERNAL: return "internal";
+	case MS_BUSY: return "busy";
+	case MS_INCOMPLETE: return "incomplete";
+	case MS_TIMEOUT: return "timeout";
 	}
 	return "unknown";
 }

@@ -17,6 +17,9 @@ enum ms_status {
 	MS_SERVER = 6,       /* a statement failed on the server */
 	MS_IO = 7,           /* local file or terminal problem */
 	MS_INTERNAL = 8,     /* out of memory, bug */
+	MS_BUSY = 9,         /* another run holds the target */
+	MS_INCOMPLETE = 10,  /* backup damaged or incomplete (verify) */
+	MS_TIMEOUT = 11,     /* --timeout expired before the work was done */
 };
 
 struct ms_err {

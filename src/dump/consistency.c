@@ -1,0 +1,116 @@
+/* The consistency point: N workers share one instant without FTWRL or LOCK
+ * TABLES. BACKUP STAGE BLOCK_COMMIT stops commits for the few milliseconds it
+ * takes each worker to open its snapshot; every stage statement is bounded. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dump/backup_internal.h"
+
+#define STAGE_ATTEMPTS 8
+
+static void backoff(unsigned attempt)
+{
+	/* 100 ms doubling to 3.2 s, with jitter so retries do not align with
+	 * the application's own retry rhythm. */
+	double s = 0.1 * (double)(1u << (attempt < 5 ? attempt : 5));
+	struct timespec ts;
+
+	s *= 0.5 + (double)rand() / RAND_MAX;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+static int stage(struct backup *bk, const char *name, struct ms_err *e)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SET STATEMENT max_statement_time = %.3f FOR BACKUP STAGE %s",
+		 bk->o->max_stall_s, name);
+	return db_exec(&bk->coord, sql, e);
+}
+
+static int read_binlog_position(struct backup *bk, struct worker *w, struct ms_err *e)
+{
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+	char *gtid = NULL;
+
+	/* Inside the snapshot these describe the snapshot's own instant. */
+	if (db_query(&w->db, "SHOW STATUS LIKE 'binlog_snapshot_%'", &r, e))
+		return -1;
+	while (r && (row = mysql_fetch_row(r))) {
+		if (!strcmp(row[0], "Binlog_snapshot_file") && row[1])
+			snprintf(bk->binlog_file, sizeof(bk->binlog_file), "%s", row[1]);
+		else if (!strcmp(row[0], "Binlog_snapshot_position") && row[1])
+			bk->binlog_pos = strtoull(row[1], NULL, 10);
+	}
+	if (r)
+		mysql_free_result(r);
+	if (bk->binlog_file[0]) {
+		char *f = db_quote_string(&w->db, bk->binlog_file), sql[512];
+		snprintf(sql, sizeof(sql), "SELECT BINLOG_GTID_POS(%s, %llu)", f ? f : "''", bk->binlog_pos);
+		free(f);
+		if (db_query_value(&w->db, sql, &gtid, e))
+			return -1;
+		snprintf(bk->gtid, sizeof(bk->gtid), "%s", gtid ? gtid : "");
+		free(gtid);
+	}
+	return 0;
+}
+
+static int open_snapshots(struct backup *bk, struct ms_err *e)
+{
+	for (unsigned i = 0; i < bk->n_workers; i++) {
+		if (db_exec(&bk->workers[i].db, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", e))
+			return -1;
+		bk->workers[i].in_snapshot = true;
+	}
+	return read_binlog_position(bk, &bk->workers[0], e);
+}
+
+static bool is_timeout(const struct ms_err *e)
+{
+	/* max_statement_time or lock_wait_timeout gave up waiting. */
+	return e->sql_errno == 1969 || e->sql_errno == 1205;
+}
+
+int backup_consistent_point(struct backup *bk, struct ms_err *e)
+{
+	double t0;
+
+	if (bk->n_workers == 1 || !bk->coord.is_mariadb || bk->coord.server_version < 100401) {
+		snprintf(bk->method, sizeof(bk->method), "single_snapshot");
+		return open_snapshots(bk, e);
+	}
+	snprintf(bk->method, sizeof(bk->method), "backup_stage_block_commit");
+	for (unsigned attempt = 0;; attempt++) {
+		if (stage(bk, "START", e) == 0) {
+			t0 = backup_now();
+			if (stage(bk, "BLOCK_COMMIT", e) == 0) {
+				int rc = open_snapshots(bk, e);
+				struct ms_err end_err;
+				/* Always end the stage, even when a snapshot failed:
+				 * commits must not stay blocked. */
+				if (stage(bk, "END", &end_err) && rc == 0) {
+					*e = end_err;
+					rc = -1;
+				}
+				bk->commit_block_ms = (backup_now() - t0) * 1000.0;
+				return rc;
+			}
+			if (!is_timeout(e))
+				return ms_fail_context(e, "BACKUP STAGE BLOCK_COMMIT (needs the RELOAD privilege)");
+			stage(bk, "END", NULL);
+		} else if (!is_timeout(e)) {
+			return ms_fail_context(e, "BACKUP STAGE START (needs the RELOAD privilege)");
+		}
+		if (attempt + 1 == STAGE_ATTEMPTS)
+			return ms_fail(e, MS_SERVER,
+				       "could not take the consistency point within %.1f s in %d attempts (BACKUP STAGE waited behind another session); run 'mdlsafe locks' to see who holds the backup lock",
+				       bk->o->max_stall_s, STAGE_ATTEMPTS);
+		backoff(attempt);
+	}
+}

@@ -1,0 +1,561 @@
+/* A backup worker: one connection, one thread. In the snapshot phase it reads
+ * each table under SAVEPOINT / ROLLBACK TO SAVEPOINT so it holds a metadata
+ * lock only on the table it is reading; when the watchdog interrupts it
+ * because someone queued behind that lock, it lets go and the table is read
+ * again later, in a fresh snapshot. */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dump/backup_internal.h"
+#include "dump/rowfmt.h"
+#include "dump/schema.h"
+
+#define REDO_ATTEMPTS 30
+
+enum item_result { ITEM_DONE = 0, ITEM_FAILED = -1, ITEM_YIELDED = 1 };
+
+void backup_fail(struct backup *bk, const struct ms_err *e)
+{
+	pthread_mutex_lock(&bk->mu);
+	if (!bk->failed) {
+		bk->failed = true;
+		bk->err = *e;
+	}
+	bk->cancel = true;
+	pthread_mutex_unlock(&bk->mu);
+}
+
+int backup_worker_open(struct backup *bk, struct worker *w, struct ms_err *e)
+{
+	/* A worker streams one table for as long as it takes, so no statement
+	 * limit; its lock requests give up after 1 s and are retried later. */
+	struct db_session_opts so = { .lock_wait_timeout = 1, .wait_timeout = 600, .idle_trx_timeout = 600 };
+	char role[DB_ROLE_MAX];
+	struct ms_err ignored;
+
+	snprintf(role, sizeof(role), "backup-worker-%u", w->index);
+	w->bk = bk;
+	if (db_open(&w->db, bk->o->conn, role, &so, e))
+		return -1;
+	/* TIMESTAMP values are dumped and restored in UTC, so they survive a
+	 * restore into a server in another time zone. */
+	if (rowfmt_session_prepare(&w->db, e) ||
+	    db_exec(&w->db, "SET SESSION net_write_timeout = 600", e) ||
+	    db_exec(&w->db, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", e))
+		return -1;
+	/* Only without binary logging does ROLLBACK TO SAVEPOINT release the
+	 * table's metadata lock (seed 003). Needs SUPER or BINLOG ADMIN. */
+	w->binlog_off = db_exec(&w->db, "SET SESSION sql_log_bin = 0", &ignored) == 0;
+	return 0;
+}
+
+static bool cancelled(struct backup *bk)
+{
+	bool c;
+
+	pthread_mutex_lock(&bk->mu);
+	c = bk->cancel;
+	pthread_mutex_unlock(&bk->mu);
+	return c;
+}
+
+/* Errors that mean "let go of this table and come back later". */
+static bool is_yield_error(unsigned no)
+{
+	return no == 1317 /* interrupted by the watchdog's KILL QUERY */ ||
+	       no == 1205 /* lock_wait_timeout: a DDL holds or waits for it */ ||
+	       no == 1412 /* definition changed after our snapshot began */ ||
+	       no == 1969 /* max_statement_time */;
+}
+
+struct sink_ctx {
+	struct store_file *f;
+	struct backup *bk;
+};
+
+static int sink_to_store(void *ctx, const void *data, size_t len, struct ms_err *e)
+{
+	struct sink_ctx *s = ctx;
+	return store_file_write(s->f, data, len, e);
+}
+
+static char *table_relpath(const struct dump_table *t, const char *suffix)
+{
+	char *db = dump_path_name(t->schema), *name = dump_path_name(t->name), *p = NULL;
+	size_t n;
+
+	if (db && name) {
+		n = strlen(db) + strlen(name) + strlen(suffix) + 3;
+		if ((p = malloc(n)))
+			snprintf(p, n, "%s/%s%s", db, name, suffix);
+	}
+	free(db);
+	free(name);
+	return p;
+}
+
+/* Writes a whole small text file (schema, triggers) into the backup. */
+static int write_text_file(struct backup *bk, const char *relpath, const char *text, struct store_file_info *info,
+			   struct ms_err *e)
+{
+	struct store_file *f;
+
+	/* A redo replaces what an earlier attempt wrote. */
+	char *full = malloc(strlen(store_partial_path(bk->store)) + strlen(relpath) + 2);
+	if (full) {
+		sprintf(full, "%s/%s", store_partial_path(bk->store), relpath);
+		unlink(full);
+		free(full);
+	}
+	if (store_file_create(bk->store, relpath, STORE_COMPRESS_NONE, 0, &f, e))
+		return -1;
+	if (store_file_write(f, text, strlen(text), e)) {
+		store_file_abort(f);
+		return -1;
+	}
+	return store_file_close(f, info, e);
+}
+
+static int dump_definition(struct worker *w, struct table_state *ts, struct ms_err *e)
+{
+	struct backup *bk = w->bk;
+	char *create = NULL, *triggers = NULL, *terminated = NULL, *wrapped = NULL, *path;
+	struct store_file_info info, tinfo;
+	int rc = -1;
+
+	memset(&info, 0, sizeof(info));
+	memset(&tinfo, 0, sizeof(tinfo));
+	if (schema_show_create_table(&w->db, ts->t->schema, ts->t->name, &create, e) ||
+	    schema_table_triggers(&w->db, ts->t->schema, ts->t->name, &triggers, e))
+		goto out;
+	path = table_relpath(ts->t, ".schema.sql");
+	if (!path || !(terminated = malloc(strlen(create) + 3))) {
+		free(path);
+		ms_fail(e, MS_INTERNAL, "out of memory");
+		goto out;
+	}
+	sprintf(terminated, "%s;\n", create);
+	/* The same session settings as data files: zero-date defaults,
+	 * foreign keys to tables not yet created, utf8mb4 names. */
+	free(wrapped);
+	wrapped = malloc(strlen(rowfmt_file_header()) + strlen(terminated) + strlen(rowfmt_file_footer()) + 1);
+	if (!wrapped) {
+		free(path);
+		ms_fail(e, MS_INTERNAL, "out of memory");
+		goto out;
+	}
+	sprintf(wrapped, "%s%s%s", rowfmt_file_header(), terminated, rowfmt_file_footer());
+	if (write_text_file(bk, path, wrapped, &info, e)) {
+		free(path);
+		goto out;
+	}
+	free(path);
+	if (triggers) {
+		path = table_relpath(ts->t, ".triggers.sql");
+		if (!path || write_text_file(bk, path, triggers, &tinfo, e)) {
+			free(path);
+			store_file_info_release(&info);
+			goto out;
+		}
+		free(path);
+	}
+	pthread_mutex_lock(&bk->mu);
+	if (ts->has_schema)
+		store_file_info_release(&ts->schema_file);
+	if (ts->has_triggers)
+		store_file_info_release(&ts->triggers_file);
+	ts->schema_file = info;
+	ts->has_schema = true;
+	ts->triggers_file = tinfo;
+	ts->has_triggers = triggers != NULL;
+	pthread_mutex_unlock(&bk->mu);
+	rc = 0;
+out:
+	free(create);
+	free(terminated);
+	free(wrapped);
+	free(triggers);
+	return rc;
+}
+
+/* Streams one chunk's rows into its data file. */
+static int dump_rows(struct worker *w, struct table_state *ts, size_t chunk, struct store_file_info *info,
+		     struct ms_err *e)
+{
+	struct backup *bk = w->bk;
+	const struct dump_table *t = ts->t;
+	const char *ext = bk->o->compress == STORE_COMPRESS_ZSTD ? ".sql.zst" : ".sql";
+	char suffix[48], *path = NULL, *sql = NULL;
+	struct rowfmt_table rt;
+	struct rowfmt_writer *wr = NULL;
+	struct store_file *f = NULL;
+	struct sink_ctx sink;
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW row;
+	unsigned long long rows = 0;
+	int rc = -1;
+
+	memset(&rt, 0, sizeof(rt));
+	snprintf(suffix, sizeof(suffix), ".%05zu%s", chunk, ext);
+	if (!(path = table_relpath(t, suffix))) {
+		ms_fail(e, MS_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (rowfmt_table_load(&w->db, t->schema, t->name, &rt, e))
+		goto out;
+	if (!(sql = rowfmt_select_sql(&rt, t->chunks[chunk].where))) {
+		ms_fail(e, MS_INTERNAL, "out of memory");
+		goto out;
+	}
+	{
+		char *full = malloc(strlen(store_partial_path(bk->store)) + strlen(path) + 2);
+		if (full) {
+			sprintf(full, "%s/%s", store_partial_path(bk->store), path);
+			unlink(full);
+			free(full);
+		}
+	}
+	if (store_file_create(bk->store, path, bk->o->compress, bk->o->compress_level, &f, e))
+		goto out;
+	store_file_count_rows(f);
+	sink.f = f;
+	sink.bk = bk;
+	if (store_file_write(f, rowfmt_file_header(), strlen(rowfmt_file_header()), e))
+		goto out;
+	if (rowfmt_writer_begin(&wr, &rt, 0, sink_to_store, &sink, e))
+		goto out;
+	if (db_stream(&w->db, sql, &res, e))
+		goto out;
+	if (!res) {
+		db_fail(&w->db, e, "reading rows");
+		goto out;
+	}
+	while ((row = mysql_fetch_row(res))) {
+		if (rowfmt_writer_row(wr, row, mysql_fetch_lengths(res), e))
+			goto out;
+		if ((++rows & 4095) == 0 && cancelled(bk)) {
+			ms_fail(e, MS_INTERNAL, "cancelled");
+			goto out;
+		}
+	}
+	if (mysql_errno(w->db.mysql)) {
+		db_fail(&w->db, e, "reading rows");
+		goto out;
+	}
+	mysql_free_result(res);
+	res = NULL;
+	if (rowfmt_writer_end(wr, &rows, e)) {
+		wr = NULL;
+		goto out;
+	}
+	wr = NULL;
+	if (store_file_write(f, rowfmt_file_footer(), strlen(rowfmt_file_footer()), e))
+		goto out;
+	if (store_file_close(f, info, e)) {
+		f = NULL;
+		goto out;
+	}
+	f = NULL;
+	rc = 0;
+out:
+	if (res) {
+		/* Drain what the server still sends so the connection stays usable. */
+		while (mysql_fetch_row(res))
+			;
+		mysql_free_result(res);
+	}
+	if (wr) {
+		unsigned long long ignored_rows;
+		struct ms_err ignored;
+		rowfmt_writer_end(wr, &ignored_rows, &ignored);
+	}
+	if (f)
+		store_file_abort(f);
+	rowfmt_table_release(&rt);
+	free(sql);
+	free(path);
+	return rc;
+}
+
+static void record_chunk(struct backup *bk, struct table_state *ts, size_t chunk, struct store_file_info *info)
+{
+	pthread_mutex_lock(&bk->mu);
+	if (ts->chunk_done[chunk]) {
+		/* A redo replaces the chunk: count only what is kept. */
+		unsigned long long old_rows = (unsigned long long)(ts->chunk_files[chunk].rows > 0 ? ts->chunk_files[chunk].rows : 0);
+		ts->rows -= old_rows;
+		bk->rows -= old_rows;
+		bk->bytes_raw -= ts->chunk_files[chunk].bytes;
+		bk->bytes_stored -= ts->chunk_files[chunk].stored_bytes;
+		store_file_info_release(&ts->chunk_files[chunk]);
+	} else {
+		ts->chunks_done++;
+	}
+	ts->chunk_files[chunk] = *info;
+	ts->chunk_done[chunk] = true;
+	ts->rows += (unsigned long long)(info->rows > 0 ? info->rows : 0);
+	bk->rows += (unsigned long long)(info->rows > 0 ? info->rows : 0);
+	bk->bytes_raw += info->bytes;
+	bk->bytes_stored += info->stored_bytes;
+	if (ts->chunks_done == ts->t->n_chunks) {
+		bk->tables_done++;
+		bk->est_done += ts->t->est_bytes;
+	}
+	pthread_mutex_unlock(&bk->mu);
+}
+
+/*
+ * Reads one chunk (or, with chunk == SIZE_MAX, every chunk) of a table while
+ * holding its metadata lock, and lets go of it right after. The caller has
+ * opened the transaction (snapshot or fresh) or taken the table lock.
+ */
+static enum item_result dump_under_hold(struct worker *w, struct table_state *ts, size_t chunk, struct ms_err *e)
+{
+	struct backup *bk = w->bk;
+	size_t first = chunk == SIZE_MAX ? 0 : chunk, last = chunk == SIZE_MAX ? ts->t->n_chunks - 1 : chunk;
+	enum item_result res = ITEM_DONE;
+	char *qs = db_quote_ident(ts->t->schema), *qt = db_quote_ident(ts->t->name), sql[700];
+	struct ms_err ignored;
+
+	if (!qs || !qt) {
+		free(qs);
+		free(qt);
+		ms_fail(e, MS_INTERNAL, "out of memory");
+		return ITEM_FAILED;
+	}
+	watchdog_hold(bk->watchdog, w->db.thread_id, ts->t->schema, ts->t->name);
+	if (ts->t->transactional && db_exec(&w->db, "SAVEPOINT mdlsafe_table", e)) {
+		res = is_yield_error(e->sql_errno) ? ITEM_YIELDED : ITEM_FAILED;
+		goto out;
+	}
+	/* Take the table's lock first and read the definition under it: the
+	 * rows and the CREATE TABLE then describe the same table. */
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM %s.%s LIMIT 0", qs, qt);
+	if (db_exec(&w->db, sql, e) || (first == 0 && dump_definition(w, ts, e))) {
+		res = is_yield_error(e->sql_errno) ? ITEM_YIELDED : ITEM_FAILED;
+		goto release;
+	}
+	for (size_t c = first; c <= last && res == ITEM_DONE; c++) {
+		struct store_file_info info;
+		memset(&info, 0, sizeof(info));
+		if (dump_rows(w, ts, c, &info, e))
+			res = is_yield_error(e->sql_errno) ? ITEM_YIELDED : ITEM_FAILED;
+		else
+			record_chunk(bk, ts, c, &info);
+	}
+release:
+	if (ts->t->transactional) {
+		/* A KILL QUERY aimed at the read may land on this statement
+		 * instead; one retry is enough, the watchdog no longer aims at us. */
+		if (db_exec(&w->db, "ROLLBACK TO SAVEPOINT mdlsafe_table", &ignored) &&
+		    db_exec(&w->db, "ROLLBACK TO SAVEPOINT mdlsafe_table", &ignored) && res == ITEM_DONE) {
+			*e = ignored;
+			res = ITEM_FAILED;
+		}
+	}
+out:
+	watchdog_release(bk->watchdog, w->db.thread_id);
+	free(qs);
+	free(qt);
+	return res;
+}
+
+static bool next_item(struct backup *bk, enum phase ph, struct work_item *it)
+{
+	bool got = false;
+
+	pthread_mutex_lock(&bk->mu);
+	while (!bk->cancel) {
+		if (ph == PHASE_SNAPSHOT && bk->next_item < bk->n_items) {
+			*it = bk->items[bk->next_item++];
+			/* A table that already yielded is read whole, later. */
+			if (bk->tables[it->table].redo)
+				continue;
+			got = true;
+		} else if (ph == PHASE_AFTER && bk->next_after < bk->n_after) {
+			*it = bk->after[bk->next_after++];
+			got = true;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&bk->mu);
+	return got;
+}
+
+static int queue_after(struct backup *bk, size_t table)
+{
+	struct work_item *grown;
+	int rc = 0;
+
+	pthread_mutex_lock(&bk->mu);
+	grown = realloc(bk->after, (bk->n_after + 1) * sizeof(*grown));
+	if (grown) {
+		bk->after = grown;
+		grown[bk->n_after].table = table;
+		grown[bk->n_after].chunk = SIZE_MAX;
+		bk->n_after++;
+	} else {
+		rc = -1;
+	}
+	pthread_mutex_unlock(&bk->mu);
+	return rc;
+}
+
+static void note(struct backup *bk, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct backup *bk, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!bk->o->note)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	bk->o->note(bk->o->ctx, line);
+}
+
+/* The snapshot read of this table was given up: read it whole, later. */
+static int mark_redo(struct worker *w, struct table_state *ts, size_t idx, const struct ms_err *why, struct ms_err *e)
+{
+	struct backup *bk = w->bk;
+	bool first;
+
+	if (bk->o->on_ddl_abort)
+		return ms_fail(e, MS_SERVER,
+			       "%s.%s: a schema change needed this table while it was being read (%s); --on-ddl abort stops the backup: run without it to let the change through and re-read the table",
+			       ts->t->schema, ts->t->name, why->msg);
+	pthread_mutex_lock(&bk->mu);
+	ts->yields++;
+	first = !ts->redo;
+	ts->redo = true;
+	ts->consistency = TABLE_AFTER_DDL;
+	pthread_mutex_unlock(&bk->mu);
+	note(bk, "%s.%s: stepped aside for a session waiting on it (%s); it will be read again in a fresh snapshot",
+	     ts->t->schema, ts->t->name, why->sql_errno == 1412 ? "its definition changed" : "yielded");
+	if (first && queue_after(bk, idx))
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	return 0;
+}
+
+static void sleep_backoff(unsigned attempt)
+{
+	double s = 0.2 * (double)(1u << (attempt < 4 ? attempt : 4));
+	struct timespec ts;
+
+	s *= 0.5 + (double)rand() / RAND_MAX;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+/* After the snapshot phase: a yielded table in a fresh snapshot of its own,
+ * or a non-transactional table under a short LOCK TABLES ... READ. */
+static int dump_after(struct worker *w, size_t idx, struct ms_err *e)
+{
+	struct backup *bk = w->bk;
+	struct table_state *ts = &bk->tables[idx];
+	char *qs = db_quote_ident(ts->t->schema), *qt = db_quote_ident(ts->t->name), sql[700];
+	struct ms_err ignored;
+	int rc = -1;
+
+	if (!qs || !qt) {
+		ms_fail(e, MS_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (unsigned attempt = 0; !cancelled(bk); attempt++) {
+		enum item_result r;
+
+		if (attempt == REDO_ATTEMPTS) {
+			ms_fail(e, MS_SERVER,
+				"%s.%s: gave up after %u attempts to read it without making others wait; run 'mdlsafe locks' to see what keeps it busy",
+				ts->t->schema, ts->t->name, REDO_ATTEMPTS);
+			goto out;
+		}
+		if (attempt)
+			sleep_backoff(attempt);
+		if (ts->t->transactional) {
+			if (db_exec(&w->db, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", e))
+				goto out;
+		} else {
+			/* The lock request is bounded by the budget; the held lock
+			 * is watched like any other. */
+			snprintf(sql, sizeof(sql), "SET STATEMENT max_statement_time = %.3f FOR LOCK TABLES %s.%s READ",
+				 bk->o->max_stall_s, qs, qt);
+			if (db_exec(&w->db, sql, e)) {
+				if (!is_yield_error(e->sql_errno))
+					goto out;
+				continue;
+			}
+		}
+		r = dump_under_hold(w, ts, SIZE_MAX, e);
+		db_exec(&w->db, ts->t->transactional ? "COMMIT" : "UNLOCK TABLES", &ignored);
+		if (r == ITEM_DONE) {
+			pthread_mutex_lock(&bk->mu);
+			ts->attempts = attempt + 1;
+			pthread_mutex_unlock(&bk->mu);
+			rc = 0;
+			goto out;
+		}
+		if (r == ITEM_FAILED)
+			goto out;
+		pthread_mutex_lock(&bk->mu);
+		ts->yields++;
+		pthread_mutex_unlock(&bk->mu);
+	}
+	if (cancelled(bk) && rc)
+		ms_fail(e, MS_INTERNAL, "cancelled");
+out:
+	free(qs);
+	free(qt);
+	return rc;
+}
+
+void *backup_worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct backup *bk = w->bk;
+	struct work_item it;
+	struct ms_err e;
+
+	ms_err_clear(&e);
+	while (next_item(bk, PHASE_SNAPSHOT, &it)) {
+		struct table_state *ts = &bk->tables[it.table];
+		enum item_result r = dump_under_hold(w, ts, it.chunk, &e);
+
+		if (r == ITEM_YIELDED && mark_redo(w, ts, it.table, &e, &e))
+			r = ITEM_FAILED;
+		if (r == ITEM_FAILED) {
+			ms_fail_context(&e, "%s.%s", ts->t->schema, ts->t->name);
+			backup_fail(bk, &e);
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+/* Entry for the second phase; the coordinator starts it after every worker
+ * has left the snapshot. */
+void *backup_worker_after_main(void *arg)
+{
+	struct worker *w = arg;
+	struct backup *bk = w->bk;
+	struct work_item it;
+	struct ms_err e;
+
+	ms_err_clear(&e);
+	while (next_item(bk, PHASE_AFTER, &it)) {
+		if (dump_after(w, it.table, &e)) {
+			if (!cancelled(bk))
+				ms_fail_context(&e, "%s.%s", bk->tables[it.table].t->schema, bk->tables[it.table].t->name);
+			backup_fail(bk, &e);
+			return NULL;
+		}
+	}
+	return NULL;
+}

@@ -1,0 +1,257 @@
+/* Watchdog thread: polls the processlist for metadata-lock waits on tables our
+ * sessions hold, and sends KILL QUERY to the holder before the wait reaches
+ * the budget. One cheap query per poll; nothing when nobody waits. */
+#include "mdl/watchdog.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sql/sql_targets.h"
+
+#define WATCH_MAX 256
+#define WATCH_SQL(time_expr)                                                         \
+	"SELECT ID, " time_expr ", LEFT(INFO, 4096), DB FROM information_schema.PROCESSLIST " \
+	"WHERE STATE LIKE 'Waiting for table metadata lock%' AND ID <> CONNECTION_ID()"
+
+struct watch_entry {
+	unsigned long id;
+	bool holding;
+	char schema[65], table[65];
+};
+
+struct watchdog {
+	struct db db;
+	struct watchdog_opts o;
+	watchdog_yield_fn on_yield;
+	void *ctx;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	bool stop;
+	struct watch_entry entries[WATCH_MAX];
+	size_t n_entries;
+	unsigned yields;
+	int failed;
+	struct ms_err err;
+};
+
+static struct watch_entry *entry_for(struct watchdog *w, unsigned long id)
+{
+	for (size_t i = 0; i < w->n_entries; i++)
+		if (w->entries[i].id == id)
+			return &w->entries[i];
+	if (w->n_entries == WATCH_MAX)
+		return NULL;
+	memset(&w->entries[w->n_entries], 0, sizeof(w->entries[0]));
+	w->entries[w->n_entries].id = id;
+	return &w->entries[w->n_entries++];
+}
+
+void watchdog_hold(struct watchdog *w, unsigned long id, const char *schema, const char *table)
+{
+	struct watch_entry *x;
+
+	pthread_mutex_lock(&w->mu);
+	if ((x = entry_for(w, id))) {
+		snprintf(x->schema, sizeof(x->schema), "%s", schema);
+		snprintf(x->table, sizeof(x->table), "%s", table);
+		x->holding = true;
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+void watchdog_release(struct watchdog *w, unsigned long id)
+{
+	struct watch_entry *x;
+
+	pthread_mutex_lock(&w->mu);
+	if ((x = entry_for(w, id)))
+		x->holding = false;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void watchdog_ignore(struct watchdog *w, unsigned long id)
+{
+	pthread_mutex_lock(&w->mu);
+	entry_for(w, id);
+	pthread_mutex_unlock(&w->mu);
+}
+
+unsigned watchdog_yields(struct watchdog *w)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&w->mu);
+	n = w->yields;
+	pthread_mutex_unlock(&w->mu);
+	return n;
+}
+
+static bool is_ours(struct watchdog *w, unsigned long long id)
+{
+	for (size_t i = 0; i < w->n_entries; i++)
+		if (w->entries[i].id == id)
+			return true;
+	return id == w->db.thread_id;
+}
+
+/* Which of our sessions holds a table the waiting statement names. The waiter
+ * may be the DDL itself or a query queued behind that DDL: both wait on the
+ * table, and both are freed when we let go of it. */
+static long holder_for(struct watchdog *w, const char *info, const char *waiter_db)
+{
+	struct sql_targets t;
+	long hit = -1;
+
+	if (!info || sql_targets_parse(info, &t) != 0)
+		return -1;
+	for (size_t k = 0; k < t.n_tables && hit < 0; k++) {
+		const char *schema = t.tables[k].schema ? t.tables[k].schema : waiter_db;
+		for (size_t i = 0; i < w->n_entries && hit < 0; i++) {
+			const struct watch_entry *x = &w->entries[i];
+			if (x->holding && schema && !strcmp(x->schema, schema) && !strcmp(x->table, t.tables[k].name))
+				hit = (long)i;
+		}
+	}
+	sql_targets_release(&t);
+	return hit;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+	nanosleep(&ts, NULL);
+}
+
+/* One look at the server. Sends at most one KILL QUERY per held table per poll. */
+static int watchdog_poll(struct watchdog *w)
+{
+	/* Yield early enough that the waiter is free before the budget ends:
+	 * one poll interval of detection delay plus a little for the release. */
+	double trigger = w->o.max_stall_s - w->o.poll_s - 0.05;
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+	struct ms_err e;
+
+	if (trigger < 0)
+		trigger = 0;
+	/* TIME_MS (MariaDB) resolves sub-second waits; MySQL has whole seconds. */
+	if (db_query(&w->db, w->db.is_mariadb ? WATCH_SQL("TIME_MS / 1000") : WATCH_SQL("TIME"), &r, &e)) {
+		w->err = e;
+		return -1;
+	}
+	while (r && (row = mysql_fetch_row(r))) {
+		unsigned long long id = strtoull(row[0], NULL, 10);
+		double waited = row[1] ? strtod(row[1], NULL) : 0;
+		struct watchdog_yield y;
+		char kill[64];
+		long i;
+
+		if (waited < trigger)
+			continue;
+		pthread_mutex_lock(&w->mu);
+		if (is_ours(w, id) || (i = holder_for(w, row[2], row[3])) < 0) {
+			pthread_mutex_unlock(&w->mu);
+			continue;
+		}
+		memset(&y, 0, sizeof(y));
+		y.victim_id = w->entries[i].id;
+		snprintf(y.schema, sizeof(y.schema), "%s", w->entries[i].schema);
+		snprintf(y.table, sizeof(y.table), "%s", w->entries[i].table);
+		/* It no longer holds the table as far as we are concerned: do not
+		 * kill it twice while it rolls back. */
+		w->entries[i].holding = false;
+		w->yields++;
+		pthread_mutex_unlock(&w->mu);
+
+		y.waiter_id = id;
+		y.waited_s = waited;
+		snprintf(y.waiter_statement, sizeof(y.waiter_statement), "%s", row[2] ? row[2] : "");
+		snprintf(kill, sizeof(kill), "KILL QUERY %lu", y.victim_id);
+		if (db_exec(&w->db, kill, &e) && e.sql_errno != 1094 /* unknown thread: already gone */) {
+			w->err = e;
+			mysql_free_result(r);
+			return -1;
+		}
+		if (w->on_yield)
+			w->on_yield(w->ctx, &y);
+	}
+	if (r)
+		mysql_free_result(r);
+	return 0;
+}
+
+static void *watchdog_main(void *arg)
+{
+	struct watchdog *w = arg;
+
+	for (;;) {
+		bool stop;
+
+		pthread_mutex_lock(&w->mu);
+		stop = w->stop;
+		pthread_mutex_unlock(&w->mu);
+		if (stop)
+			break;
+		if (watchdog_poll(w)) {
+			/* Without the watchdog the budget cannot be kept: the owner
+			 * learns at watchdog_stop and fails the run. */
+			w->failed = 1;
+			break;
+		}
+		sleep_s(w->o.poll_s);
+	}
+	return NULL;
+}
+
+int watchdog_start(struct watchdog **out, const struct db_params *p, const struct watchdog_opts *o,
+		   watchdog_yield_fn on_yield, void *ctx, struct ms_err *e)
+{
+	struct watchdog *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	w->o = *o;
+	if (w->o.poll_s <= 0)
+		w->o.poll_s = 0.1;
+	w->on_yield = on_yield;
+	w->ctx = ctx;
+	pthread_mutex_init(&w->mu, NULL);
+	if (db_open(&w->db, p, "watchdog", NULL, e)) {
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return ms_fail_context(e, "opening the watchdog connection");
+	}
+	if (pthread_create(&w->thread, NULL, watchdog_main, w)) {
+		db_close(&w->db);
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return ms_fail(e, MS_INTERNAL, "cannot start the watchdog thread");
+	}
+	*out = w;
+	return 0;
+}
+
+int watchdog_stop(struct watchdog *w, struct ms_err *e)
+{
+	int rc = 0;
+
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	if (w->failed) {
+		if (e)
+			*e = w->err;
+		ms_fail_context(e, "the watchdog stopped watching");
+		rc = -1;
+	}
+	db_close(&w->db);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+	return rc;
+}

@@ -1,0 +1,452 @@
+/* verify_backup(): re-reads a backup the way a restore would, streaming each
+ * file through zstd and XXH3 with fixed buffers, and names the first bad file. */
+#include "store/verify.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <xxhash.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+
+#define MANIFEST_NAME "manifest.json"
+#define FORMAT_NAME "mdlsafe-backup"
+#define FORMAT_VERSION 1
+#define UNTRUSTED "this backup cannot be trusted"
+
+/* One "files" entry, as read from the manifest (strings borrowed from it). */
+struct entry {
+	const char *path;
+	unsigned long long bytes, stored_bytes;
+	const char *xxh3;
+	long long rows; /* -1: null */
+	bool zstd;
+};
+
+/* State for one run: buffers are allocated once and reused for every file. */
+struct verifier {
+	int dir_fd;
+	const char *dir;
+	void (*progress)(void *, const char *, unsigned long long);
+	void *ctx;
+	ZSTD_DCtx *dctx;
+	XXH3_state_t *xxh;
+	unsigned char *in, *out;
+	size_t in_cap, out_cap;
+	unsigned long long stored_done; /* for progress, over the whole backup */
+	struct verify_result *r;
+	struct ms_err *e;
+};
+
+/* Reports a problem with one file: "FILE: what is wrong". */
+static int bad(struct verifier *v, enum ms_status status, const char *file, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int bad(struct verifier *v, enum ms_status status, const char *file, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	buf_addf(&b, "%s: ", file);
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	ms_fail(v->e, status, "%s", b.failed ? "out of memory" : buf_str(&b));
+	buf_release(&b);
+	free(v->r->first_bad_file);
+	v->r->first_bad_file = strdup(file);
+	return -1;
+}
+
+/* ---- the manifest ------------------------------------------------------- */
+
+static bool is_hex16(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 16; i++)
+		if (!s[i] || !strchr("0123456789abcdefABCDEF", s[i]))
+			return false;
+	return s[16] == '\0';
+}
+
+/* Reads files[i] into *en, or says what is wrong with it. */
+static const char *entry_parse(json_t *j, struct entry *en)
+{
+	json_t *path = json_object_get(j, "path"), *bytes = json_object_get(j, "bytes"),
+	       *stored = json_object_get(j, "stored_bytes"), *xxh3 = json_object_get(j, "xxh3"),
+	       *rows = json_object_get(j, "rows"), *comp = json_object_get(j, "compression");
+	if (!json_is_object(j))
+		return "is not an object";
+	if (!json_is_string(path))
+		return "has no \"path\" string";
+	en->path = json_string_value(path);
+	if (strlen(en->path) != json_string_length(path))
+		return "has a \"path\" with a NUL character";
+	if (store_relpath_problem(en->path))
+		return "has a \"path\" that is not a plain relative path (absolute, \"..\", empty component)";
+	if (!json_is_integer(bytes) || json_integer_value(bytes) < 0 || !json_is_integer(stored) ||
+	    json_integer_value(stored) < 0)
+		return "has no valid \"bytes\" or \"stored_bytes\"";
+	en->bytes = (unsigned long long)json_integer_value(bytes);
+	en->stored_bytes = (unsigned long long)json_integer_value(stored);
+	if (!json_is_string(xxh3) || !is_hex16(json_string_value(xxh3)))
+		return "has no valid \"xxh3\" (16 hex digits)";
+	en->xxh3 = json_string_value(xxh3);
+	if (!rows || json_is_null(rows))
+		en->rows = -1;
+	else if (json_is_integer(rows) && json_integer_value(rows) >= 0)
+		en->rows = (long long)json_integer_value(rows);
+	else
+		return "has a \"rows\" that is neither a count nor null";
+	if (json_is_string(comp) && !strcmp(json_string_value(comp), "zstd"))
+		en->zstd = true;
+	else if (json_is_string(comp) && !strcmp(json_string_value(comp), "none"))
+		en->zstd = false;
+	else
+		return "has a \"compression\" that is neither \"zstd\" nor \"none\"";
+	return NULL;
+}
+
+/* Loads and checks the top level; on success *files is the "files" array
+ * (borrowed from *root, which the caller releases). */
+static int manifest_load(struct verifier *v, json_t **root, json_t **files)
+{
+	json_t *m, *fmt, *ver, *complete;
+	json_error_t jerr;
+	struct stat sb;
+	int fd;
+
+	*root = NULL;
+	fd = openat(v->dir_fd, MANIFEST_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return bad(v, MS_IO, MANIFEST_NAME, "cannot open: %s", strerror(errno));
+		/* A finished backup has a manifest; a .partial marker says which
+		 * kind of unfinished this is. */
+		if (fstatat(v->dir_fd, STORE_PARTIAL_MARKER, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+			return bad(v, MS_INCOMPLETE, MANIFEST_NAME,
+				   "missing: %s is an unfinished backup (interrupted or still running)",
+				   v->dir);
+		return bad(v, MS_INCOMPLETE, MANIFEST_NAME,
+			   "missing: %s is not a complete mdlsafe backup; " UNTRUSTED, v->dir);
+	}
+	m = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+	close(fd);
+	if (!m)
+		return bad(v, MS_INCOMPLETE, MANIFEST_NAME,
+			   "not valid JSON (line %d: %s): the manifest is damaged; " UNTRUSTED,
+			   jerr.line, jerr.text);
+	*root = m;
+	fmt = json_object_get(m, "format");
+	ver = json_object_get(m, "format_version");
+	complete = json_object_get(m, "complete");
+	*files = json_object_get(m, "files");
+	if (!json_is_string(fmt) || strcmp(json_string_value(fmt), FORMAT_NAME))
+		return bad(v, MS_INCOMPLETE, MANIFEST_NAME,
+			   "not an mdlsafe backup manifest (\"format\" is not \"" FORMAT_NAME "\")");
+	if (!json_is_integer(ver))
+		return bad(v, MS_INCOMPLETE, MANIFEST_NAME, "has no \"format_version\"");
+	if (json_integer_value(ver) > FORMAT_VERSION)
+		return bad(v, MS_INCOMPLETE, MANIFEST_NAME,
+			   "format_version %lld is newer than this mdlsafe understands (%d); verify it with a newer mdlsafe",
+			   (long long)json_integer_value(ver), FORMAT_VERSION);
+	if (json_integer_value(ver) != FORMAT_VERSION)
+		return bad(v, MS_INCOMPLETE, MANIFEST_NAME, "unknown format_version %lld",
+			   (long long)json_integer_value(ver));
+	if (!json_is_true(complete))
+		return bad(v, MS_INCOMPLETE, MANIFEST_NAME,
+			   "the backup is not marked complete (\"complete\" is not true); " UNTRUSTED);
+	if (!json_is_array(*files))
+		return bad(v, MS_INCOMPLETE, MANIFEST_NAME, "\"files\" is missing or not a list");
+	return 0;
+}
+
+/* ---- one file ----------------------------------------------------------- */
+
+/* Feeds uncompressed content to the checks; false once it is longer than
+ * the manifest says, which is already an answer (and bounds a zstd bomb). */
+static bool content_add(struct verifier *v, const struct entry *en, const void *p, size_t n,
+			unsigned long long *bytes, unsigned long long *rows, bool *at_bol)
+{
+	*bytes += n;
+	if (*bytes > en->bytes)
+		return false;
+	XXH3_64bits_update(v->xxh, p, n);
+	if (en->rows >= 0)
+		*rows += store_count_rows(at_bol, p, n);
+	return true;
+}
+
+static int file_check(struct verifier *v, const struct entry *en)
+{
+	unsigned long long bytes = 0, rows = 0;
+	bool at_bol = true, too_long = false;
+	size_t last = 1; /* zstd: 0 when the data read so far ends exactly at a frame end */
+	char got[17];
+	struct stat sb;
+	int fd, rc = -1;
+
+	fd = openat(v->dir_fd, en->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return bad(v, MS_INCOMPLETE, en->path,
+				   "missing (listed in " MANIFEST_NAME "); " UNTRUSTED);
+		if (errno == ELOOP)
+			return bad(v, MS_INCOMPLETE, en->path,
+				   "is a symbolic link, not a backup file; " UNTRUSTED);
+		return bad(v, MS_IO, en->path, "cannot open: %s", strerror(errno));
+	}
+	if (fstat(fd, &sb) != 0) {
+		bad(v, MS_IO, en->path, "cannot stat: %s", strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		bad(v, MS_INCOMPLETE, en->path, "is not a regular file; " UNTRUSTED);
+		goto out;
+	}
+	if ((unsigned long long)sb.st_size != en->stored_bytes) {
+		bad(v, MS_INCOMPLETE, en->path,
+		    "%lld bytes on disk, " MANIFEST_NAME " says %llu: the file is %s; " UNTRUSTED,
+		    (long long)sb.st_size, en->stored_bytes,
+		    (unsigned long long)sb.st_size < en->stored_bytes ? "truncated" : "damaged");
+		goto out;
+	}
+	XXH3_64bits_reset(v->xxh);
+	ZSTD_DCtx_reset(v->dctx, ZSTD_reset_session_only);
+	if (v->progress)
+		v->progress(v->ctx, en->path, v->stored_done);
+
+	for (;;) {
+		ssize_t n = read(fd, v->in, v->in_cap);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			bad(v, MS_IO, en->path, "cannot read: %s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		v->stored_done += (unsigned long long)n;
+		if (!en->zstd) {
+			if (!content_add(v, en, v->in, (size_t)n, &bytes, &rows, &at_bol)) {
+				too_long = true;
+				break;
+			}
+		} else {
+			ZSTD_inBuffer in = { v->in, (size_t)n, 0 };
+			for (;;) {
+				ZSTD_outBuffer out = { v->out, v->out_cap, 0 };
+				size_t was = in.pos;
+				size_t ret = ZSTD_decompressStream(v->dctx, &out, &in);
+
+				if (ZSTD_isError(ret) &&
+				    ZSTD_getErrorCode(ret) == ZSTD_error_checksum_wrong) {
+					bad(v, MS_INCOMPLETE, en->path,
+					    "checksum mismatch (the zstd frame checksum does not match the data): the file is damaged; " UNTRUSTED);
+					goto out;
+				}
+				if (ZSTD_isError(ret)) {
+					bad(v, MS_INCOMPLETE, en->path,
+					    "damaged: zstd cannot decompress it (%s); " UNTRUSTED,
+					    ZSTD_getErrorName(ret));
+					goto out;
+				}
+				/* A call that only checked for pending output, after a
+				 * frame ended filling the buffer exactly, answers "send a
+				 * header" (non-zero); that is no evidence of truncation. */
+				if (in.pos != was || out.pos)
+					last = ret;
+				if (!content_add(v, en, v->out, out.pos, &bytes, &rows, &at_bol)) {
+					too_long = true;
+					break;
+				}
+				/* A full output buffer may leave data inside zstd. */
+				if (in.pos == in.size && out.pos < out.size)
+					break;
+			}
+			if (too_long)
+				break;
+		}
+		if (v->progress)
+			v->progress(v->ctx, en->path, v->stored_done);
+	}
+
+	if (too_long) {
+		bad(v, MS_INCOMPLETE, en->path,
+		    "holds more than the %llu bytes " MANIFEST_NAME " lists: the file is damaged; " UNTRUSTED,
+		    en->bytes);
+		goto out;
+	}
+	if (en->zstd && last != 0) {
+		bad(v, MS_INCOMPLETE, en->path,
+		    "truncated: the zstd data ends in the middle of a frame; " UNTRUSTED);
+		goto out;
+	}
+	if (bytes != en->bytes) {
+		bad(v, MS_INCOMPLETE, en->path,
+		    "holds %llu bytes, " MANIFEST_NAME " says %llu: the file is damaged; " UNTRUSTED,
+		    bytes, en->bytes);
+		goto out;
+	}
+	snprintf(got, sizeof(got), "%016llx", (unsigned long long)XXH3_64bits_digest(v->xxh));
+	if (strcasecmp(got, en->xxh3)) {
+		bad(v, MS_INCOMPLETE, en->path,
+		    "checksum mismatch (expected %s, got %s): the file is damaged; " UNTRUSTED,
+		    en->xxh3, got);
+		goto out;
+	}
+	if (en->rows >= 0 && rows != (unsigned long long)en->rows) {
+		bad(v, MS_INCOMPLETE, en->path,
+		    "holds %llu rows, " MANIFEST_NAME " says %lld; " UNTRUSTED, rows, en->rows);
+		goto out;
+	}
+	v->r->files_checked++;
+	v->r->bytes += bytes;
+	if (en->rows >= 0)
+		v->r->rows += rows;
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+/* ---- the directory ------------------------------------------------------ */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* Opens dir, or explains why it is not a finished backup directory. */
+static int dir_open(const char *dir, struct ms_err *e)
+{
+	struct stat sb;
+	int fd;
+
+	if (stat(dir, &sb) != 0) {
+		int err = errno;
+		char *partial;
+
+		if (err != ENOENT)
+			return ms_fail(e, MS_IO, "cannot open %s: %s", dir, strerror(err));
+		partial = malloc(strlen(dir) + sizeof(".partial"));
+		if (partial) {
+			sprintf(partial, "%s.partial", dir);
+			if (stat(partial, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+				ms_fail(e, MS_INCOMPLETE,
+					"%s is an unfinished backup: only %s exists (interrupted or still running)",
+					dir, partial);
+				free(partial);
+				return -1;
+			}
+			free(partial);
+		}
+		return ms_fail(e, MS_USAGE, "%s does not exist", dir);
+	}
+	if (!S_ISDIR(sb.st_mode))
+		return ms_fail(e, MS_USAGE, "%s is not a directory; give the backup directory", dir);
+	if (ends_with(dir, ".partial"))
+		return ms_fail(e, MS_INCOMPLETE,
+			       "%s is an unfinished backup (interrupted or still running)", dir);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ms_fail(e, MS_IO, "cannot open %s: %s", dir, strerror(errno));
+	return fd;
+}
+
+static int verifier_setup(struct verifier *v, struct ms_err *e)
+{
+	v->dctx = ZSTD_createDCtx();
+	v->xxh = XXH3_createState();
+	v->in_cap = ZSTD_DStreamInSize();
+	v->out_cap = ZSTD_DStreamOutSize();
+	v->in = malloc(v->in_cap);
+	v->out = malloc(v->out_cap);
+	if (!v->dctx || !v->xxh || !v->in || !v->out)
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	return 0;
+}
+
+int verify_backup(const char *dir, void (*progress)(void *, const char *, unsigned long long),
+		  void *ctx, struct verify_result *r, struct ms_err *e)
+{
+	struct verifier v = { .dir_fd = -1, .progress = progress, .ctx = ctx, .r = r, .e = e };
+	json_t *root = NULL, *files = NULL, *seen = NULL;
+	char *path = NULL;
+	size_t len, i;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	len = dir ? strlen(dir) : 0;
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if (len == 0)
+		return ms_fail(e, MS_USAGE, "the backup directory name is empty");
+	path = strndup(dir, len);
+	if (!path)
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	v.dir = path;
+	v.dir_fd = dir_open(path, e);
+	if (v.dir_fd < 0)
+		goto out;
+	if (verifier_setup(&v, e) != 0 || manifest_load(&v, &root, &files) != 0)
+		goto out;
+	/* A path listed twice would make one file stand for two. */
+	seen = json_object();
+	if (!seen) {
+		ms_fail(e, MS_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < json_array_size(files); i++) {
+		struct entry en = { 0 };
+		const char *why = entry_parse(json_array_get(files, i), &en);
+
+		if (why) {
+			bad(&v, MS_INCOMPLETE, MANIFEST_NAME, "files[%zu] %s; " UNTRUSTED, i, why);
+			goto out;
+		}
+		if (json_object_get(seen, en.path)) {
+			bad(&v, MS_INCOMPLETE, MANIFEST_NAME, "files[%zu]: %s is listed twice; " UNTRUSTED,
+			    i, en.path);
+			goto out;
+		}
+		json_object_set_new(seen, en.path, json_true());
+		if (file_check(&v, &en) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	json_decref(seen);
+	json_decref(root);
+	if (v.dir_fd >= 0)
+		close(v.dir_fd);
+	ZSTD_freeDCtx(v.dctx);
+	XXH3_freeState(v.xxh);
+	free(v.in);
+	free(v.out);
+	free(path);
+	return rc;
+}
+
+void verify_result_release(struct verify_result *r)
+{
+	if (!r)
+		return;
+	free(r->first_bad_file);
+	memset(r, 0, sizeof(*r));
+}
