@@ -11,6 +11,7 @@
 #include "dump/backup_internal.h"
 #include "dump/rowfmt.h"
 #include "dump/schema.h"
+#include "mdl/inspect.h"
 
 double backup_now(void)
 {
@@ -172,8 +173,11 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 			break;
 		if (!timed_out && bk->o->timeout_s > 0 && backup_now() - bk->started_at > bk->o->timeout_s) {
 			struct ms_err te;
-			ms_fail(&te, MS_TIMEOUT, "the backup did not finish within --timeout %.0f s; nothing was kept",
-				bk->o->timeout_s);
+			/* Say who is in the way before giving up. */
+			char *now = mdl_verdict_now(&bk->coord);
+			ms_fail(&te, MS_TIMEOUT, "the backup did not finish within --timeout %.0f s; nothing was kept; right now: %s",
+				bk->o->timeout_s, now ? now : "(no lock waits visible)");
+			free(now);
 			backup_fail(bk, &te);
 			interrupt_workers(bk);
 			timed_out = true;

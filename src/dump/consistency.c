@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "dump/backup_internal.h"
+#include "mdl/inspect.h"
 
 #define STAGE_ATTEMPTS 8
 
@@ -21,6 +22,34 @@ static void backoff(unsigned attempt)
 	ts.tv_sec = (time_t)s;
 	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
 	nanosleep(&ts, NULL);
+}
+
+/* Takes the `locks` verdict from a second connection while the first one
+ * waits, so a give-up message can name who was in the way. */
+struct verdict_probe {
+	pthread_t thread;
+	struct db *db;
+	double delay_s;
+	char *verdict;
+};
+
+static void *verdict_probe_main(void *arg)
+{
+	struct verdict_probe *p = arg;
+	struct timespec ts = { (time_t)p->delay_s, (long)((p->delay_s - (double)(time_t)p->delay_s) * 1e9) };
+
+	nanosleep(&ts, NULL);
+	p->verdict = mdl_verdict_now(p->db);
+	return NULL;
+}
+
+static void probe_finish(struct verdict_probe *p, bool started)
+{
+	if (!started)
+		return;
+	pthread_join(p->thread, NULL);
+	free(p->verdict);
+	p->verdict = NULL;
 }
 
 static int stage(struct backup *bk, const char *name, struct ms_err *e)
@@ -77,8 +106,14 @@ static bool is_timeout(const struct ms_err *e)
 	return e->sql_errno == 1969 || e->sql_errno == 1205;
 }
 
+static bool past_deadline(struct backup *bk)
+{
+	return bk->o->timeout_s > 0 && backup_now() - bk->started_at > bk->o->timeout_s;
+}
+
 int backup_consistent_point(struct backup *bk, struct ms_err *e)
 {
+	struct verdict_probe probe = { .db = &bk->workers[0].db };
 	double t0;
 
 	if (bk->n_workers == 1 || !bk->coord.is_mariadb || bk->coord.server_version < 100401) {
@@ -87,6 +122,13 @@ int backup_consistent_point(struct backup *bk, struct ms_err *e)
 	}
 	snprintf(bk->method, sizeof(bk->method), "backup_stage_block_commit");
 	for (unsigned attempt = 0;; attempt++) {
+		bool last = attempt + 1 == STAGE_ATTEMPTS || past_deadline(bk);
+
+		/* On the last try, look at the wait graph while we wait. */
+		if (last) {
+			probe.delay_s = bk->o->max_stall_s / 2;
+			pthread_create(&probe.thread, NULL, verdict_probe_main, &probe);
+		}
 		if (stage(bk, "START", e) == 0) {
 			t0 = backup_now();
 			if (stage(bk, "BLOCK_COMMIT", e) == 0) {
@@ -99,18 +141,28 @@ int backup_consistent_point(struct backup *bk, struct ms_err *e)
 					rc = -1;
 				}
 				bk->commit_block_ms = (backup_now() - t0) * 1000.0;
+				probe_finish(&probe, last);
 				return rc;
 			}
-			if (!is_timeout(e))
+			if (!is_timeout(e)) {
+				probe_finish(&probe, last);
 				return ms_fail_context(e, "BACKUP STAGE BLOCK_COMMIT (needs the RELOAD privilege)");
+			}
 			stage(bk, "END", NULL);
 		} else if (!is_timeout(e)) {
+			probe_finish(&probe, last);
 			return ms_fail_context(e, "BACKUP STAGE START (needs the RELOAD privilege)");
 		}
-		if (attempt + 1 == STAGE_ATTEMPTS)
-			return ms_fail(e, MS_SERVER,
-				       "could not take the consistency point within %.1f s in %d attempts (BACKUP STAGE waited behind another session); run 'mdlsafe locks' to see who holds the backup lock",
-				       bk->o->max_stall_s, STAGE_ATTEMPTS);
+		if (last) {
+			pthread_join(probe.thread, NULL);
+			ms_fail(e, past_deadline(bk) ? MS_TIMEOUT : MS_SERVER,
+				"could not take the consistency point: BACKUP STAGE waited longer than --max-stall %.0f ms %u times "
+				"(another session holds a lock it needs, e.g. LOCK TABLES or a running DDL); while it waited: %s",
+				bk->o->max_stall_s * 1000, attempt + 1,
+				probe.verdict ? probe.verdict : "(no wait visible; run 'mdlsafe locks')");
+			free(probe.verdict);
+			return -1;
+		}
 		backoff(attempt);
 	}
 }

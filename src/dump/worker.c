@@ -14,6 +14,7 @@
 #include "dump/backup_internal.h"
 #include "dump/rowfmt.h"
 #include "dump/schema.h"
+#include "mdl/inspect.h"
 
 #define REDO_ATTEMPTS 30
 
@@ -472,9 +473,11 @@ static int dump_after(struct worker *w, size_t idx, struct ms_err *e)
 		enum item_result r;
 
 		if (attempt == REDO_ATTEMPTS) {
+			char *now = mdl_verdict_now(&w->db);
 			ms_fail(e, MS_SERVER,
-				"%s.%s: gave up after %u attempts to read it without making others wait; run 'mdlsafe locks' to see what keeps it busy",
-				ts->t->schema, ts->t->name, REDO_ATTEMPTS);
+				"%s.%s: gave up after %u attempts to read it without making others wait; right now: %s",
+				ts->t->schema, ts->t->name, REDO_ATTEMPTS, now ? now : "(run 'mdlsafe locks' to see who holds it)");
+			free(now);
 			goto out;
 		}
 		if (attempt)

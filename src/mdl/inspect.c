@@ -2,6 +2,8 @@
  * the processlist and INNODB_TRX, locks from the most exact source available. */
 #include "mdl/inspect.h"
 
+#include "mdl/graph.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,4 +333,22 @@ int mdl_inspect_enable(struct db *db, const struct mdl_capabilities *caps, const
 	if (db_exec(db, "INSTALL SONAME 'metadata_lock_info'", e))
 		return ms_fail_context(e, "installing metadata_lock_info (needs INSERT on mysql.plugin)");
 	return 0;
+}
+
+char *mdl_verdict_now(struct db *db)
+{
+	struct mdl_inspect_opts io = { MDL_SOURCE_AUTO, false };
+	struct mdl_snapshot snap;
+	struct mdl_graph g;
+	struct ms_err e;
+	char *v = NULL;
+
+	if (!db->mysql || mdl_inspect_load(db, &io, &snap, &e))
+		return NULL;
+	if (mdl_graph_build(&snap, &g, &e) == 0) {
+		v = mdl_graph_verdict(&g);
+		mdl_graph_release(&g);
+	}
+	mdl_snapshot_release(&snap);
+	return v;
 }

@@ -35,6 +35,12 @@ int mdl_inspect_choose(const struct mdl_capabilities *caps, enum mdl_source want
 int mdl_inspect_load(struct db *db, const struct mdl_inspect_opts *o, struct mdl_snapshot *s,
 		     struct ms_err *e);
 
+/* The one-line verdict of `mdlsafe locks` right now (e.g. "2 sessions
+ * frozen on 1 object, oldest 12 s, root blocker: 5 (...)"), for error
+ * messages of commands that cannot proceed. NULL when it cannot be had
+ * (no PROCESS privilege, connection gone). Caller frees. */
+char *mdl_verdict_now(struct db *db);
+
 /* Enables the performance_schema MDL instrument (when performance_schema is
  * ON) or installs the metadata_lock_info plugin. *what says which. */
 int mdl_inspect_enable(struct db *db, const struct mdl_capabilities *caps, const char **what,

@@ -513,6 +513,32 @@ static void test_chunked_table_round_trips(void **state)
 	restore_by_hand_and_compare(dir, DB "_chunks", tables);
 }
 
+/* A backup that cannot proceed says who blocks it and stops at --timeout,
+ * keeping nothing. Here a session sits in LOCK TABLES ... WRITE, which
+ * BACKUP STAGE must wait for. */
+static void test_blocked_backup_names_the_blocker_and_stops_at_timeout(void **state)
+{
+	MYSQL *admin = it_connect(), *locker = it_connect();
+	struct it_run r;
+	char dir[512], want[64];
+
+	(void)state;
+	it_set_sources(admin, true, false);
+	it_exec(locker, "LOCK TABLES " DB ".t1 WRITE");
+	out_dir(dir, sizeof(dir), "blocked");
+	it_mdlsafe(&r, true, "backup", "-o", dir, "-B", DB, "--exclude", DB ".big", "--timeout", "2", NULL);
+	assert_int_equal(r.status, 11);
+	snprintf(want, sizeof(want), "root blocker: %lu", it_id(locker));
+	if (!strstr(r.err, want))
+		fail_msg("expected '%s' in: %s", want, r.err);
+	assert_false(exists(dir));
+	it_run_release(&r);
+	it_exec(locker, "UNLOCK TABLES");
+	it_set_sources(admin, false, false);
+	mysql_close(locker);
+	mysql_close(admin);
+}
+
 static void test_usage_errors(void **state)
 {
 	struct it_run r;
@@ -542,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_verify_names_a_corrupted_chunk),
 		cmocka_unit_test(test_exclude_leaves_tables_out_and_manifest_says_so),
 		cmocka_unit_test(test_chunked_table_round_trips),
+		cmocka_unit_test(test_blocked_backup_names_the_blocker_and_stops_at_timeout),
 		cmocka_unit_test(test_usage_errors),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -29,7 +29,10 @@ fi
 : "${SANDBOX_ROOT_PASSWORD:=sandbox-root-pw}"
 : "${SANDBOX_CNF:=$SANDBOX_DIR/client.cnf}"
 : "${SANDBOX_NOPROC_CNF:=$SANDBOX_DIR/noproc.cnf}"
+# InnoDB buffer pool of the sandbox server (mariadbd syntax: 256M, 1G, ...).
+# The benchmark (bench/run.sh) raises it to 1G so its dataset stays cached.
+: "${SANDBOX_BUFFER_POOL:=256M}"
 
 export MDLSAFE_ROOT SANDBOX_DIR SANDBOX_PORT SANDBOX_SOCKET SANDBOX_DATADIR \
     SANDBOX_PIDFILE SANDBOX_LOG SANDBOX_ROOT_PASSWORD SANDBOX_CNF \
-    SANDBOX_NOPROC_CNF
+    SANDBOX_NOPROC_CNF SANDBOX_BUFFER_POOL
