@@ -90,6 +90,7 @@ static int read_binlog_position(struct backup *bk, struct worker *w, struct ms_e
 	return 0;
 }
 
+/* Only this runs while commits are blocked: keep it to N short statements. */
 static int open_snapshots(struct backup *bk, struct ms_err *e)
 {
 	for (unsigned i = 0; i < bk->n_workers; i++) {
@@ -97,7 +98,7 @@ static int open_snapshots(struct backup *bk, struct ms_err *e)
 			return -1;
 		bk->workers[i].in_snapshot = true;
 	}
-	return read_binlog_position(bk, &bk->workers[0], e);
+	return 0;
 }
 
 static bool is_timeout(const struct ms_err *e)
@@ -118,7 +119,7 @@ int backup_consistent_point(struct backup *bk, struct ms_err *e)
 
 	if (bk->n_workers == 1 || !bk->coord.is_mariadb || bk->coord.server_version < 100401) {
 		snprintf(bk->method, sizeof(bk->method), "single_snapshot");
-		return open_snapshots(bk, e);
+		return open_snapshots(bk, e) || read_binlog_position(bk, &bk->workers[0], e) ? -1 : 0;
 	}
 	snprintf(bk->method, sizeof(bk->method), "backup_stage_block_commit");
 	for (unsigned attempt = 0;; attempt++) {
@@ -142,6 +143,10 @@ int backup_consistent_point(struct backup *bk, struct ms_err *e)
 				}
 				bk->commit_block_ms = (backup_now() - t0) * 1000.0;
 				probe_finish(&probe, last);
+				/* The snapshot remembers its binlog position: read it
+				 * after commits flow again. */
+				if (rc == 0)
+					rc = read_binlog_position(bk, &bk->workers[0], e);
 				return rc;
 			}
 			if (!is_timeout(e)) {
