@@ -357,6 +357,26 @@ static void backup_cleanup(struct backup *bk)
 	pthread_mutex_destroy(&bk->mu);
 }
 
+/* MyISAM/Aria cannot join the snapshot: say so once, naming them. */
+static void note_non_transactional(struct backup *bk)
+{
+	char line[512];
+	size_t n = 0, len;
+
+	if (!bk->o->note)
+		return;
+	len = (size_t)snprintf(line, sizeof(line), "non-transactional tables, each read under its own short lock and consistent only with itself:");
+	for (size_t i = 0; i < bk->plan.n_tables && len < sizeof(line); i++) {
+		if (bk->plan.tables[i].transactional)
+			continue;
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s %s.%s (%s)", n ? "," : "",
+					bk->plan.tables[i].schema, bk->plan.tables[i].name, bk->plan.tables[i].engine);
+		n++;
+	}
+	if (n)
+		bk->o->note(bk->o->ctx, line);
+}
+
 int backup_run(const struct backup_opts *o, json_t **summary, struct ms_err *e)
 {
 	struct watchdog_opts wo = { o->max_stall_s, 0.1 };
@@ -380,6 +400,7 @@ int backup_run(const struct backup_opts *o, json_t **summary, struct ms_err *e)
 			   &bk.plan, e) ||
 	    build_queues(&bk, e) || open_workers(&bk, e))
 		goto out;
+	note_non_transactional(&bk);
 	if (bk.sql_log_bin_denied && o->note)
 		o->note(o->ctx, "this user may not set sql_log_bin=0 (needs SUPER or BINLOG ADMIN): on a server with "
 				"binary logging, read tables stay locked until the snapshot phase ends; the watchdog "
@@ -408,6 +429,25 @@ int backup_run(const struct backup_opts *o, json_t **summary, struct ms_err *e)
 			ms_fail(e, MS_INTERNAL, "%s.%s was not read completely (%zu of %zu chunks); nothing was kept",
 				ts->t->schema, ts->t->name, ts->chunks_done, ts->t->n_chunks);
 			goto out;
+		}
+	}
+	/* The data is sound either way, but whoever relies on the budget must
+	 * know if it was not watched. */
+	if (bk.watchdog && watchdog_poll_errors(bk.watchdog) && o->note) {
+		char line[128];
+		snprintf(line, sizeof(line), "warning: the watchdog failed %u polls (it reconnected); the stall budget may not have been kept",
+			 watchdog_poll_errors(bk.watchdog));
+		o->note(o->ctx, line);
+	}
+	{
+		struct watchdog *wd = bk.watchdog;
+		struct ms_err we;
+		bk.watchdog = NULL;
+		if (watchdog_stop(wd, &we) && o->note) {
+			char line[900];
+			snprintf(line, sizeof(line), "warning: %s; the stall budget was not watched for part of the run (the data is complete)",
+				 we.msg);
+			o->note(o->ctx, line);
 		}
 	}
 	if (finalize(&bk, e))

@@ -44,7 +44,11 @@ static json_t *table_json(const struct table_state *ts, json_t *files)
 	if (ts->has_triggers)
 		json_array_append_new(files, store_file_info_to_json(&ts->triggers_file));
 	for (size_t c = 0; c < ts->t->n_chunks; c++) {
-		json_t *ch = json_object();
+		json_t *ch;
+
+		if (!ts->chunk_done[c]) /* --no-data */
+			continue;
+		ch = json_object();
 		json_object_set_new(ch, "file", json_string(ts->chunk_files[c].path));
 		json_object_set_new(ch, "rows", json_integer(ts->chunk_files[c].rows));
 		json_object_set_new(ch, "where", ts->t->chunks[c].where ? json_string(ts->t->chunks[c].where) : json_null());

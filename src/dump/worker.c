@@ -341,13 +341,18 @@ static enum item_result dump_under_hold(struct worker *w, struct table_state *ts
 		res = is_yield_error(e->sql_errno) ? ITEM_YIELDED : ITEM_FAILED;
 		goto release;
 	}
-	for (size_t c = first; c <= last && res == ITEM_DONE; c++) {
+	for (size_t c = first; c <= last && res == ITEM_DONE && !bk->o->no_data; c++) {
 		struct store_file_info info;
 		memset(&info, 0, sizeof(info));
 		if (dump_rows(w, ts, c, &info, e))
 			res = is_yield_error(e->sql_errno) ? ITEM_YIELDED : ITEM_FAILED;
 		else
 			record_chunk(bk, ts, c, &info);
+	}
+	if (res == ITEM_DONE && bk->o->no_data) {
+		pthread_mutex_lock(&bk->mu);
+		bk->tables_done++;
+		pthread_mutex_unlock(&bk->mu);
 	}
 release:
 	if (ts->t->transactional) {

@@ -33,6 +33,8 @@ struct watchdog {
 	struct watch_entry entries[WATCH_MAX];
 	size_t n_entries;
 	unsigned yields;
+	unsigned poll_errors;
+	const struct db_params *params;  /* borrowed: for reconnecting */
 	int failed;
 	struct ms_err err;
 };
@@ -77,6 +79,16 @@ void watchdog_ignore(struct watchdog *w, unsigned long id)
 	pthread_mutex_lock(&w->mu);
 	entry_for(w, id);
 	pthread_mutex_unlock(&w->mu);
+}
+
+unsigned watchdog_poll_errors(struct watchdog *w)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&w->mu);
+	n = w->poll_errors;
+	pthread_mutex_unlock(&w->mu);
+	return n;
 }
 
 unsigned watchdog_yields(struct watchdog *w)
@@ -183,9 +195,24 @@ static int watchdog_poll(struct watchdog *w)
 	return 0;
 }
 
+/* A failed poll (lost connection, killed session) must not end the
+ * watching: reconnect, and only give up after several failures in a row. */
+static int watchdog_recover(struct watchdog *w)
+{
+	struct ms_err e;
+
+	db_close(&w->db);
+	if (db_open(&w->db, w->params, "watchdog", NULL, &e)) {
+		w->err = e;
+		return -1;
+	}
+	return 0;
+}
+
 static void *watchdog_main(void *arg)
 {
 	struct watchdog *w = arg;
+	unsigned failures = 0;
 
 	for (;;) {
 		bool stop;
@@ -195,11 +222,18 @@ static void *watchdog_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 		if (stop)
 			break;
-		if (watchdog_poll(w)) {
-			/* Without the watchdog the budget cannot be kept: the owner
-			 * learns at watchdog_stop and fails the run. */
-			w->failed = 1;
-			break;
+		if (watchdog_poll(w) == 0) {
+			failures = 0;
+		} else {
+			pthread_mutex_lock(&w->mu);
+			w->poll_errors++;
+			pthread_mutex_unlock(&w->mu);
+			if (++failures == 5 || watchdog_recover(w)) {
+				/* Without the watchdog the budget cannot be kept: the
+				 * owner learns at watchdog_stop. */
+				w->failed = 1;
+				break;
+			}
 		}
 		sleep_s(w->o.poll_s);
 	}
@@ -218,6 +252,7 @@ int watchdog_start(struct watchdog **out, const struct db_params *p, const struc
 		w->o.poll_s = 0.1;
 	w->on_yield = on_yield;
 	w->ctx = ctx;
+	w->params = p;
 	pthread_mutex_init(&w->mu, NULL);
 	if (db_open(&w->db, p, "watchdog", NULL, e)) {
 		pthread_mutex_destroy(&w->mu);

@@ -28,7 +28,8 @@ struct watchdog_yield {
 typedef void (*watchdog_yield_fn)(void *ctx, const struct watchdog_yield *y);
 
 /* Opens the watchdog's own connection and starts its thread. `on_yield` is
- * called from the watchdog thread after each KILL QUERY it sends. */
+ * called from the watchdog thread after each KILL QUERY it sends. `p` is
+ * borrowed and must outlive the watchdog (it reconnects with it). */
 int watchdog_start(struct watchdog **out, const struct db_params *p, const struct watchdog_opts *o,
 		   watchdog_yield_fn on_yield, void *ctx, struct ms_err *e);
 
@@ -42,6 +43,8 @@ void watchdog_release(struct watchdog *w, unsigned long id);
 void watchdog_ignore(struct watchdog *w, unsigned long id);
 
 unsigned watchdog_yields(struct watchdog *w);
+/* Polls that failed (each followed by a reconnect). */
+unsigned watchdog_poll_errors(struct watchdog *w);
 
 /* Stops the thread and closes the connection; returns the first error the
  * thread met (e.g. lost connection), 0 if none. */

@@ -322,7 +322,8 @@ static void test_ddl_on_table_being_dumped_goes_through_and_table_is_reread(void
 	it_mdlsafe_finish(&c, 0, 180, &r);
 	if (r.status != 0)
 		fail_msg("backup failed (%d): %s", r.status, r.err);
-	assert_non_null(strstr(r.err, "stepped aside"));
+	if (!strstr(r.err, "stepped aside"))
+		fail_msg("the worker reading big did not step aside for the ALTER; stderr: %s", r.err);
 	it_run_release(&r);
 
 	man = load_manifest(dir);
@@ -539,6 +540,58 @@ static void test_blocked_backup_names_the_blocker_and_stops_at_timeout(void **st
 	mysql_close(admin);
 }
 
+static void test_non_transactional_tables_are_read_under_own_lock_and_said_so(void **state)
+{
+	MYSQL *m = it_connect();
+	struct it_run r;
+	char dir[512];
+	json_t *man, *t;
+
+	(void)state;
+	it_exec(m, "CREATE OR REPLACE TABLE " DB ".legacy (id INT PRIMARY KEY, v VARCHAR(10)) ENGINE=MyISAM");
+	it_exec(m, "INSERT INTO " DB ".legacy VALUES (1, 'a'), (2, 'b'), (3, NULL)");
+	out_dir(dir, sizeof(dir), "myisam");
+	it_mdlsafe(&r, true, "backup", "-o", dir, "-B", DB, "--exclude", DB ".big", NULL);
+	if (r.status != 0)
+		fail_msg("backup failed (%d): %s", r.status, r.err);
+	assert_non_null(strstr(r.err, "non-transactional"));
+	assert_non_null(strstr(r.err, DB ".legacy (MyISAM)"));
+	it_run_release(&r);
+	man = load_manifest(dir);
+	t = manifest_table(man, DB, "legacy");
+	assert_string_equal(json_string_value(json_object_get(t, "consistency")), "own_lock");
+	assert_int_equal(json_integer_value(json_object_get(t, "rows")), 3);
+	assert_string_equal(json_string_value(json_object_get(manifest_table(man, DB, "t1"), "consistency")), "snapshot");
+	json_decref(man);
+	/* The table lock was released: writes go on. */
+	it_exec(m, "SET STATEMENT max_statement_time = 2 FOR INSERT INTO " DB ".legacy VALUES (4, 'd')");
+	it_exec(m, "DROP TABLE " DB ".legacy");
+	mysql_close(m);
+}
+
+static void test_no_data_writes_definitions_only(void **state)
+{
+	struct it_run r;
+	char dir[512], file[700];
+	json_t *man;
+
+	(void)state;
+	out_dir(dir, sizeof(dir), "nodata");
+	it_mdlsafe(&r, true, "backup", "-o", dir, "-B", DB, "--no-data", NULL);
+	assert_int_equal(r.status, 0);
+	it_run_release(&r);
+	snprintf(file, sizeof(file), "%s/" DB "/big.schema.sql", dir);
+	assert_true(exists(file));
+	snprintf(file, sizeof(file), "%s/" DB "/big.00000.sql.zst", dir);
+	assert_false(exists(file));
+	man = load_manifest(dir);
+	assert_int_equal(json_array_size(json_object_get(manifest_table(man, DB, "big"), "chunks")), 0);
+	json_decref(man);
+	it_mdlsafe(&r, false, "verify", dir, NULL);
+	assert_int_equal(r.status, 0);
+	it_run_release(&r);
+}
+
 static void test_usage_errors(void **state)
 {
 	struct it_run r;
@@ -569,6 +622,8 @@ int main(void)
 		cmocka_unit_test(test_exclude_leaves_tables_out_and_manifest_says_so),
 		cmocka_unit_test(test_chunked_table_round_trips),
 		cmocka_unit_test(test_blocked_backup_names_the_blocker_and_stops_at_timeout),
+		cmocka_unit_test(test_non_transactional_tables_are_read_under_own_lock_and_said_so),
+		cmocka_unit_test(test_no_data_writes_definitions_only),
 		cmocka_unit_test(test_usage_errors),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
