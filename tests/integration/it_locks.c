@@ -270,6 +270,48 @@ static void test_check_fails_when_a_wait_is_older_than_max_wait(void **state)
 	mysql_close(admin);
 }
 
+/* --all adds InnoDB row-lock waits: not metadata locks, but the other way a
+ * session freezes another. */
+static void test_all_lists_row_lock_waits(void **state)
+{
+	MYSQL *admin = it_connect(), *holder;
+	struct it_bg *waiter;
+	struct it_run r;
+	json_t *j, *rw, *w;
+
+	(void)state;
+	it_fresh_db(admin, DB);
+	holder = it_connect();
+	it_exec(holder, "BEGIN");
+	it_exec(holder, "UPDATE " DB ".t1 SET v = v + 1 WHERE id = 1");
+	waiter = it_bg_start("UPDATE " DB ".t1 SET v = v + 2 WHERE id = 1");
+	it_wait_state(admin, waiter->id, "Updating", 10);
+	it_settle();
+	it_mdlsafe(&r, true, "locks", "--all", "--json", NULL);
+	assert_int_equal(r.status, 0);
+	j = it_json(&r);
+	/* A row-lock wait is not a metadata-lock wait. */
+	assert_int_equal(json_integer_value(json_object_get(j, "waiting_sessions")), 0);
+	rw = json_object_get(j, "row_lock_waits");
+	assert_int_equal(json_array_size(rw), 1);
+	w = json_array_get(rw, 0);
+	assert_int_equal(json_integer_value(json_object_get(w, "waiting_id")), waiter->id);
+	assert_int_equal(json_integer_value(json_object_get(w, "blocking_id")), it_id(holder));
+	assert_non_null(strstr(json_string_value(json_object_get(w, "table")), "t1"));
+	json_decref(j);
+	it_run_release(&r);
+	/* Without --all the section is absent. */
+	it_mdlsafe(&r, true, "locks", "--json", NULL);
+	j = it_json(&r);
+	assert_null(json_object_get(j, "row_lock_waits"));
+	json_decref(j);
+	it_run_release(&r);
+	it_exec(holder, "ROLLBACK");
+	assert_int_equal(it_bg_join(waiter), 0);
+	mysql_close(holder);
+	mysql_close(admin);
+}
+
 static void test_unknown_option_is_usage_error(void **state)
 {
 	struct it_run r;
@@ -428,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_seed000_lock_tables_root_is_writer_transaction_processlist),
 		cmocka_unit_test(test_no_waits_says_so_and_check_passes),
 		cmocka_unit_test(test_check_fails_when_a_wait_is_older_than_max_wait),
+		cmocka_unit_test(test_all_lists_row_lock_waits),
 		cmocka_unit_test(test_unknown_option_is_usage_error),
 		cmocka_unit_test(test_wrong_password_is_access_denied),
 		cmocka_unit_test(test_unreachable_socket_says_what_was_tried),
