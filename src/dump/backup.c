@@ -110,6 +110,7 @@ static void *phase_trampoline(void *arg)
 	pr->fn(pr->w);
 	pthread_mutex_lock(&bk->mu);
 	pr->done = true;
+	pthread_cond_signal(&bk->changed);
 	pthread_mutex_unlock(&bk->mu);
 	return NULL;
 }
@@ -151,7 +152,6 @@ static void interrupt_workers(struct backup *bk)
 static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 {
 	struct phase_run *runs = calloc(bk->n_workers, sizeof(*runs));
-	struct timespec step = { 0, 100 * 1000 * 1000 };
 	double last_report = 0;
 	bool timed_out = false;
 
@@ -164,8 +164,22 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 	}
 	for (;;) {
 		unsigned done = 0;
+		struct timespec until;
 
+		/* Wake when a worker finishes, or every 250 ms for progress and
+		 * --timeout: no polling delay at the end of a phase. */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 250 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
 		pthread_mutex_lock(&bk->mu);
+		for (unsigned i = 0; i < bk->n_workers; i++)
+			done += runs[i].done;
+		if (done < bk->n_workers)
+			pthread_cond_timedwait(&bk->changed, &bk->mu, &until);
+		done = 0;
 		for (unsigned i = 0; i < bk->n_workers; i++)
 			done += runs[i].done;
 		pthread_mutex_unlock(&bk->mu);
@@ -186,7 +200,6 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 			report_progress(bk);
 			last_report = backup_now();
 		}
-		nanosleep(&step, NULL);
 	}
 	for (unsigned i = 0; i < bk->n_workers; i++)
 		pthread_join(bk->workers[i].thread, NULL);
@@ -354,6 +367,7 @@ static void backup_cleanup(struct backup *bk)
 	dump_plan_release(&bk->plan);
 	if (bk->store)
 		store_close(bk->store);
+	pthread_cond_destroy(&bk->changed);
 	pthread_mutex_destroy(&bk->mu);
 }
 
@@ -387,6 +401,7 @@ int backup_run(const struct backup_opts *o, json_t **summary, struct ms_err *e)
 	memset(&bk, 0, sizeof(bk));
 	bk.o = o;
 	pthread_mutex_init(&bk.mu, NULL);
+	pthread_cond_init(&bk.changed, NULL);
 	bk.started_at = backup_now();
 	*summary = NULL;
 	if (store_open(o->dir, &bk.store, &stale, e))

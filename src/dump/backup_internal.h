@@ -58,6 +58,7 @@ struct backup {
 	struct watchdog *watchdog;
 
 	pthread_mutex_t mu;
+	pthread_cond_t changed;        /* a worker finished a phase */
 	struct work_item *items;       /* snapshot phase queue */
 	size_t n_items, next_item;
 	struct work_item *after;       /* redo + non-transactional queue */

@@ -244,32 +244,30 @@ char *rowfmt_select_sql(const struct rowfmt_table *t, const char *where)
 
 /* ---- values ------------------------------------------------------------- */
 
-static char escape_char(char c)
-{
-	switch (c) {
-	case '\0': return '0';
-	case '\n': return 'n';
-	case '\r': return 'r';
-	case '\\': return '\\';
-	case '\'': return '\'';
-	case '"': return '"';
-	case '\032': return 'Z'; /* Ctrl-Z ends files on Windows */
-	default: return 0;
-	}
-}
+/* The escape letter for each byte that needs one (the same set as
+ * mysql_real_escape_string), 0 for bytes written as they are. A table, not
+ * a switch: this runs for every byte of every string the backup writes. */
+static const char escape_letter[256] = {
+	['\0'] = '0', ['\n'] = 'n', ['\r'] = 'r', ['\\'] = '\\',
+	['\''] = '\'', ['"'] = '"', ['\032'] = 'Z', /* Ctrl-Z ends files on Windows */
+};
 
 size_t rowfmt_escape(char *dst, const char *src, size_t len)
 {
-	size_t n = 0;
+	size_t n = 0, i = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		char esc = escape_char(src[i]);
-		if (esc) {
-			dst[n++] = '\\';
-			dst[n++] = esc;
-		} else {
-			dst[n++] = src[i];
-		}
+	while (i < len) {
+		/* Copy the run of bytes that need nothing in one go. */
+		size_t run = i;
+		while (run < len && !escape_letter[(unsigned char)src[run]])
+			run++;
+		memcpy(dst + n, src + i, run - i);
+		n += run - i;
+		if (run == len)
+			break;
+		dst[n++] = '\\';
+		dst[n++] = escape_letter[(unsigned char)src[run]];
+		i = run + 1;
 	}
 	return n;
 }
@@ -279,20 +277,25 @@ static size_t escaped_size(const char *s, size_t len)
 	size_t n = len;
 
 	for (size_t i = 0; i < len; i++)
-		if (escape_char(s[i]))
-			n++;
+		n += escape_letter[(unsigned char)s[i]] != 0;
 	return n;
 }
 
 /* Server text for a number is digits, sign, point and exponent. Anything else
  * would be a server surprise; it is then written quoted (the server converts
  * it) rather than risk a raw newline or quote in the file. */
+static const bool numeric_char[256] = {
+	['0'] = true, ['1'] = true, ['2'] = true, ['3'] = true, ['4'] = true, ['5'] = true, ['6'] = true,
+	['7'] = true, ['8'] = true, ['9'] = true, ['+'] = true, ['-'] = true, ['.'] = true, ['e'] = true,
+	['E'] = true,
+};
+
 static bool numeric_text(const char *v, size_t len)
 {
 	if (!len)
 		return false;
 	for (size_t i = 0; i < len; i++)
-		if (!strchr("0123456789+-.eE", v[i]) || v[i] == '\0')
+		if (!numeric_char[(unsigned char)v[i]])
 			return false;
 	return true;
 }
@@ -360,6 +363,13 @@ static int writer_flush(struct rowfmt_writer *w, struct ms_err *e)
  * row) makes it grow past that; it is then handed over in pieces. */
 static int writer_emit(struct rowfmt_writer *w, const void *data, size_t len, struct ms_err *e)
 {
+	/* Fast path: room in the buffer (the common case, many times a row). */
+	if (w->out.len + len < w->out.alloc && !w->out.failed) {
+		memcpy(w->out.data + w->out.len, data, len);
+		w->out.len += len;
+		w->out.data[w->out.len] = '\0';
+		return w->out.len > w->max_stmt ? writer_flush(w, e) : 0;
+	}
 	buf_add(&w->out, data, len);
 	if (w->out.failed) {
 		w->failed = true;

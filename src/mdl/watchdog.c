@@ -29,6 +29,7 @@ struct watchdog {
 	void *ctx;
 	pthread_t thread;
 	pthread_mutex_t mu;
+	pthread_cond_t wake;   /* watchdog_stop need not wait out a poll interval */
 	bool stop;
 	struct watch_entry entries[WATCH_MAX];
 	size_t n_entries;
@@ -131,10 +132,23 @@ static long holder_for(struct watchdog *w, const char *info, const char *waiter_
 	return hit;
 }
 
-static void sleep_s(double s)
+/* Sleeps one poll interval, or less if watchdog_stop wakes it. */
+static void watchdog_wait(struct watchdog *w)
 {
-	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
-	nanosleep(&ts, NULL);
+	struct timespec until;
+	long ns = (long)(w->o.poll_s * 1e9);
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ns / 1000000000L;
+	until.tv_nsec += ns % 1000000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->mu);
+	if (!w->stop)
+		pthread_cond_timedwait(&w->wake, &w->mu, &until);
+	pthread_mutex_unlock(&w->mu);
 }
 
 /* One look at the server. Sends at most one KILL QUERY per held table per poll. */
@@ -235,7 +249,7 @@ static void *watchdog_main(void *arg)
 				break;
 			}
 		}
-		sleep_s(w->o.poll_s);
+		watchdog_wait(w);
 	}
 	return NULL;
 }
@@ -254,13 +268,16 @@ int watchdog_start(struct watchdog **out, const struct db_params *p, const struc
 	w->ctx = ctx;
 	w->params = p;
 	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->wake, NULL);
 	if (db_open(&w->db, p, "watchdog", NULL, e)) {
+		pthread_cond_destroy(&w->wake);
 		pthread_mutex_destroy(&w->mu);
 		free(w);
 		return ms_fail_context(e, "opening the watchdog connection");
 	}
 	if (pthread_create(&w->thread, NULL, watchdog_main, w)) {
 		db_close(&w->db);
+		pthread_cond_destroy(&w->wake);
 		pthread_mutex_destroy(&w->mu);
 		free(w);
 		return ms_fail(e, MS_INTERNAL, "cannot start the watchdog thread");
@@ -277,6 +294,7 @@ int watchdog_stop(struct watchdog *w, struct ms_err *e)
 		return 0;
 	pthread_mutex_lock(&w->mu);
 	w->stop = true;
+	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
 	if (w->failed) {
@@ -286,6 +304,7 @@ int watchdog_stop(struct watchdog *w, struct ms_err *e)
 		rc = -1;
 	}
 	db_close(&w->db);
+	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 	return rc;
