@@ -2,6 +2,7 @@
 # `make demo`: replays seed 004 on a throwaway server. One idle transaction,
 # a CREATE INDEX stuck behind it, SELECTs queued behind the CREATE INDEX;
 # `mdlsafe locks` names the culprit and the KILL; we run it; the table thaws.
+# Then the main job: a backup of the live server, verified.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
@@ -53,4 +54,12 @@ step "mdlsafe locks, again"
 "$MDLSAFE" locks --defaults-file="$SANDBOX_CNF"
 sql -e "SHOW INDEX FROM shop.users WHERE Key_name = 'IDX__users__email'" | grep -q IDX__users__email &&
     echo "The CREATE INDEX completed and the queued SELECTs ran."
+step "mdlsafe backup: a consistent backup of the live server, then verify it"
+rm -rf "$SANDBOX_DIR/backup" "$SANDBOX_DIR/backup.partial"
+"$MDLSAFE" backup --defaults-file="$SANDBOX_CNF" -B shop -o "$SANDBOX_DIR/backup" --json |
+    grep -E '"(status|tables|rows|bytes|stored_bytes|yields|method|binlog_file|binlog_position|gtid|commit_block_ms)"'
+"$MDLSAFE" verify "$SANDBOX_DIR/backup"
+echo "Files (restorable by hand: zstdcat shop/T.*.sql.zst | mariadb DB):"
+(cd "$SANDBOX_DIR/backup" && find . -type f | sort | sed 's/^/  /')
+
 step "Stopping the server"

@@ -290,6 +290,7 @@ static json_t *summary_json(struct backup *bk)
 	json_object_set_new(cp, "binlog_position", bk->binlog_file[0] ? json_integer((json_int_t)bk->binlog_pos) : json_null());
 	json_object_set_new(cp, "gtid", bk->gtid[0] ? json_string(bk->gtid) : json_null());
 	json_object_set_new(cp, "commit_block_ms", json_real(bk->commit_block_ms));
+	json_object_set_new(cp, "block_commit_wait_ms", json_real(bk->block_commit_wait_ms));
 	json_object_set_new(s, "consistency_point", cp);
 	return s;
 }

@@ -76,7 +76,8 @@ struct backup {
 	unsigned long long binlog_pos;
 	char gtid[512];
 	char method[48];
-	double commit_block_ms;
+	double commit_block_ms;        /* BLOCK_COMMIT sent .. END returned */
+	double block_commit_wait_ms;   /* BLOCK_COMMIT sent .. granted */
 	double started_at, finished_at;
 	bool sql_log_bin_denied;
 };

@@ -133,7 +133,11 @@ int backup_consistent_point(struct backup *bk, struct ms_err *e)
 		if (stage(bk, "START", e) == 0) {
 			t0 = backup_now();
 			if (stage(bk, "BLOCK_COMMIT", e) == 0) {
-				int rc = open_snapshots(bk, e);
+				int rc;
+				/* Waiting for BLOCK_COMMIT already holds back new commits;
+				 * both figures go in the manifest. */
+				bk->block_commit_wait_ms = (backup_now() - t0) * 1000.0;
+				rc = open_snapshots(bk, e);
 				struct ms_err end_err;
 				/* Always end the stage, even when a snapshot failed:
 				 * commits must not stay blocked. */

@@ -85,6 +85,7 @@ json_t *backup_manifest(struct backup *bk, json_t *db_files)
 	json_object_set_new(cp, "binlog_position", bk->binlog_file[0] ? json_integer((json_int_t)bk->binlog_pos) : json_null());
 	json_object_set_new(cp, "gtid", bk->gtid[0] ? json_string(bk->gtid) : json_null());
 	json_object_set_new(cp, "commit_block_ms", json_real(bk->commit_block_ms));
+	json_object_set_new(cp, "block_commit_wait_ms", json_real(bk->block_commit_wait_ms));
 	json_object_set_new(m, "consistency_point", cp);
 	json_object_set_new(m, "sql_log_bin_off", json_boolean(!bk->sql_log_bin_denied));
 
