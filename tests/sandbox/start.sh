@@ -248,6 +248,10 @@ server_args=(
     --max-connections=200
     --secure-file-priv="$SANDBOX_DIR/files"
     --tmpdir="$SANDBOX_DIR/tmp"
+    # What Debian's packaged server runs with (50-server.cnf): tests and
+    # benchmarks see the character set production servers use.
+    --character-set-server=utf8mb4
+    --collation-server=utf8mb4_general_ci
 )
 # --lc-messages-dir is not needed: the compiled-in default (/usr/share/mysql
 # on Debian) is used even with --no-defaults.
