@@ -110,26 +110,31 @@ static bool is_ours(struct watchdog *w, unsigned long long id)
 	return id == w->db.thread_id;
 }
 
-/* Which of our sessions holds a table the waiting statement names. The waiter
- * may be the DDL itself or a query queued behind that DDL: both wait on the
- * table, and both are freed when we let go of it. */
-static long holder_for(struct watchdog *w, const char *info, const char *waiter_db)
+/* Marks in `hit` every one of our sessions holding a table the waiting
+ * statement names (several workers may read chunks of one table: all must
+ * let go in the same poll, or the budget is spent one poll per holder). The
+ * waiter may be the DDL itself or a query queued behind it: both are freed
+ * when we let go. Returns how many were marked. */
+static size_t holders_for(struct watchdog *w, const char *info, const char *waiter_db, bool *hit)
 {
 	struct sql_targets t;
-	long hit = -1;
+	size_t n = 0;
 
 	if (!info || sql_targets_parse(info, &t) != 0)
-		return -1;
-	for (size_t k = 0; k < t.n_tables && hit < 0; k++) {
+		return 0;
+	for (size_t k = 0; k < t.n_tables; k++) {
 		const char *schema = t.tables[k].schema ? t.tables[k].schema : waiter_db;
-		for (size_t i = 0; i < w->n_entries && hit < 0; i++) {
+		for (size_t i = 0; i < w->n_entries; i++) {
 			const struct watch_entry *x = &w->entries[i];
-			if (x->holding && schema && !strcmp(x->schema, schema) && !strcmp(x->table, t.tables[k].name))
-				hit = (long)i;
+			if (!hit[i] && x->holding && schema && !strcmp(x->schema, schema) &&
+			    !strcmp(x->table, t.tables[k].name)) {
+				hit[i] = true;
+				n++;
+			}
 		}
 	}
 	sql_targets_release(&t);
-	return hit;
+	return n;
 }
 
 /* Sleeps one poll interval, or less if watchdog_stop wakes it. */
@@ -171,38 +176,47 @@ static int watchdog_poll(struct watchdog *w)
 	while (r && (row = mysql_fetch_row(r))) {
 		unsigned long long id = strtoull(row[0], NULL, 10);
 		double waited = row[1] ? strtod(row[1], NULL) : 0;
-		struct watchdog_yield y;
-		char kill[64];
-		long i;
+		bool hit[WATCH_MAX] = { false };
+		struct watchdog_yield ys[WATCH_MAX];
+		size_t n = 0;
 
 		if (waited < trigger)
 			continue;
 		pthread_mutex_lock(&w->mu);
-		if (is_ours(w, id) || (i = holder_for(w, row[2], row[3])) < 0) {
+		if (is_ours(w, id) || holders_for(w, row[2], row[3], hit) == 0) {
 			pthread_mutex_unlock(&w->mu);
 			continue;
 		}
-		memset(&y, 0, sizeof(y));
-		y.victim_id = w->entries[i].id;
-		snprintf(y.schema, sizeof(y.schema), "%s", w->entries[i].schema);
-		snprintf(y.table, sizeof(y.table), "%s", w->entries[i].table);
-		/* It no longer holds the table as far as we are concerned: do not
-		 * kill it twice while it rolls back. */
-		w->entries[i].holding = false;
-		w->yields++;
+		for (size_t i = 0; i < w->n_entries; i++) {
+			struct watchdog_yield *y = &ys[n];
+			if (!hit[i])
+				continue;
+			memset(y, 0, sizeof(*y));
+			y->victim_id = w->entries[i].id;
+			snprintf(y->schema, sizeof(y->schema), "%s", w->entries[i].schema);
+			snprintf(y->table, sizeof(y->table), "%s", w->entries[i].table);
+			y->waiter_id = id;
+			y->waited_s = waited;
+			snprintf(y->waiter_statement, sizeof(y->waiter_statement), "%s", row[2] ? row[2] : "");
+			/* It no longer holds the table as far as we are concerned:
+			 * do not kill it twice while it rolls back. */
+			w->entries[i].holding = false;
+			w->yields++;
+			n++;
+		}
 		pthread_mutex_unlock(&w->mu);
 
-		y.waiter_id = id;
-		y.waited_s = waited;
-		snprintf(y.waiter_statement, sizeof(y.waiter_statement), "%s", row[2] ? row[2] : "");
-		snprintf(kill, sizeof(kill), "KILL QUERY %lu", y.victim_id);
-		if (db_exec(&w->db, kill, &e) && e.sql_errno != 1094 /* unknown thread: already gone */) {
-			w->err = e;
-			mysql_free_result(r);
-			return -1;
+		for (size_t k = 0; k < n; k++) {
+			char kill[64];
+			snprintf(kill, sizeof(kill), "KILL QUERY %lu", ys[k].victim_id);
+			if (db_exec(&w->db, kill, &e) && e.sql_errno != 1094 /* unknown thread: already gone */) {
+				w->err = e;
+				mysql_free_result(r);
+				return -1;
+			}
+			if (w->on_yield)
+				w->on_yield(w->ctx, &ys[k]);
 		}
-		if (w->on_yield)
-			w->on_yield(w->ctx, &y);
 	}
 	if (r)
 		mysql_free_result(r);

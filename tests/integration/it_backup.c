@@ -232,6 +232,13 @@ static void test_backup_restores_by_hand_identical_and_verifies(void **state)
 	/* Binary logging is on in the sandbox: the point is recorded. */
 	assert_non_null(json_string_value(json_object_get(cp, "binlog_file")));
 	assert_non_null(json_string_value(json_object_get(cp, "gtid")));
+	{
+		/* Nothing was written since: the recorded point is the binlog's end. */
+		char *gtid = it_value(m, "SELECT @@gtid_binlog_pos");
+		assert_non_null(gtid);
+		assert_string_equal(json_string_value(json_object_get(cp, "gtid")), gtid);
+		free(gtid);
+	}
 	json_decref(j);
 	it_run_release(&r);
 
