@@ -1,0 +1,549 @@
+#!/usr/bin/env bash
+# mdlsafe benchmark: backup wall time, peak memory and output size against
+# mydumper and mariadb-dump, and the application stall each tool causes when
+# an ALTER arrives during the backup. See bench/README.md.
+#
+#   bash bench/run.sh [BUILD_DIR]        (make bench: BUILD_DIR=build)
+#
+# Environment (all optional):
+#   BENCH_RUNS=3              timed runs per configuration (median reported)
+#   BENCH_STALL_RUNS=5        stall runs per tool and table size (worst reported)
+#   BENCH_TABLES=8            sysbench tables
+#   BENCH_TABLE_SIZE=250000   rows per table
+#   BENCH_TOOL_TIMEOUT=900    seconds before any single tool run is killed
+#   BENCH_STALL_BIG_ROWS=1500000  sbtest1's size for the second set of stall runs
+#                             (no second set when not above BENCH_TABLE_SIZE)
+#   BENCH_QUIET_WAIT=120      before each run, wait up to this long for other processes to go quiet
+#   BENCH_KEEP_SANDBOX=1      stop the server at the end but keep its directory
+#   BENCH_RESULTS_DIR=bench/results  where latest.md, the TSVs and logs/ go
+#   SANDBOX_DIR, SANDBOX_PORT, SANDBOX_BUFFER_POOL  (defaults: <repo>/.sandbox-bench, 23376, 1G)
+#
+# Starts its own private sandbox server (tests/sandbox/start.sh; unix socket and
+# 127.0.0.1 only) and stops and wipes it on exit, even on failure or Ctrl-C.
+# Results: bench/results/latest.md (tables ready for the README), plus per-run
+# details in bench/results/latest-runs.tsv and logs in bench/results/logs/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$ROOT"
+
+BUILD=${1:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+RUNS=${BENCH_RUNS:-3}
+STALL_RUNS=${BENCH_STALL_RUNS:-5}
+TABLES=${BENCH_TABLES:-8}
+TABLE_SIZE=${BENCH_TABLE_SIZE:-250000}
+TOOL_TIMEOUT=${BENCH_TOOL_TIMEOUT:-900}
+STALL_BIG_ROWS=${BENCH_STALL_BIG_ROWS:-1500000}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-120}
+for v in RUNS STALL_RUNS TABLES TABLE_SIZE TOOL_TIMEOUT; do
+    case ${!v} in '' | *[!0-9]* | 0) echo "bench: $v must be a positive integer, got '${!v}'" >&2; exit 2 ;; esac
+done
+case $STALL_BIG_ROWS in '' | *[!0-9]*) echo "bench: BENCH_STALL_BIG_ROWS must be a number, got '$STALL_BIG_ROWS'" >&2; exit 2 ;; esac
+case $QUIET_WAIT in '' | *[!0-9]*) echo "bench: BENCH_QUIET_WAIT must be a number of seconds, got '$QUIET_WAIT'" >&2; exit 2 ;; esac
+
+export SANDBOX_DIR=${SANDBOX_DIR:-$ROOT/.sandbox-bench}
+export SANDBOX_PORT=${SANDBOX_PORT:-23376}
+export SANDBOX_BUFFER_POOL=${SANDBOX_BUFFER_POOL:-1G}
+# shellcheck source=tests/sandbox/env.sh
+. "$ROOT/tests/sandbox/env.sh"
+CNF=$SANDBOX_CNF
+
+RESULTS=${BENCH_RESULTS_DIR:-$ROOT/bench/results}
+LOGS=$RESULTS/logs
+WORK=$SANDBOX_DIR/bench # dumps and scratch files; wiped with the sandbox
+RUNS_TSV=$RESULTS/latest-runs.tsv
+STALL_TSV=$RESULTS/latest-stall.tsv
+OUT_MD=$RESULTS/latest.md
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+### Tools
+for t in sysbench mydumper mariadb-dump mariadb zstd timeout; do
+    command -v "$t" >/dev/null 2>&1 || die "$t not found: run 'bash scripts/install-deps.sh --bench' (or make bench)"
+done
+[ -x /usr/bin/time ] || die "/usr/bin/time not found: run 'bash scripts/install-deps.sh --bench' (package time)"
+[ -x "$BUILD/mdlsafe" ] || die "$BUILD/mdlsafe not found: run 'make build'"
+if [ ! -x "$BUILD/bench_probe" ]; then
+    say "building bench_probe in $BUILD"
+    cmake --build "$BUILD" --target bench_probe >/dev/null || die "cannot build bench_probe"
+fi
+
+### Cleanup: everything we start stops when we stop
+BG_PIDS=()
+POLL_PID=""
+cleanup() {
+    local rc=$? p
+    trap - EXIT INT TERM
+    for p in ${BG_PIDS[@]+"${BG_PIDS[@]}"} $POLL_PID; do
+        [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true
+    done
+    if [ "${BENCH_KEEP_SANDBOX:-0}" = 1 ]; then
+        bash "$ROOT/tests/sandbox/stop.sh" >&2 || true
+    else
+        bash "$ROOT/tests/sandbox/stop.sh" --wipe >&2 || true
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+### Start the sandbox
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.log "$LOGS"/*.err "$LOGS"/*.json "$LOGS"/*.out 2>/dev/null || true
+say "starting sandbox in $SANDBOX_DIR (port $SANDBOX_PORT, buffer pool $SANDBOX_BUFFER_POOL)"
+bash "$ROOT/tests/sandbox/start.sh" >&2
+rm -rf -- "$WORK"
+mkdir -p "$WORK/bin"
+# Private copies: a rebuild of $BUILD during the run changes nothing here.
+cp "$BUILD/mdlsafe" "$WORK/bin/mdlsafe"
+cp "$BUILD/bench_probe" "$WORK/bin/bench_probe"
+MDLSAFE=$WORK/bin/mdlsafe
+PROBE=$WORK/bin/bench_probe
+
+sql() { mariadb --defaults-file="$CNF" -N -B -e "$1"; }
+now() { date +%s.%N; }
+SERVER_PID=$(tr -dc '0-9' <"$SANDBOX_PIDFILE")
+CLK_TCK=$(getconf CLK_TCK)
+server_cpu() { awk -v hz="$CLK_TCK" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$SERVER_PID/stat"; }
+# CPU seconds used by the whole machine (all CPUs), to spot other load.
+machine_cpu() { awk -v hz="$CLK_TCK" '/^cpu / { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz; exit }' /proc/stat; }
+
+### Machine facts
+MARIADB_VERSION=$(sql 'SELECT VERSION()')
+MYDUMPER_VERSION=$(mydumper --version 2>&1 | head -n1)
+MDUMP_VERSION=$(mariadb-dump --version | head -n1 | tr -s ' ')
+ZSTD_VERSION=$(zstd --version | head -n1 | tr -d '*' | sed 's/^ *//; s/ *$//; s/, by .*//')
+SYSBENCH_VERSION=$(sysbench --version | head -n1)
+MDLSAFE_VERSION=$("$MDLSAFE" --version | head -n1)
+GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+if [ -n "$(git -C "$ROOT" status --porcelain -- src 2>/dev/null)" ]; then GIT_REV="$GIT_REV + uncommitted changes in src/"; fi
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+NPROC=$(nproc)
+MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+KERNEL=$(uname -r)
+FS=$(df -hT "$SANDBOX_DIR" | awk 'NR == 2 { print $2 " on " $1 }')
+DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+### Dataset
+say "preparing sysbench dataset: $TABLES tables x $TABLE_SIZE rows"
+sql 'DROP DATABASE IF EXISTS sbtest; CREATE DATABASE sbtest'
+threads=$((NPROC < TABLES ? NPROC : TABLES))
+sysbench oltp_read_write --db-driver=mysql --mysql-socket="$SANDBOX_SOCKET" --mysql-user=root \
+    --mysql-password="$SANDBOX_ROOT_PASSWORD" --mysql-db=sbtest --tables="$TABLES" \
+    --table-size="$TABLE_SIZE" --threads="$threads" prepare >"$LOGS/sysbench-prepare.log" 2>&1 ||
+    { tail -n 20 "$LOGS/sysbench-prepare.log" >&2; die "sysbench prepare failed"; }
+say "warming the buffer pool"
+for ((t = 1; t <= TABLES; t++)); do
+    sql "SELECT COUNT(*), SUM(LENGTH(c)), SUM(LENGTH(pad)) FROM sbtest.sbtest$t" >/dev/null
+    sql "ANALYZE TABLE sbtest.sbtest$t" >/dev/null
+done
+read -r DATA_B INDEX_B ROWS_EST <<<"$(sql "SELECT SUM(data_length), SUM(index_length), SUM(table_rows) FROM information_schema.tables WHERE table_schema = 'sbtest'")"
+DATASET_B=$((DATA_B + INDEX_B))
+DATASET_MIB=$(awk -v b="$DATASET_B" 'BEGIN { printf "%.1f", b / 1048576 }')
+BP_PAGES=$(sql "SELECT COUNT(*) FROM information_schema.innodb_buffer_page WHERE table_name LIKE '\`sbtest\`.%'" 2>/dev/null || echo '?')
+BINLOG_SIZE=$(sql 'SHOW BINARY LOGS' | awk 'END { printf "%s (%.0f MiB)", $1, $2 / 1048576 }')
+say "dataset: $DATASET_MIB MiB (data $((DATA_B / 1048576)) MiB + secondary index $((INDEX_B / 1048576)) MiB), ~$ROWS_EST rows (estimate), $BP_PAGES pages in the buffer pool; current binlog $BINLOG_SIZE"
+
+# Waits (at most BENCH_QUIET_WAIT s) until other processes use less than 10 %
+# of one CPU over a 1 s window, so a run does not share the CPUs with
+# something else. Prints "busy" when it gave up waiting.
+wait_quiet() {
+    local k m0 m1 c0 c1 other
+    for ((k = 0; k < QUIET_WAIT; k++)); do
+        m0=$(machine_cpu); c0=$(server_cpu)
+        sleep 1
+        m1=$(machine_cpu); c1=$(server_cpu)
+        other=$(awk -v a="$m0" -v b="$m1" -v c="$c0" -v d="$c1" 'BEGIN { printf "%d", ((b - a) - (d - c)) * 100 }')
+        if [ "$other" -lt 10 ]; then return 0; fi
+    done
+    echo busy
+}
+
+### The configurations
+# run_tool CONFIG OUTDIR TIMEFILE: runs one backup under /usr/bin/time;
+# TIMEFILE gets "elapsed maxrss_kb user_s sys_s" (a pipeline: RSS and CPU summed).
+TIMEFMT='%e %M %U %S'
+T() { timeout -s TERM "$TOOL_TIMEOUT" /usr/bin/time -o "$1" -f "$TIMEFMT" "${@:2}"; }
+run_tool() {
+    local cfg=$1 out=$2 tf=$3 rc=0
+    case $cfg in
+        mdlsafe-zstd) T "$tf" "$MDLSAFE" backup --defaults-file "$CNF" -B sbtest -j 2 -o "$out" --json ;;
+        mdlsafe-none) T "$tf" "$MDLSAFE" backup --defaults-file "$CNF" -B sbtest -j 2 --compress none -o "$out" --json ;;
+        mydumper) T "$tf" mydumper --defaults-file "$CNF" -B sbtest -t 2 -v 2 -o "$out" ;;
+        mydumper-gz) T "$tf" mydumper --defaults-file "$CNF" -B sbtest -t 2 -c -v 2 -o "$out" ;;
+        mariadb-dump)
+            mkdir -p "$out"
+            T "$tf" mariadb-dump --defaults-file="$CNF" --single-transaction --databases sbtest >"$out/sbtest.sql"
+            ;;
+        mariadb-dump-zstd)
+            mkdir -p "$out"
+            T "$tf.a" mariadb-dump --defaults-file="$CNF" --single-transaction --databases sbtest |
+                T "$tf.b" zstd -1 -q >"$out/sbtest.sql.zst" || rc=$?
+            if [ -s "$tf.a" ] && [ -s "$tf.b" ]; then
+                awk '{ e = $1 > e ? $1 : e; m += $2; u += $3; s += $4 } END { print e, m, u, s }' "$tf.a" "$tf.b" >"$tf"
+            fi
+            return "$rc"
+            ;;
+        *) die "unknown configuration $cfg" ;;
+    esac
+}
+label_tool() {
+    case $1 in
+        mdlsafe-zstd) echo 'mdlsafe backup -j 2' ;;
+        mdlsafe-none) echo 'mdlsafe backup -j 2 --compress none' ;;
+        mydumper) echo 'mydumper -t 2' ;;
+        mydumper-gz) echo 'mydumper -t 2 -c' ;;
+        mariadb-dump) echo 'mariadb-dump --single-transaction > file' ;;
+        mariadb-dump-zstd) echo 'mariadb-dump --single-transaction \| zstd -1' ;;
+        none) echo '(no backup running)' ;;
+    esac
+}
+label_comp() {
+    case $1 in
+        mdlsafe-zstd) echo 'zstd (level 1), per file' ;;
+        mydumper-gz) echo 'gzip (zlib, default level), per file' ;;
+        mariadb-dump-zstd) echo 'zstd -1, one stream' ;;
+        *) echo 'none' ;;
+    esac
+}
+CONFIGS=(mdlsafe-zstd mdlsafe-none mydumper mydumper-gz mariadb-dump mariadb-dump-zstd)
+
+### 1. Wall time, peak memory, output size
+printf 'config\trun\trc\twall_s\twall_plus_fsync_s\tpeak_rss_kib\ttool_cpu_s\tserver_cpu_s\tother_cpu_s\toutput_bytes\tnote\n' >"$RUNS_TSV"
+TIMED_RUNS=$RUNS
+[ "${BENCH_SKIP_TIMED:-0}" = 1 ] && TIMED_RUNS=0 # for debugging the stall part
+for ((i = 1; i <= TIMED_RUNS; i++)); do
+    # Round robin: drift (other load, page cache) touches every tool alike.
+    for cfg in "${CONFIGS[@]}"; do
+        out=$WORK/out-$cfg
+        tf=$WORK/time-$cfg
+        log=$LOGS/run-$cfg-$i.log
+        rm -rf -- "$out" "$tf" "$tf.a" "$tf.b"
+        sync
+        busy=$(wait_quiet)
+        c0=$(server_cpu); m0=$(machine_cpu); t0=$(now)
+        rc=0
+        run_tool "$cfg" "$out" "$tf" >"$log" 2>&1 || rc=$?
+        t1=$(now); c1=$(server_cpu); m1=$(machine_cpu)
+        # The others do not fsync what they wrote; mdlsafe does. Flush it, timed.
+        if [ -d "$out" ]; then find "$out" -type f -exec sync -- {} + 2>/dev/null || true; fi
+        t2=$(now)
+        read -r _el rss u s <"$tf" 2>/dev/null || { rss=0; u=0; s=0; }
+        bytes=$(du -sb "$out" 2>/dev/null | cut -f1 || echo 0)
+        note=""
+        case $cfg in mdlsafe-*)
+            note=$(tr -d ' \n' <"$log" | grep -o '"commit_block_ms":[0-9.]*' | head -n1 | cut -d: -f2 || true)
+            [ -n "$note" ] && note="commit_block_ms=$(printf '%.0f' "$note")"
+            ;;
+        esac
+        [ -n "$busy" ] && note="${note:+$note }machine-busy"
+        read -r wall wsync tcpu scpu ocpu <<<"$(awk -v t0="$t0" -v t1="$t1" -v t2="$t2" -v u="$u" -v s="$s" \
+            -v c0="$c0" -v c1="$c1" -v m0="$m0" -v m1="$m1" 'BEGIN {
+                o = (m1 - m0) - (u + s) - (c1 - c0); if (o < 0) o = 0;
+                printf "%.3f %.3f %.2f %.2f %.2f\n", t1 - t0, t2 - t0, u + s, c1 - c0, o }')"
+        printf '%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$i" "$rc" "$wall" "$wsync" "$rss" \
+            "$tcpu" "$scpu" "$ocpu" "$bytes" "$note" >>"$RUNS_TSV"
+        if [ "$rc" -ne 0 ]; then
+            say "run $i $cfg FAILED (exit $rc); log: $log"
+            tail -n 5 "$log" >&2 || true
+        else
+            say "run $i $cfg: ${wall}s (+fsync ${wsync}s), peak RSS $((rss / 1024)) MiB, output $((bytes / 1048576)) MiB, tool CPU ${tcpu}s, server CPU ${scpu}s, other CPU ${ocpu}s ${note}"
+        fi
+        rm -rf -- "$out"
+    done
+done
+
+### 2. Stall: an ALTER on sbtest1 while the tool reads it
+# The ALTER is sent the moment the processlist shows the tool's SELECT on
+# sbtest1 running (so the tool holds the table's metadata lock): for every
+# tool that is the worst moment. A probe runs point SELECT/UPDATE on sbtest1
+# from 1 s before the tool starts until 1 s after the ALTER and the tool end.
+POLL_SQL="SELECT IFNULL((SELECT CONCAT(ID, ' ', USER, ' ', REPLACE(LEFT(INFO, 100), '\n', ' '))
+  FROM information_schema.PROCESSLIST
+  WHERE COMMAND = 'Query' AND ID <> CONNECTION_ID()
+    AND INFO LIKE '%SELECT %FROM %\`sbtest1\`%' AND INFO NOT LIKE '%information_schema%' AND INFO NOT LIKE '%LIMIT 0%'
+  LIMIT 1), '-');"
+POLL_SQL=${POLL_SQL//$'\n'/ }
+ALTER_SQL="SET @t0 = NOW(6); SET STATEMENT max_statement_time = 300, lock_wait_timeout = 300 FOR ALTER TABLE sbtest.sbtest1 ADD COLUMN bench_x INT, ALGORITHM = INSTANT; SELECT TIMESTAMPDIFF(MICROSECOND, @t0, NOW(6)) / 1e6;"
+PROBE_LIMIT=$((TOOL_TIMEOUT + 60))
+
+# One client connection for the polling (no process per poll).
+coproc POLL { exec mariadb --defaults-file="$CNF" -N -B --unbuffered 2>&1; }
+POLL_PID=$POLL_PID
+poll_once() {
+    printf '%s\n' "$POLL_SQL" >&"${POLL[1]}"
+    local line=""
+    read -r -t 10 line <&"${POLL[0]}" || return 1
+    printf '%s\n' "$line"
+}
+poll_once >/dev/null || die "processlist polling connection does not answer"
+
+wait_bounded() { # pid seconds: wait for a child, killing it after the limit; returns its status
+    local pid=$1 limit=$2 k rc=0
+    for ((k = 0; k < limit * 10; k++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        say "pid $pid still running after ${limit}s: killing it"
+        kill -TERM "$pid" 2>/dev/null || true
+        sleep 2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || rc=$?
+    return "$rc"
+}
+
+jget() { # file key: a number from the probe's one-line JSON
+    grep -o "\"$2\": [-0-9.]*" "$1" 2>/dev/null | head -n1 | awk '{ print $2 }'
+}
+
+printf 'scenario\tsbtest1_rows\tconfig\trun\ttool_rc\ttool_wall_s\ttool_peak_rss_kib\tcaught\tcaught_after_s\tcaught_query\talter_rc\talter_waited_s\tprobe_queries\tprobe_max_ms\tprobe_p99_ms\tprobe_p50_ms\tprobe_errors\tprobe_over_50ms\tnote\n' >"$STALL_TSV"
+STALL_CONFIGS=(none mdlsafe-zstd mydumper mariadb-dump)
+
+# stall_phase SCENARIO SBTEST1_ROWS: STALL_RUNS rounds over STALL_CONFIGS.
+stall_phase() {
+    local scen=$1 rows=$2 i cfg out tf base ready probe_pid tool_pid caught caught_q caught_after line k
+    local alter_pid t_tool0 t_tool1 t_alter0 tool_rc alter_rc tool_wall alter_waited pj note yields cb busy rss
+    for ((i = 1; i <= STALL_RUNS; i++)); do
+        for cfg in "${STALL_CONFIGS[@]}"; do
+            out=$WORK/stall-$cfg
+            tf=$WORK/time-stall-$cfg
+            base=$LOGS/stall-$scen-$cfg-$i
+            ready=$WORK/probe-ready
+            rm -rf -- "$out" "$tf" "$tf.a" "$tf.b" "$ready"
+            sql 'ALTER TABLE sbtest.sbtest1 DROP COLUMN IF EXISTS bench_x' >/dev/null
+            sync
+            busy=$(wait_quiet)
+
+            "$PROBE" -t sbtest.sbtest1 -n "$rows" -i 5 -s 50 -r "$ready" "$CNF" "$PROBE_LIMIT" \
+                >"$base.probe.json" 2>"$base.probe.err" &
+            probe_pid=$!
+            BG_PIDS+=("$probe_pid")
+            for ((k = 0; k < 100; k++)); do
+                [ -e "$ready" ] && break
+                sleep 0.1
+            done
+            [ -e "$ready" ] || { cat "$base.probe.err" >&2; die "the probe did not connect"; }
+            sleep 1
+
+            tool_pid=""
+            t_tool0=$(now)
+            if [ "$cfg" != none ]; then
+                run_tool "$cfg" "$out" "$tf" >"$base.tool.log" 2>&1 &
+                tool_pid=$!
+                BG_PIDS+=("$tool_pid")
+            fi
+            caught=0 caught_q='' caught_after=''
+            if [ -n "$tool_pid" ]; then
+                for ((k = 0; k < (TOOL_TIMEOUT * 1000) / 20; k++)); do
+                    kill -0 "$tool_pid" 2>/dev/null || break
+                    line=$(poll_once) || die "processlist polling connection lost"
+                    if [ "$line" != '-' ]; then
+                        caught=1 caught_q=$line
+                        break
+                    fi
+                    sleep 0.02
+                done
+            else
+                sleep 1
+                caught=1 caught_q='(nothing to wait for)'
+            fi
+            alter_pid=""
+            t_alter0=$(now)
+            if [ "$caught" = 1 ]; then
+                caught_after=$(awk -v a="$t_tool0" -v b="$t_alter0" 'BEGIN { printf "%.2f", b - a }')
+                mariadb --defaults-file="$CNF" -N -B -e "$ALTER_SQL" >"$base.alter.out" 2>&1 &
+                alter_pid=$!
+                BG_PIDS+=("$alter_pid")
+            fi
+
+            tool_rc=0
+            if [ -n "$tool_pid" ]; then wait_bounded "$tool_pid" "$((TOOL_TIMEOUT + 30))" || tool_rc=$?; fi
+            t_tool1=$(now)
+            alter_rc=0
+            if [ -n "$alter_pid" ]; then wait_bounded "$alter_pid" 330 || alter_rc=$?; fi
+            sleep 1
+            kill -TERM "$probe_pid" 2>/dev/null || true
+            wait_bounded "$probe_pid" 30 || true
+            BG_PIDS=()
+
+            tool_wall='-' rss=''
+            if [ "$cfg" != none ]; then
+                tool_wall=$(awk -v a="$t_tool0" -v b="$t_tool1" 'BEGIN { printf "%.2f", b - a }')
+                rss=$(awk '{ print $2 }' "$tf" 2>/dev/null || true)
+            fi
+            alter_waited=$(tail -n1 "$base.alter.out" 2>/dev/null | awk '/^[0-9.]+$/ { printf "%.3f", $1 }' || true)
+            [ "$alter_rc" -ne 0 ] && alter_waited=''
+            pj=$base.probe.json
+            note=""
+            case $cfg in mdlsafe-*)
+                yields=$(tr -d ' \n' <"$base.tool.log" | grep -o '"yields":[0-9]*' | head -n1 | cut -d: -f2 || true)
+                note="yields=${yields:-?}"
+                cb=$(tr -d ' \n' <"$base.tool.log" | grep -o '"commit_block_ms":[0-9.]*' | head -n1 | cut -d: -f2 || true)
+                [ -n "$cb" ] && note="$note commit_block_ms=$(printf '%.0f' "$cb")"
+                ;;
+            esac
+            [ -n "$busy" ] && note="${note:+$note }machine-busy"
+            printf '%s\t%s\t%s\t%d\t%d\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$rows" \
+                "$cfg" "$i" "$tool_rc" "$tool_wall" "${rss:--}" "$caught" "$caught_after" "${caught_q//$'\t'/ }" \
+                "$alter_rc" "$alter_waited" "$(jget "$pj" queries)" "$(jget "$pj" max_ms)" "$(jget "$pj" p99_ms)" \
+                "$(jget "$pj" p50_ms)" "$(jget "$pj" errors)" "$(jget "$pj" over_slow)" "$note" >>"$STALL_TSV"
+            say "stall $scen $i $cfg: tool exit $tool_rc in ${tool_wall}s; ALTER sent ${caught_after:-never}s after start (seeing: $caught_q), waited ${alter_waited:-?}s (exit $alter_rc); probe max $(jget "$pj" max_ms) ms, p99 $(jget "$pj" p99_ms) ms, errors $(jget "$pj" errors) $note"
+            if [ "$tool_rc" -ne 0 ]; then
+                say "stall $scen $i $cfg: the tool failed; log: $base.tool.log"
+                tail -n 5 "$base.tool.log" >&2 || true
+            fi
+            rm -rf -- "$out"
+        done
+    done
+}
+
+# a. sbtest1 as in the timed runs: its read is shorter than the stall budget.
+stall_phase small "$TABLE_SIZE"
+
+# b. sbtest1 grown so that reading it takes several times the budget: the
+#    case where mdlsafe has to step aside (and the others freeze longer).
+if [ "$STALL_BIG_ROWS" -gt "$TABLE_SIZE" ]; then
+    say "growing sbtest1 to $STALL_BIG_ROWS rows for the long-read stall runs"
+    sql 'ALTER TABLE sbtest.sbtest1 DROP COLUMN IF EXISTS bench_x' >/dev/null
+    for ((k = 0; k < 64; k++)); do
+        have=$(sql 'SELECT COUNT(*) FROM sbtest.sbtest1')
+        [ "$have" -ge "$STALL_BIG_ROWS" ] && break
+        sql "INSERT INTO sbtest.sbtest1 (k, c, pad) SELECT k, c, pad FROM sbtest.sbtest1 ORDER BY id LIMIT $((STALL_BIG_ROWS - have < 250000 ? STALL_BIG_ROWS - have : 250000))" ||
+            die "growing sbtest1 failed"
+    done
+    sql 'ANALYZE TABLE sbtest.sbtest1' >/dev/null
+    sql 'SELECT COUNT(*), SUM(LENGTH(c)), SUM(LENGTH(pad)) FROM sbtest.sbtest1' >/dev/null
+    BIG_MIB=$(sql "SELECT ROUND((data_length + index_length) / 1048576) FROM information_schema.tables WHERE table_schema = 'sbtest' AND table_name = 'sbtest1'")
+    # Rows are numbered 1..N without gaps (auto-increment), as the probe assumes.
+    stall_phase big "$(sql 'SELECT MAX(id) FROM sbtest.sbtest1')"
+fi
+sql 'ALTER TABLE sbtest.sbtest1 DROP COLUMN IF EXISTS bench_x' >/dev/null || true
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+### 3. Report
+# median of the successful runs' column; "FAIL" when none succeeded
+col_stat() { # config column(1-based) stat(median|max)
+    awk -F'\t' -v c="$1" -v k="$2" -v st="$3" 'NR > 1 && $1 == c && $3 == 0 { print $k }' "$RUNS_TSV" |
+        sort -g | awk -v st="$3" '{ a[NR] = $1 } END {
+            if (NR == 0) { print "FAIL"; exit }
+            if (st == "max") { print a[NR]; exit }
+            if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+n_ok() { awk -F'\t' -v c="$1" 'NR > 1 && $1 == c && $3 == 0' "$RUNS_TSV" | wc -l; }
+stall_stat() { # scenario config column stat(max|median)
+    awk -F'\t' -v sc="$1" -v c="$2" -v k="$3" 'NR > 1 && $1 == sc && $3 == c && $k != "" && $k != "-" { print $k }' "$STALL_TSV" |
+        sort -g | awk -v st="$4" '{ a[NR] = $1 } END {
+            if (NR == 0) { print "-"; exit }
+            if (st == "max") { print a[NR]; exit }
+            if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "FAIL" || v == "-" || v == "") print (v == "" ? "-" : v); else printf f, v }'; }
+
+{
+    echo "## Benchmark: mdlsafe backup against mydumper and mariadb-dump"
+    echo
+    echo "$DATE. Same machine, same data, one run of \`bench/run.sh\`, configurations interleaved round-robin."
+    echo
+    echo "- Machine: $NPROC CPUs ($CPU_MODEL), $MEM RAM, Linux $KERNEL, $FS; load average at start $LOAD_START, at end $LOAD_END"
+    echo "- Server: MariaDB $MARIADB_VERSION on the same machine, buffer pool $SANDBOX_BUFFER_POOL, binary log on (ROW), performance_schema on; clients over the unix socket"
+    echo "- Dataset: sysbench ($SYSBENCH_VERSION) oltp schema, $TABLES tables x $TABLE_SIZE rows, **$DATASET_MIB MiB** (InnoDB data + index), warm in the buffer pool; current binlog file $BINLOG_SIZE"
+    echo "- Tools: $MDLSAFE_VERSION (git $GIT_REV); $MYDUMPER_VERSION; $MDUMP_VERSION; $ZSTD_VERSION"
+    echo
+    echo "### Backup of the whole dataset (median of $RUNS runs)"
+    echo
+    echo "| tool | compression | wall s | MiB/s | wall + fsync s | peak RSS MiB | output MiB | tool CPU s | server CPU s |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    for cfg in "${CONFIGS[@]}"; do
+        wall=$(col_stat "$cfg" 4 median)
+        ok=$(n_ok "$cfg")
+        rate='-'
+        [ "$wall" != FAIL ] && rate=$(awk -v m="$DATASET_MIB" -v w="$wall" 'BEGIN { printf "%.0f", m / w }')
+        printf '| `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label_tool "$cfg")" "$(label_comp "$cfg")" \
+            "$(fmt "$wall" '%.2f')$([ "$ok" -lt "$RUNS" ] && echo " ($ok/$RUNS ok)")" "$rate" \
+            "$(fmt "$(col_stat "$cfg" 5 median)" '%.2f')" \
+            "$(fmt "$(col_stat "$cfg" 6 max)" '%.0f' | awk '{ print ($1 ~ /^[0-9]+$/) ? sprintf("%.1f", $1 / 1024) : $1 }')" \
+            "$(fmt "$(col_stat "$cfg" 10 median)" '%.0f' | awk '{ print ($1 ~ /^[0-9]+$/) ? sprintf("%.0f", $1 / 1048576) : $1 }')" \
+            "$(fmt "$(col_stat "$cfg" 7 median)" '%.2f')" "$(fmt "$(col_stat "$cfg" 8 median)" '%.2f')"
+    done
+    echo
+    echo "MiB/s = dataset size / wall. Wall: the command alone; wall + fsync also flushes its output files"
+    echo "(\`sync FILE...\`), which mdlsafe does itself and the others do not. Peak RSS: largest of the runs"
+    echo "(for the pipe, mariadb-dump + zstd). Tool CPU: user + system of the backup process(es); server"
+    echo "CPU: what mariadbd used meanwhile."
+    echo
+    mz=$(col_stat mdlsafe-zstd 4 median); my=$(col_stat mydumper 4 median); dz=$(col_stat mariadb-dump-zstd 4 median)
+    if [ "$mz" != FAIL ] && [ "$my" != FAIL ] && [ "$dz" != FAIL ]; then
+        awk -v mz="$mz" -v my="$my" -v dz="$dz" -v rss="$(col_stat mdlsafe-zstd 6 max)" 'BEGIN {
+            printf "Targets: mdlsafe (zstd) / mydumper -t 2 (uncompressed) = **%.2f** (target <= 1.10); ", mz / my
+            printf "mariadb-dump | zstd -1 / mdlsafe = **%.2fx** (target >= 3x); ", dz / mz
+            printf "mdlsafe peak RSS **%.1f MiB** (target < 64).\n", rss / 1024 }'
+        echo
+    fi
+    echo "### Stall: an ALTER on a table the backup is reading (worst of $STALL_RUNS runs)"
+    echo
+    echo "| sbtest1 | tool | ALTER waited s | app max latency ms | app p99 ms | app p50 ms | tool wall s | tool peak RSS MiB |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+    for scen in small big; do
+        case $scen in
+            small) sdesc="$TABLE_SIZE rows (as timed)" ;;
+            big) [ "$STALL_BIG_ROWS" -gt "$TABLE_SIZE" ] || continue
+                 sdesc="$STALL_BIG_ROWS rows (${BIG_MIB:-?} MiB)" ;;
+        esac
+        for cfg in "${STALL_CONFIGS[@]}"; do
+            lbl=$(label_tool "$cfg")
+            case $cfg in mdlsafe-zstd) lbl='mdlsafe backup -j 2 (--max-stall 500)' ;; esac
+            rss=$(stall_stat "$scen" "$cfg" 7 max)
+            [ "$rss" != - ] && rss=$(awk -v r="$rss" 'BEGIN { printf "%.1f", r / 1024 }')
+            printf '| %s | `%s` | %s | %s | %s | %s | %s | %s |\n' "$sdesc" "$lbl" \
+                "$(fmt "$(stall_stat "$scen" "$cfg" 12 max)" '%.2f')" "$(fmt "$(stall_stat "$scen" "$cfg" 14 max)" '%.0f')" \
+                "$(fmt "$(stall_stat "$scen" "$cfg" 15 max)" '%.1f')" "$(fmt "$(stall_stat "$scen" "$cfg" 16 max)" '%.2f')" \
+                "$(fmt "$(stall_stat "$scen" "$cfg" 6 median)" '%.2f')" "$rss"
+        done
+    done
+    echo
+    ms=$(stall_stat small mdlsafe-zstd 14 max)
+    msb=$(stall_stat big mdlsafe-zstd 14 max)
+    yb=$(awk -F'\t' 'NR > 1 && $1 == "big" && $3 == "mdlsafe-zstd" { print $19 }' "$STALL_TSV" | grep -o 'yields=[0-9?]*' | cut -d= -f2 | paste -sd, - || true)
+    if [ "$ms" != - ]; then
+        awk -v ms="$ms" -v mb="$msb" -v yb="$yb" 'BEGIN {
+            printf "Target: mdlsafe stall **%.0f ms**", ms
+            if (mb != "-") printf " (short read), **%.0f ms** (long read; yields per run: %s)", mb, yb
+            printf ", budget --max-stall 500 ms.\n\n" }'
+    fi
+    echo "A probe runs point \`SELECT c ... WHERE id = ?\` and \`UPDATE ... SET k = k + 1 WHERE id = ?\` on"
+    echo "sbtest1, alternating, 5 ms apart, from 1 s before the backup starts until 1 s after both the backup"
+    echo "and the ALTER have ended. \`ALTER TABLE sbtest1 ADD COLUMN bench_x INT, ALGORITHM=INSTANT\` is sent"
+    echo "from another connection the moment the processlist shows the tool's \`SELECT\` on sbtest1 running,"
+    echo "i.e. while the tool holds the table's metadata lock; \"ALTER waited\" is its duration measured on"
+    echo "the server. Every query that arrives on sbtest1 after the ALTER queues behind it, so the app's max"
+    echo "latency is how long the table was frozen. Tool wall: median, with the probe and the ALTER running."
+    echo "First with sbtest1 as in the timed runs: reading it takes less than the budget, so mdlsafe's stall"
+    echo "is what remains of that read. Then with sbtest1 grown to $STALL_BIG_ROWS rows, so that its read"
+    echo "takes several times the budget: mdlsafe's watchdog must make the worker let go (yields) and the"
+    echo "table is read again after the ALTER."
+    echo
+    echo "<details><summary>every stall run</summary>"
+    echo
+    echo '```'
+    column -t -s $'\t' "$STALL_TSV" 2>/dev/null || cat "$STALL_TSV"
+    echo '```'
+    echo
+    echo "</details>"
+    echo
+    echo "<details><summary>every timed run</summary>"
+    echo
+    echo '```'
+    column -t -s $'\t' "$RUNS_TSV" 2>/dev/null || cat "$RUNS_TSV"
+    echo '```'
+    echo
+    echo "</details>"
+} >"$OUT_MD"
+
+cat "$OUT_MD"
+say "results: $OUT_MD (runs: $RUNS_TSV, $STALL_TSV; logs: $LOGS)"
