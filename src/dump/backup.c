@@ -21,6 +21,30 @@ double backup_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+void backup_backoff(double base_s, unsigned attempt, unsigned cap)
+{
+	double s = base_s * (double)(1u << (attempt < cap ? attempt : cap));
+	struct timespec ts;
+
+	s *= 0.5 + (double)rand() / RAND_MAX;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+json_t *backup_consistency_json(const struct backup *bk)
+{
+	json_t *cp = json_object();
+
+	json_object_set_new(cp, "method", json_string(bk->method));
+	json_object_set_new(cp, "binlog_file", bk->binlog_file[0] ? json_string(bk->binlog_file) : json_null());
+	json_object_set_new(cp, "binlog_position", bk->binlog_file[0] ? json_integer((json_int_t)bk->binlog_pos) : json_null());
+	json_object_set_new(cp, "gtid", bk->gtid[0] ? json_string(bk->gtid) : json_null());
+	json_object_set_new(cp, "commit_block_ms", json_real(bk->commit_block_ms));
+	json_object_set_new(cp, "block_commit_wait_ms", json_real(bk->block_commit_wait_ms));
+	return cp;
+}
+
 static void on_yield(void *ctx, const struct watchdog_yield *y)
 {
 	struct backup *bk = ctx;
@@ -267,7 +291,7 @@ static int dump_databases(struct backup *bk, json_t *db_files, struct ms_err *e)
 
 static json_t *summary_json(struct backup *bk)
 {
-	json_t *s = json_object(), *cp = json_object();
+	json_t *s = json_object();
 	unsigned redone = 0, own_lock = 0;
 
 	for (size_t i = 0; i < bk->plan.n_tables; i++) {
@@ -285,13 +309,7 @@ static json_t *summary_json(struct backup *bk)
 	json_object_set_new(s, "tables_reread_after_ddl", json_integer(redone));
 	json_object_set_new(s, "tables_non_transactional", json_integer(own_lock));
 	json_object_set_new(s, "excluded", json_integer((json_int_t)bk->plan.n_excluded));
-	json_object_set_new(cp, "method", json_string(bk->method));
-	json_object_set_new(cp, "binlog_file", bk->binlog_file[0] ? json_string(bk->binlog_file) : json_null());
-	json_object_set_new(cp, "binlog_position", bk->binlog_file[0] ? json_integer((json_int_t)bk->binlog_pos) : json_null());
-	json_object_set_new(cp, "gtid", bk->gtid[0] ? json_string(bk->gtid) : json_null());
-	json_object_set_new(cp, "commit_block_ms", json_real(bk->commit_block_ms));
-	json_object_set_new(cp, "block_commit_wait_ms", json_real(bk->block_commit_wait_ms));
-	json_object_set_new(s, "consistency_point", cp);
+	json_object_set_new(s, "consistency_point", backup_consistency_json(bk));
 	return s;
 }
 

@@ -11,19 +11,6 @@
 
 #define STAGE_ATTEMPTS 8
 
-static void backoff(unsigned attempt)
-{
-	/* 100 ms doubling to 3.2 s, with jitter so retries do not align with
-	 * the application's own retry rhythm. */
-	double s = 0.1 * (double)(1u << (attempt < 5 ? attempt : 5));
-	struct timespec ts;
-
-	s *= 0.5 + (double)rand() / RAND_MAX;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
-}
-
 /* Takes the `locks` verdict from a second connection while the first one
  * waits, so a give-up message can name who was in the way. */
 struct verdict_probe {
@@ -218,6 +205,6 @@ int backup_consistent_point(struct backup *bk, struct ms_err *e)
 			free(probe.verdict);
 			return -1;
 		}
-		backoff(attempt);
+		backup_backoff(0.1, attempt, 5);
 	}
 }

@@ -69,8 +69,8 @@ static json_t *table_json(const struct table_state *ts, json_t *files)
 
 json_t *backup_manifest(struct backup *bk, json_t *db_files)
 {
-	json_t *m = json_object(), *dbs = json_array(), *files = json_array(), *cp = json_object(),
-	       *server = json_object(), *excluded = json_array();
+	json_t *m = json_object(), *dbs = json_array(), *files = json_array(), *server = json_object(),
+	       *excluded = json_array();
 
 	json_object_set_new(m, "format", json_string("mdlsafe-backup"));
 	json_object_set_new(m, "format_version", json_integer(1));
@@ -80,13 +80,7 @@ json_t *backup_manifest(struct backup *bk, json_t *db_files)
 	json_object_set_new(m, "server", server);
 	json_object_set_new(m, "started_at", iso_time(bk->started_at));
 	json_object_set_new(m, "finished_at", iso_time(bk->finished_at));
-	json_object_set_new(cp, "method", json_string(bk->method));
-	json_object_set_new(cp, "binlog_file", bk->binlog_file[0] ? json_string(bk->binlog_file) : json_null());
-	json_object_set_new(cp, "binlog_position", bk->binlog_file[0] ? json_integer((json_int_t)bk->binlog_pos) : json_null());
-	json_object_set_new(cp, "gtid", bk->gtid[0] ? json_string(bk->gtid) : json_null());
-	json_object_set_new(cp, "commit_block_ms", json_real(bk->commit_block_ms));
-	json_object_set_new(cp, "block_commit_wait_ms", json_real(bk->block_commit_wait_ms));
-	json_object_set_new(m, "consistency_point", cp);
+	json_object_set_new(m, "consistency_point", backup_consistency_json(bk));
 	json_object_set_new(m, "sql_log_bin_off", json_boolean(!bk->sql_log_bin_denied));
 
 	for (size_t d = 0; d < bk->plan.n_databases; d++) {

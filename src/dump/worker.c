@@ -449,17 +449,6 @@ static int mark_redo(struct worker *w, struct table_state *ts, size_t idx, const
 	return 0;
 }
 
-static void sleep_backoff(unsigned attempt)
-{
-	double s = 0.2 * (double)(1u << (attempt < 4 ? attempt : 4));
-	struct timespec ts;
-
-	s *= 0.5 + (double)rand() / RAND_MAX;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
-}
-
 /* After the snapshot phase: a yielded table in a fresh snapshot of its own,
  * or a non-transactional table under a short LOCK TABLES ... READ. */
 static int dump_after(struct worker *w, size_t idx, struct ms_err *e)
@@ -486,7 +475,7 @@ static int dump_after(struct worker *w, size_t idx, struct ms_err *e)
 			goto out;
 		}
 		if (attempt)
-			sleep_backoff(attempt);
+			backup_backoff(0.2, attempt, 4);
 		if (ts->t->transactional) {
 			if (db_exec(&w->db, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", e))
 				goto out;
