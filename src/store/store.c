@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include <xxhash.h>
+/* For ZSTD_c_literalCompressionMode, an advanced parameter the shared
+ * library accepts; the header and library come from one Debian package. */
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 #include "util/buf.h"
@@ -572,6 +575,10 @@ static int file_setup(struct store_file *f, int level, struct ms_err *e)
 	if (!f->cctx)
 		return ms_fail(e, MS_INTERNAL, "out of memory");
 	r = ZSTD_CCtx_setParameter(f->cctx, ZSTD_c_compressionLevel, level);
+	/* See STORE_ZSTD_DEFAULT_LEVEL: fast levels keep their ratio on row
+	 * data only with literal coding on. */
+	if (!ZSTD_isError(r) && level < 0)
+		r = ZSTD_CCtx_setParameter(f->cctx, ZSTD_c_literalCompressionMode, ZSTD_ps_enable);
 	/* zstd's own frame checksum lets `zstd -t` or `zstdcat` alone notice
 	 * damage, without the manifest. */
 	if (!ZSTD_isError(r))
