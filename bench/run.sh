@@ -204,7 +204,7 @@ label_tool() {
 }
 label_comp() {
     case $1 in
-        mdlsafe-zstd) echo 'zstd (level 1), per file' ;;
+        mdlsafe-zstd) echo 'zstd (fast level -5, literals coded), per file' ;;
         mydumper-gz) echo 'gzip (zlib, default level), per file' ;;
         mariadb-dump-zstd) echo 'zstd -1, one stream' ;;
         *) echo 'none' ;;
