@@ -448,13 +448,10 @@ int backup_run(const struct backup_opts *o, json_t **summary, struct ms_err *e)
 	if (bk.n_items) {
 		if (backup_consistent_point(&bk, e) || run_phase(&bk, backup_worker_main, e))
 			goto out;
-		for (unsigned i = 0; i < bk.n_workers; i++) {
+		for (unsigned i = 0; i < bk.n_workers; i++)
 			if (db_exec(&bk.workers[i].db, "COMMIT", e))
 				goto out;
-			bk.workers[i].in_snapshot = false;
-		}
 	}
-	bk.phase = PHASE_AFTER;
 	if (bk.n_after && run_phase(&bk, backup_worker_after_main, e))
 		goto out;
 	for (size_t i = 0; i < bk.plan.n_tables; i++) {

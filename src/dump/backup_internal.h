@@ -44,7 +44,6 @@ struct worker {
 	struct db db;
 	pthread_t thread;
 	bool binlog_off;               /* sql_log_bin=0: ROLLBACK TO SAVEPOINT releases locks */
-	bool in_snapshot;
 };
 
 struct backup {
@@ -63,7 +62,6 @@ struct backup {
 	size_t n_items, next_item;
 	struct work_item *after;       /* redo + non-transactional queue */
 	size_t n_after, next_after;
-	enum phase phase;
 	bool cancel;
 	bool failed;
 	struct ms_err err;             /* first error */

@@ -80,11 +80,9 @@ static int read_binlog_position(struct backup *bk, struct worker *w, struct ms_e
 /* Only this runs while commits are blocked: keep it to N short statements. */
 static int open_snapshots(struct backup *bk, struct ms_err *e)
 {
-	for (unsigned i = 0; i < bk->n_workers; i++) {
+	for (unsigned i = 0; i < bk->n_workers; i++)
 		if (db_exec(&bk->workers[i].db, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", e))
 			return -1;
-		bk->workers[i].in_snapshot = true;
-	}
 	return 0;
 }
 

@@ -76,7 +76,6 @@ static bool is_yield_error(unsigned no)
 
 struct sink_ctx {
 	struct store_file *f;
-	struct backup *bk;
 };
 
 static int sink_to_store(void *ctx, const void *data, size_t len, struct ms_err *e)
@@ -107,12 +106,7 @@ static int write_text_file(struct backup *bk, const char *relpath, const char *t
 	struct store_file *f;
 
 	/* A redo replaces what an earlier attempt wrote. */
-	char *full = malloc(strlen(store_partial_path(bk->store)) + strlen(relpath) + 2);
-	if (full) {
-		sprintf(full, "%s/%s", store_partial_path(bk->store), relpath);
-		unlink(full);
-		free(full);
-	}
+	store_file_discard(bk->store, relpath);
 	if (store_file_create(bk->store, relpath, STORE_COMPRESS_NONE, 0, &f, e))
 		return -1;
 	if (store_file_write(f, text, strlen(text), e)) {
@@ -213,19 +207,11 @@ static int dump_rows(struct worker *w, struct table_state *ts, size_t chunk, str
 		ms_fail(e, MS_INTERNAL, "out of memory");
 		goto out;
 	}
-	{
-		char *full = malloc(strlen(store_partial_path(bk->store)) + strlen(path) + 2);
-		if (full) {
-			sprintf(full, "%s/%s", store_partial_path(bk->store), path);
-			unlink(full);
-			free(full);
-		}
-	}
+	store_file_discard(bk->store, path);
 	if (store_file_create(bk->store, path, bk->o->compress, bk->o->compress_level, &f, e))
 		goto out;
 	store_file_count_rows(f);
 	sink.f = f;
-	sink.bk = bk;
 	if (store_file_write(f, rowfmt_file_header(), strlen(rowfmt_file_header()), e))
 		goto out;
 	if (rowfmt_writer_begin(&wr, &rt, 0, sink_to_store, &sink, e))

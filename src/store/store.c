@@ -800,6 +800,14 @@ int store_file_close(struct store_file *f, struct store_file_info *info, struct 
 	return 0;
 }
 
+void store_file_discard(struct store *st, const char *relpath)
+{
+	if (store_relpath_problem(relpath))
+		return;
+	/* Relative to the locked DIR.partial descriptor: never elsewhere. */
+	unlinkat(st->dir_fd, relpath, 0);
+}
+
 void store_file_abort(struct store_file *f)
 {
 	if (!f)

@@ -98,6 +98,12 @@ int store_file_close(struct store_file *f, struct store_file_info *info,
 /* Gives up on a file: closes and unlinks it, frees f. NULL is a no-op. */
 void store_file_abort(struct store_file *f);
 
+/* Removes a file an earlier attempt finished (a table re-read after a DDL
+ * replaces its files), so relpath can be created again. A file that does
+ * not exist is fine; an unsafe relpath is ignored (store_file_create will
+ * report it). Must not be called for a file that is open. */
+void store_file_discard(struct store *st, const char *relpath);
+
 void store_file_info_release(struct store_file_info *i);
 
 /* The manifest entry for a file, as verify reads it:
