@@ -73,20 +73,6 @@ struct backup_args {
 	double last_log;
 };
 
-static int add_str(char ***v, size_t *n, const char *s, struct ms_err *e)
-{
-	char **grown = realloc(*v, (*n + 1) * sizeof(char *));
-
-	if (!grown || !(grown[*n] = strdup(s))) {
-		if (grown)
-			*v = grown;
-		return ms_fail(e, MS_INTERNAL, "out of memory");
-	}
-	*v = grown;
-	(*n)++;
-	return 0;
-}
-
 static int backup_option(void *ctx, int id, const char *arg, struct ms_err *e)
 {
 	struct backup_args *a = ctx;
@@ -99,13 +85,13 @@ static int backup_option(void *ctx, int id, const char *arg, struct ms_err *e)
 		o->dir = arg;
 		return 0;
 	case OPT_DB:
-		return add_str(&o->filter.dbs, &o->filter.n_dbs, arg, e);
+		return cli_add_str(&o->filter.dbs, &o->filter.n_dbs, arg, e);
 	case OPT_TABLES:
 		if (!strchr(arg, '.'))
 			return ms_fail(e, MS_USAGE, "--tables %s: give the table as DB.T", arg);
-		return add_str(&o->filter.tables, &o->filter.n_tables, arg, e);
+		return cli_add_str(&o->filter.tables, &o->filter.n_tables, arg, e);
 	case OPT_EXCLUDE:
-		return add_str(&o->filter.exclude, &o->filter.n_exclude, arg, e);
+		return cli_add_str(&o->filter.exclude, &o->filter.n_exclude, arg, e);
 	case OPT_JOBS:
 		return cli_parse_uint("--jobs", arg, 1, 256, &o->jobs, e);
 	case OPT_COMPRESS:
@@ -159,18 +145,6 @@ static int backup_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
 }
 
-static void human_bytes(char *out, size_t n, double b)
-{
-	const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int u = 0;
-
-	while (b >= 1024 && u < 4) {
-		b /= 1024;
-		u++;
-	}
-	snprintf(out, n, "%.1f %s", b, units[u]);
-}
-
 /* A line on a terminal, a log line every 10 s otherwise. */
 static void on_progress(void *ctx, const struct backup_progress *p)
 {
@@ -181,9 +155,9 @@ static void on_progress(void *ctx, const struct backup_progress *p)
 	if (!a->tty && p->elapsed_s - a->last_log < 10 && p->tables_done != p->tables_total)
 		return;
 	a->last_log = p->elapsed_s;
-	human_bytes(raw, sizeof(raw), (double)p->bytes_raw);
-	human_bytes(stored, sizeof(stored), (double)p->bytes_stored);
-	human_bytes(rate, sizeof(rate), r);
+	cli_human_bytes(raw, sizeof(raw), (double)p->bytes_raw);
+	cli_human_bytes(stored, sizeof(stored), (double)p->bytes_stored);
+	cli_human_bytes(rate, sizeof(rate), r);
 	if (p->est_bytes_total && p->est_bytes_done && p->est_bytes_done < p->est_bytes_total)
 		snprintf(eta, sizeof(eta), ", ETA %.0f s",
 			 p->elapsed_s * (double)(p->est_bytes_total - p->est_bytes_done) / (double)p->est_bytes_done);
@@ -200,12 +174,6 @@ static void on_note(void *ctx, const char *line)
 	fprintf(stderr, "%smdlsafe backup: %s\n", a->tty ? "\r\033[K" : "", line);
 }
 
-static unsigned cpu_count(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
-}
-
 int cmd_backup(int argc, char **argv)
 {
 	struct backup_args a;
@@ -220,7 +188,7 @@ int cmd_backup(int argc, char **argv)
 	a.o.compress = STORE_COMPRESS_ZSTD;
 	a.o.max_stall_s = 0.5;
 	a.o.chunk_bytes = 256ULL << 20;
-	a.o.jobs = cpu_count();
+	a.o.jobs = cli_cpu_count();
 	rc = cli_parse(&backup_spec, argc, argv, &conn, backup_option, &a, &first, &e);
 	if (rc == 0 && first < argc)
 		rc = ms_fail(&e, MS_USAGE, "unexpected argument '%s'; the target directory goes after -o", argv[first]);

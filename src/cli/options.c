@@ -2,6 +2,7 @@
 #include "cli/options.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -317,4 +318,36 @@ int cli_report_error(const char *cmd, const struct ms_err *e)
 {
 	fprintf(stderr, "mdlsafe%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "", e->msg);
 	return e->status ? (int)e->status : MS_INTERNAL;
+}
+
+int cli_add_str(char ***v, size_t *n, const char *s, struct ms_err *e)
+{
+	char **grown = realloc(*v, (*n + 1) * sizeof(char *));
+
+	if (!grown || !(grown[*n] = strdup(s))) {
+		if (grown)
+			*v = grown;
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	}
+	*v = grown;
+	(*n)++;
+	return 0;
+}
+
+void cli_human_bytes(char *out, size_t n, double b)
+{
+	const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+
+	while (b >= 1024 && u < 4) {
+		b /= 1024;
+		u++;
+	}
+	snprintf(out, n, "%.1f %s", b, units[u]);
+}
+
+unsigned cli_cpu_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
 }

@@ -59,4 +59,11 @@ int cli_read_password(const char *prompt, char **out, struct ms_err *e);
 /* Reports e on stderr as "mdlsafe: <msg>" and returns its exit code. */
 int cli_report_error(const char *cmd, const struct ms_err *e);
 
+/* Appends a copy of s to the list *v of *n strings (repeatable options). */
+int cli_add_str(char ***v, size_t *n, const char *s, struct ms_err *e);
+/* "1.5 MiB" */
+void cli_human_bytes(char *out, size_t n, double b);
+/* Online CPUs, the default for -j. */
+unsigned cli_cpu_count(void);
+
 #endif

@@ -412,6 +412,29 @@ int db_exec(struct db *db, const char *sql, struct ms_err *e)
 	return 0;
 }
 
+int db_statement_mark(const struct db *db, char *out, size_t n)
+{
+	return snprintf(out, n, DB_STATEMENT_MARK " %s */ ", db->role);
+}
+
+int db_exec_marked(struct db *db, const char *sql, size_t len, struct ms_err *e)
+{
+	if (mysql_real_query(db->mysql, sql, (unsigned long)len)) {
+		char what[160];
+		size_t mark = strlen(DB_STATEMENT_MARK " ") + strlen(db->role) + strlen(" */ ");
+		const char *s = len > mark ? sql + mark : sql;
+		size_t n = len > mark ? len - mark : len;
+		snprintf(what, sizeof(what), "%.*s%s", (int)(n > 120 ? 120 : n), s, n > 120 ? "..." : "");
+		return db_fail(db, e, what);
+	}
+	do {
+		MYSQL_RES *r = mysql_store_result(db->mysql);
+		if (r)
+			mysql_free_result(r);
+	} while (mysql_next_result(db->mysql) == 0);
+	return 0;
+}
+
 int db_query(struct db *db, const char *sql, MYSQL_RES **res, struct ms_err *e)
 {
 	*res = NULL;

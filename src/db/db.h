@@ -58,6 +58,13 @@ void db_close(struct db *db);
  * processlist knows whose it is. */
 int db_exec(struct db *db, const char *sql, struct ms_err *e);
 
+/* For statements too big to copy (restore's multi-row INSERTs): the caller
+ * writes the marker db_exec would add (db_statement_mark, which returns its
+ * length as snprintf does) at the start of its own buffer and sends len
+ * bytes as they are. */
+int db_statement_mark(const struct db *db, char *out, size_t n);
+int db_exec_marked(struct db *db, const char *sql, size_t len, struct ms_err *e);
+
 /* Runs a query and stores its whole result in *res (caller frees with
  * mysql_free_result). */
 int db_query(struct db *db, const char *sql, MYSQL_RES **res, struct ms_err *e);

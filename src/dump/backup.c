@@ -13,25 +13,6 @@
 #include "dump/schema.h"
 #include "mdl/inspect.h"
 
-double backup_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void backup_backoff(double base_s, unsigned attempt, unsigned cap)
-{
-	double s = base_s * (double)(1u << (attempt < cap ? attempt : cap));
-	struct timespec ts;
-
-	s *= 0.5 + (double)rand() / RAND_MAX;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
-}
-
 json_t *backup_consistency_json(const struct backup *bk)
 {
 	json_t *cp = json_object();
@@ -157,7 +138,7 @@ static void report_progress(struct backup *bk)
 	pthread_mutex_unlock(&bk->mu);
 	for (size_t i = 0; i < bk->plan.n_tables; i++)
 		p.est_bytes_total += bk->plan.tables[i].est_bytes;
-	p.elapsed_s = backup_now() - bk->started_at;
+	p.elapsed_s = lockreq_now() - bk->started_at;
 	bk->o->progress(bk->o->ctx, &p);
 }
 
@@ -209,7 +190,7 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 		pthread_mutex_unlock(&bk->mu);
 		if (done == bk->n_workers)
 			break;
-		if (!timed_out && bk->o->timeout_s > 0 && backup_now() - bk->started_at > bk->o->timeout_s) {
+		if (!timed_out && bk->o->timeout_s > 0 && lockreq_now() - bk->started_at > bk->o->timeout_s) {
 			struct ms_err te;
 			/* Say who is in the way before giving up. */
 			char *now = mdl_verdict_now(&bk->coord);
@@ -220,9 +201,9 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 			interrupt_workers(bk);
 			timed_out = true;
 		}
-		if (backup_now() - last_report >= 1.0) {
+		if (lockreq_now() - last_report >= 1.0) {
 			report_progress(bk);
-			last_report = backup_now();
+			last_report = lockreq_now();
 		}
 	}
 	for (unsigned i = 0; i < bk->n_workers; i++)
@@ -323,7 +304,7 @@ static int finalize(struct backup *bk, struct ms_err *e)
 		json_decref(db_files);
 		return -1;
 	}
-	bk->finished_at = backup_now();
+	bk->finished_at = lockreq_now();
 	m = backup_manifest(bk, db_files);
 	json_decref(db_files);
 	text = m ? json_dumps(m, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
@@ -421,7 +402,7 @@ int backup_run(const struct backup_opts *o, json_t **summary, struct ms_err *e)
 	bk.o = o;
 	pthread_mutex_init(&bk.mu, NULL);
 	pthread_cond_init(&bk.changed, NULL);
-	bk.started_at = backup_now();
+	bk.started_at = lockreq_now();
 	*summary = NULL;
 	if (store_open(o->dir, &bk.store, &stale, e))
 		goto out;

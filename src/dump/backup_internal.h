@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "dump/backup.h"
+#include "mdl/lockreq.h"
 #include "mdl/watchdog.h"
 
 enum table_consistency {
@@ -91,13 +92,6 @@ void backup_fail(struct backup *bk, const struct ms_err *e);
 
 /* manifest.c */
 json_t *backup_manifest(struct backup *bk, json_t *db_files);
-
-double backup_now(void);
-
-/* Sleeps base * 2^attempt (capped at 2^cap), times a random 0.5-1.5, so
- * retries neither hammer the server nor align with the application's own
- * retry rhythm. */
-void backup_backoff(double base_s, unsigned attempt, unsigned cap);
 
 /* The consistency point as JSON, for the manifest and the --json summary. */
 json_t *backup_consistency_json(const struct backup *bk);

@@ -8,36 +8,9 @@
 
 #include "dump/backup_internal.h"
 #include "mdl/inspect.h"
+#include "mdl/lockreq.h"
 
 #define STAGE_ATTEMPTS 8
-
-/* Takes the `locks` verdict from a second connection while the first one
- * waits, so a give-up message can name who was in the way. */
-struct verdict_probe {
-	pthread_t thread;
-	struct db *db;
-	double delay_s;
-	char *verdict;
-};
-
-static void *verdict_probe_main(void *arg)
-{
-	struct verdict_probe *p = arg;
-	struct timespec ts = { (time_t)p->delay_s, (long)((p->delay_s - (double)(time_t)p->delay_s) * 1e9) };
-
-	nanosleep(&ts, NULL);
-	p->verdict = mdl_verdict_now(p->db);
-	return NULL;
-}
-
-static void probe_finish(struct verdict_probe *p, bool started)
-{
-	if (!started)
-		return;
-	pthread_join(p->thread, NULL);
-	free(p->verdict);
-	p->verdict = NULL;
-}
 
 static int stage(struct backup *bk, const char *name, struct ms_err *e)
 {
@@ -88,13 +61,19 @@ static int open_snapshots(struct backup *bk, struct ms_err *e)
 
 static bool is_timeout(const struct ms_err *e)
 {
-	/* max_statement_time or lock_wait_timeout gave up waiting. */
-	return e->sql_errno == 1969 || e->sql_errno == 1205;
+	return lockreq_timed_out(e);
+}
+
+static void probe_discard(struct lockreq_probe *p)
+{
+	lockreq_probe_join(p);
+	free(p->verdict);
+	p->verdict = NULL;
 }
 
 static bool past_deadline(struct backup *bk)
 {
-	return bk->o->timeout_s > 0 && backup_now() - bk->started_at > bk->o->timeout_s;
+	return bk->o->timeout_s > 0 && lockreq_now() - bk->started_at > bk->o->timeout_s;
 }
 
 /*
@@ -133,7 +112,7 @@ static bool is_denied(const struct ms_err *e)
 
 int backup_consistent_point(struct backup *bk, struct ms_err *e)
 {
-	struct verdict_probe probe = { .db = &bk->workers[0].db };
+	struct lockreq_probe probe = { .started = false };
 	double t0;
 	int end_read = 1;
 
@@ -149,16 +128,15 @@ int backup_consistent_point(struct backup *bk, struct ms_err *e)
 
 		/* On the last try, look at the wait graph while we wait. */
 		if (last) {
-			probe.delay_s = bk->o->max_stall_s / 2;
-			pthread_create(&probe.thread, NULL, verdict_probe_main, &probe);
+			lockreq_probe_start(&probe, &bk->workers[0].db, bk->o->max_stall_s / 2);
 		}
 		if (stage(bk, "START", e) == 0) {
-			t0 = backup_now();
+			t0 = lockreq_now();
 			if (stage(bk, "BLOCK_COMMIT", e) == 0) {
 				int rc;
 				/* Waiting for BLOCK_COMMIT already holds back new commits;
 				 * both figures go in the manifest. */
-				bk->block_commit_wait_ms = (backup_now() - t0) * 1000.0;
+				bk->block_commit_wait_ms = (lockreq_now() - t0) * 1000.0;
 				rc = open_snapshots(bk, e);
 				if (rc == 0 && (end_read = read_binlog_end(bk, e)) < 0)
 					rc = -1;
@@ -169,8 +147,8 @@ int backup_consistent_point(struct backup *bk, struct ms_err *e)
 					*e = end_err;
 					rc = -1;
 				}
-				bk->commit_block_ms = (backup_now() - t0) * 1000.0;
-				probe_finish(&probe, last);
+				bk->commit_block_ms = (lockreq_now() - t0) * 1000.0;
+				probe_discard(&probe);
 				/* Without the privilege to read the binlog's end, the
 				 * snapshot remembers its position: read it after commits
 				 * flow again. */
@@ -179,22 +157,22 @@ int backup_consistent_point(struct backup *bk, struct ms_err *e)
 				return rc;
 			}
 			if (!is_timeout(e)) {
-				probe_finish(&probe, last);
+				probe_discard(&probe);
 				return ms_fail_context(e, "BACKUP STAGE BLOCK_COMMIT (needs the RELOAD privilege)");
 			}
 			stage(bk, "END", NULL);
 		} else if (is_denied(e) && bk->n_workers == 1) {
 			/* One worker needs no shared instant: its own snapshot is it. */
-			probe_finish(&probe, last);
+			probe_discard(&probe);
 			snprintf(bk->method, sizeof(bk->method), "single_snapshot");
 			return open_snapshots(bk, e) || read_binlog_position(bk, &bk->workers[0], e) ? -1 : 0;
 		} else if (!is_timeout(e)) {
-			probe_finish(&probe, last);
+			probe_discard(&probe);
 			return ms_fail_context(e, is_denied(e) ? "BACKUP STAGE START needs the RELOAD privilege (or run with -j 1)"
 							      : "BACKUP STAGE START");
 		}
 		if (last) {
-			pthread_join(probe.thread, NULL);
+			lockreq_probe_join(&probe);
 			ms_fail(e, past_deadline(bk) ? MS_TIMEOUT : MS_SERVER,
 				"could not take the consistency point: BACKUP STAGE waited longer than --max-stall %.0f ms %u times "
 				"(another session holds a lock it needs, e.g. LOCK TABLES or a running DDL); while it waited: %s",
@@ -203,6 +181,6 @@ int backup_consistent_point(struct backup *bk, struct ms_err *e)
 			free(probe.verdict);
 			return -1;
 		}
-		backup_backoff(0.1, attempt, 5);
+		lockreq_backoff(0.1, attempt, 5);
 	}
 }

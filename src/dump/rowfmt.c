@@ -595,3 +595,57 @@ const char *rowfmt_file_footer(void)
 	       "CHARACTER_SET_RESULTS=@MDLSAFE_OLD_CHARACTER_SET_RESULTS, "
 	       "COLLATION_CONNECTION=@MDLSAFE_OLD_COLLATION_CONNECTION;\n";
 }
+
+int rowfmt_dump(struct db *db, const struct rowfmt_table *t, const char *where, rowfmt_sink_fn sink, void *ctx,
+		bool (*cancelled)(void *), void *cancel_ctx, unsigned long long *rows, struct ms_err *e)
+{
+	struct rowfmt_writer *wr = NULL;
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW row;
+	unsigned long long n = 0;
+	char *sql = rowfmt_select_sql(t, where);
+	int rc = -1;
+
+	*rows = 0;
+	if (!sql)
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	if (sink(ctx, rowfmt_file_header(), strlen(rowfmt_file_header()), e) ||
+	    rowfmt_writer_begin(&wr, t, 0, sink, ctx, e) || db_stream(db, sql, &res, e))
+		goto out;
+	if (!res) {
+		db_fail(db, e, "reading rows");
+		goto out;
+	}
+	while ((row = mysql_fetch_row(res))) {
+		if (rowfmt_writer_row(wr, row, mysql_fetch_lengths(res), e))
+			goto out;
+		if ((++n & 4095) == 0 && cancelled && cancelled(cancel_ctx)) {
+			ms_fail(e, MS_INTERNAL, "cancelled");
+			goto out;
+		}
+	}
+	if (mysql_errno(db->mysql)) {
+		db_fail(db, e, "reading rows");
+		goto out;
+	}
+	mysql_free_result(res);
+	res = NULL;
+	rc = rowfmt_writer_end(wr, rows, e);
+	wr = NULL;
+	if (rc == 0)
+		rc = sink(ctx, rowfmt_file_footer(), strlen(rowfmt_file_footer()), e);
+out:
+	if (res) {
+		/* Drain what the server still sends so the connection stays usable. */
+		while (mysql_fetch_row(res))
+			;
+		mysql_free_result(res);
+	}
+	if (wr) {
+		unsigned long long ignored_rows;
+		struct ms_err ignored;
+		rowfmt_writer_end(wr, &ignored_rows, &ignored);
+	}
+	free(sql);
+	return rc;
+}

@@ -3,6 +3,7 @@
 #ifndef MDLSAFE_ROWFMT_H
 #define MDLSAFE_ROWFMT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "db/db.h"
@@ -113,6 +114,17 @@ int rowfmt_writer_row(struct rowfmt_writer *w, char **row, const unsigned long *
 /* Ends the open statement, flushes, frees w, and stores the row count in
  * *rows (when not NULL). Returns -1 when flushing fails or a row failed. */
 int rowfmt_writer_end(struct rowfmt_writer *w, unsigned long long *rows, struct ms_err *e);
+
+/*
+ * A whole data file's content for the rows of t matching where (NULL: all):
+ * rowfmt_file_header(), the INSERTs at the default statement size, and
+ * rowfmt_file_footer(), all through sink. The same rows in the same order
+ * always give the same bytes: backup writes files with it and restore
+ * --verify compares a restored table with them. cancelled (may be NULL) is
+ * asked every 4096 rows. *rows gets the row count.
+ */
+int rowfmt_dump(struct db *db, const struct rowfmt_table *t, const char *where, rowfmt_sink_fn sink, void *ctx,
+		bool (*cancelled)(void *), void *cancel_ctx, unsigned long long *rows, struct ms_err *e);
 
 /*
  * What every data file starts and ends with: session settings that make a

@@ -65,6 +65,11 @@ static bool cancelled(struct backup *bk)
 	return c;
 }
 
+static bool cancelled_ctx(void *bk)
+{
+	return cancelled(bk);
+}
+
 /* Errors that mean "let go of this table and come back later". */
 static bool is_yield_error(unsigned no)
 {
@@ -185,13 +190,10 @@ static int dump_rows(struct worker *w, struct table_state *ts, size_t chunk, str
 	struct backup *bk = w->bk;
 	const struct dump_table *t = ts->t;
 	const char *ext = bk->o->compress == STORE_COMPRESS_ZSTD ? ".sql.zst" : ".sql";
-	char suffix[48], *path = NULL, *sql = NULL;
+	char suffix[48], *path = NULL;
 	struct rowfmt_table rt;
-	struct rowfmt_writer *wr = NULL;
 	struct store_file *f = NULL;
 	struct sink_ctx sink;
-	MYSQL_RES *res = NULL;
-	MYSQL_ROW row;
 	unsigned long long rows = 0;
 	int rc = -1;
 
@@ -203,45 +205,12 @@ static int dump_rows(struct worker *w, struct table_state *ts, size_t chunk, str
 	}
 	if (rowfmt_table_load(&w->db, t->schema, t->name, &rt, e))
 		goto out;
-	if (!(sql = rowfmt_select_sql(&rt, t->chunks[chunk].where))) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
-		goto out;
-	}
 	store_file_discard(bk->store, path);
 	if (store_file_create(bk->store, path, bk->o->compress, bk->o->compress_level, &f, e))
 		goto out;
 	store_file_count_rows(f);
 	sink.f = f;
-	if (store_file_write(f, rowfmt_file_header(), strlen(rowfmt_file_header()), e))
-		goto out;
-	if (rowfmt_writer_begin(&wr, &rt, 0, sink_to_store, &sink, e))
-		goto out;
-	if (db_stream(&w->db, sql, &res, e))
-		goto out;
-	if (!res) {
-		db_fail(&w->db, e, "reading rows");
-		goto out;
-	}
-	while ((row = mysql_fetch_row(res))) {
-		if (rowfmt_writer_row(wr, row, mysql_fetch_lengths(res), e))
-			goto out;
-		if ((++rows & 4095) == 0 && cancelled(bk)) {
-			ms_fail(e, MS_INTERNAL, "cancelled");
-			goto out;
-		}
-	}
-	if (mysql_errno(w->db.mysql)) {
-		db_fail(&w->db, e, "reading rows");
-		goto out;
-	}
-	mysql_free_result(res);
-	res = NULL;
-	if (rowfmt_writer_end(wr, &rows, e)) {
-		wr = NULL;
-		goto out;
-	}
-	wr = NULL;
-	if (store_file_write(f, rowfmt_file_footer(), strlen(rowfmt_file_footer()), e))
+	if (rowfmt_dump(&w->db, &rt, t->chunks[chunk].where, sink_to_store, &sink, cancelled_ctx, bk, &rows, e))
 		goto out;
 	if (store_file_close(f, info, e)) {
 		f = NULL;
@@ -250,21 +219,9 @@ static int dump_rows(struct worker *w, struct table_state *ts, size_t chunk, str
 	f = NULL;
 	rc = 0;
 out:
-	if (res) {
-		/* Drain what the server still sends so the connection stays usable. */
-		while (mysql_fetch_row(res))
-			;
-		mysql_free_result(res);
-	}
-	if (wr) {
-		unsigned long long ignored_rows;
-		struct ms_err ignored;
-		rowfmt_writer_end(wr, &ignored_rows, &ignored);
-	}
 	if (f)
 		store_file_abort(f);
 	rowfmt_table_release(&rt);
-	free(sql);
 	free(path);
 	return rc;
 }
@@ -461,7 +418,7 @@ static int dump_after(struct worker *w, size_t idx, struct ms_err *e)
 			goto out;
 		}
 		if (attempt)
-			backup_backoff(0.2, attempt, 4);
+			lockreq_backoff(0.2, attempt, 4);
 		if (ts->t->transactional) {
 			if (db_exec(&w->db, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", e))
 				goto out;

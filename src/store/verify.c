@@ -26,44 +26,38 @@
 #define FORMAT_VERSION 1
 #define UNTRUSTED "this backup cannot be trusted"
 
-/* One "files" entry, as read from the manifest (strings borrowed from it). */
-struct entry {
-	const char *path;
-	unsigned long long bytes, stored_bytes;
-	const char *xxh3;
-	long long rows; /* -1: null */
-	bool zstd;
-};
-
-/* State for one run: buffers are allocated once and reused for every file. */
-struct verifier {
-	int dir_fd;
-	const char *dir;
-	void (*progress)(void *, const char *, unsigned long long);
-	void *ctx;
+/* Buffers and contexts for reading files, allocated once, reused per file. */
+struct backup_reader {
 	ZSTD_DCtx *dctx;
 	XXH3_state_t *xxh;
 	unsigned char *in, *out;
 	size_t in_cap, out_cap;
-	unsigned long long stored_done; /* for progress, over the whole backup */
+	void (*progress)(void *, const char *, unsigned long long);
+	void *ctx;
+	unsigned long long stored_done; /* for progress, over every file read */
+};
+
+/* State for one run of verify_backup. */
+struct verifier {
+	int dir_fd;
+	const char *dir;
+	struct backup_reader *rd;
 	struct verify_result *r;
 	struct ms_err *e;
 };
+
+static int vfile_bad(struct ms_err *e, enum ms_status status, const char *file, const char *fmt, va_list ap);
 
 /* Reports a problem with one file: "FILE: what is wrong". */
 static int bad(struct verifier *v, enum ms_status status, const char *file, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static int bad(struct verifier *v, enum ms_status status, const char *file, const char *fmt, ...)
 {
-	struct buf b = BUF_INIT;
 	va_list ap;
 
-	buf_addf(&b, "%s: ", file);
 	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
+	vfile_bad(v->e, status, file, fmt, ap);
 	va_end(ap);
-	ms_fail(v->e, status, "%s", b.failed ? "out of memory" : buf_str(&b));
-	buf_release(&b);
 	free(v->r->first_bad_file);
 	v->r->first_bad_file = strdup(file);
 	return -1;
@@ -82,7 +76,7 @@ static bool is_hex16(const char *s)
 }
 
 /* Reads files[i] into *en, or says what is wrong with it. */
-static const char *entry_parse(json_t *j, struct entry *en)
+const char *backup_file_parse(json_t *j, struct backup_file *en)
 {
 	json_t *path = json_object_get(j, "path"), *bytes = json_object_get(j, "bytes"),
 	       *stored = json_object_get(j, "stored_bytes"), *xxh3 = json_object_get(j, "xxh3"),
@@ -175,152 +169,205 @@ static int manifest_load(struct verifier *v, json_t **root, json_t **files)
 
 /* ---- one file ----------------------------------------------------------- */
 
-/* Feeds uncompressed content to the checks; false once it is longer than
- * the manifest says, which is already an answer (and bounds a zstd bomb). */
-static bool content_add(struct verifier *v, const struct entry *en, const void *p, size_t n,
-			unsigned long long *bytes, unsigned long long *rows, bool *at_bol)
+/* "FILE: what is wrong", as every per-file problem is reported. */
+static int vfile_bad(struct ms_err *e, enum ms_status status, const char *file, const char *fmt, va_list ap)
 {
-	*bytes += n;
-	if (*bytes > en->bytes)
+	struct buf b = BUF_INIT;
+
+	buf_addf(&b, "%s: ", file);
+	buf_vaddf(&b, fmt, ap);
+	ms_fail(e, status, "%s", b.failed ? "out of memory" : buf_str(&b));
+	buf_release(&b);
+	return -1;
+}
+
+static int file_bad(struct ms_err *e, enum ms_status status, const char *file, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int file_bad(struct ms_err *e, enum ms_status status, const char *file, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfile_bad(e, status, file, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* One file being read: what has come out of it so far. */
+struct file_read {
+	const struct backup_file *f;
+	unsigned long long bytes, rows;
+	bool at_bol, too_long;
+	int (*sink)(void *, const void *, size_t, struct ms_err *);
+	void *sink_ctx;
+	bool sink_failed;
+};
+
+/* Feeds uncompressed content to the checks and the sink; false once it is
+ * longer than the manifest says (already an answer, and it bounds a zstd
+ * bomb) or the sink failed. */
+static bool content_add(struct backup_reader *rd, struct file_read *fr, const void *p, size_t n,
+			struct ms_err *e)
+{
+	fr->bytes += n;
+	if (fr->bytes > fr->f->bytes) {
+		fr->too_long = true;
 		return false;
-	XXH3_64bits_update(v->xxh, p, n);
-	if (en->rows >= 0)
-		*rows += store_count_rows(at_bol, p, n);
+	}
+	XXH3_64bits_update(rd->xxh, p, n);
+	if (fr->f->rows >= 0)
+		fr->rows += store_count_rows(&fr->at_bol, p, n);
+	if (fr->sink && n && fr->sink(fr->sink_ctx, p, n, e)) {
+		fr->sink_failed = true;
+		return false;
+	}
 	return true;
 }
 
-static int file_check(struct verifier *v, const struct entry *en)
+/* Decompresses one read()'s worth; -1 on damage (e filled) or a stop. */
+static int zstd_feed(struct backup_reader *rd, struct file_read *fr, size_t n, size_t *last, struct ms_err *e)
 {
-	unsigned long long bytes = 0, rows = 0;
-	bool at_bol = true, too_long = false;
-	size_t last = 1; /* zstd: 0 when the data read so far ends exactly at a frame end */
-	char got[17];
-	struct stat sb;
-	int fd, rc = -1;
-
-	fd = openat(v->dir_fd, en->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return bad(v, MS_INCOMPLETE, en->path,
-				   "missing (listed in " MANIFEST_NAME "); " UNTRUSTED);
-		if (errno == ELOOP)
-			return bad(v, MS_INCOMPLETE, en->path,
-				   "is a symbolic link, not a backup file; " UNTRUSTED);
-		return bad(v, MS_IO, en->path, "cannot open: %s", strerror(errno));
-	}
-	if (fstat(fd, &sb) != 0) {
-		bad(v, MS_IO, en->path, "cannot stat: %s", strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		bad(v, MS_INCOMPLETE, en->path, "is not a regular file; " UNTRUSTED);
-		goto out;
-	}
-	if ((unsigned long long)sb.st_size != en->stored_bytes) {
-		bad(v, MS_INCOMPLETE, en->path,
-		    "%lld bytes on disk, " MANIFEST_NAME " says %llu: the file is %s; " UNTRUSTED,
-		    (long long)sb.st_size, en->stored_bytes,
-		    (unsigned long long)sb.st_size < en->stored_bytes ? "truncated" : "damaged");
-		goto out;
-	}
-	XXH3_64bits_reset(v->xxh);
-	ZSTD_DCtx_reset(v->dctx, ZSTD_reset_session_only);
-	if (v->progress)
-		v->progress(v->ctx, en->path, v->stored_done);
+	ZSTD_inBuffer in = { rd->in, n, 0 };
 
 	for (;;) {
-		ssize_t n = read(fd, v->in, v->in_cap);
+		ZSTD_outBuffer out = { rd->out, rd->out_cap, 0 };
+		size_t was = in.pos;
+		size_t ret = ZSTD_decompressStream(rd->dctx, &out, &in);
+
+		if (ZSTD_isError(ret) && ZSTD_getErrorCode(ret) == ZSTD_error_checksum_wrong)
+			return file_bad(e, MS_INCOMPLETE, fr->f->path,
+					"checksum mismatch (the zstd frame checksum does not match the data): the file is damaged; " UNTRUSTED);
+		if (ZSTD_isError(ret))
+			return file_bad(e, MS_INCOMPLETE, fr->f->path,
+					"damaged: zstd cannot decompress it (%s); " UNTRUSTED, ZSTD_getErrorName(ret));
+		/* A call that only checked for pending output, after a frame
+		 * ended filling the buffer exactly, answers "send a header"
+		 * (non-zero); that is no evidence of truncation. */
+		if (in.pos != was || out.pos)
+			*last = ret;
+		if (!content_add(rd, fr, rd->out, out.pos, e))
+			return -1;
+		/* A full output buffer may leave data inside zstd. */
+		if (in.pos == in.size && out.pos < out.size)
+			return 0;
+	}
+}
+
+static int stream_checked(struct backup_reader *rd, int fd, struct file_read *fr, struct ms_err *e)
+{
+	const struct backup_file *f = fr->f;
+	size_t last = 1; /* zstd: 0 when the data read so far ends exactly at a frame end */
+	char got[17];
+
+	XXH3_64bits_reset(rd->xxh);
+	ZSTD_DCtx_reset(rd->dctx, ZSTD_reset_session_only);
+	if (rd->progress)
+		rd->progress(rd->ctx, f->path, rd->stored_done);
+	for (;;) {
+		ssize_t n = read(fd, rd->in, rd->in_cap);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			bad(v, MS_IO, en->path, "cannot read: %s", strerror(errno));
-			goto out;
-		}
+		if (n < 0)
+			return file_bad(e, MS_IO, f->path, "cannot read: %s", strerror(errno));
 		if (n == 0)
 			break;
-		v->stored_done += (unsigned long long)n;
-		if (!en->zstd) {
-			if (!content_add(v, en, v->in, (size_t)n, &bytes, &rows, &at_bol)) {
-				too_long = true;
-				break;
-			}
-		} else {
-			ZSTD_inBuffer in = { v->in, (size_t)n, 0 };
-			for (;;) {
-				ZSTD_outBuffer out = { v->out, v->out_cap, 0 };
-				size_t was = in.pos;
-				size_t ret = ZSTD_decompressStream(v->dctx, &out, &in);
+		rd->stored_done += (unsigned long long)n;
+		if (f->zstd ? zstd_feed(rd, fr, (size_t)n, &last, e) != 0 : !content_add(rd, fr, rd->in, (size_t)n, e))
+			break;
+		if (rd->progress)
+			rd->progress(rd->ctx, f->path, rd->stored_done);
+	}
+	if (fr->sink_failed)
+		return -1;
+	if (fr->too_long)
+		return file_bad(e, MS_INCOMPLETE, f->path,
+				"holds more than the %llu bytes " MANIFEST_NAME " lists: the file is damaged; " UNTRUSTED,
+				f->bytes);
+	if (e->status != MS_OK)
+		return -1;
+	if (f->zstd && last != 0)
+		return file_bad(e, MS_INCOMPLETE, f->path,
+				"truncated: the zstd data ends in the middle of a frame; " UNTRUSTED);
+	if (fr->bytes != f->bytes)
+		return file_bad(e, MS_INCOMPLETE, f->path,
+				"holds %llu bytes, " MANIFEST_NAME " says %llu: the file is damaged; " UNTRUSTED,
+				fr->bytes, f->bytes);
+	snprintf(got, sizeof(got), "%016llx", (unsigned long long)XXH3_64bits_digest(rd->xxh));
+	if (strcasecmp(got, f->xxh3))
+		return file_bad(e, MS_INCOMPLETE, f->path,
+				"checksum mismatch (expected %s, got %s): the file is damaged; " UNTRUSTED, f->xxh3, got);
+	if (f->rows >= 0 && fr->rows != (unsigned long long)f->rows)
+		return file_bad(e, MS_INCOMPLETE, f->path,
+				"holds %llu rows, " MANIFEST_NAME " says %lld; " UNTRUSTED, fr->rows, f->rows);
+	return 0;
+}
 
-				if (ZSTD_isError(ret) &&
-				    ZSTD_getErrorCode(ret) == ZSTD_error_checksum_wrong) {
-					bad(v, MS_INCOMPLETE, en->path,
-					    "checksum mismatch (the zstd frame checksum does not match the data): the file is damaged; " UNTRUSTED);
-					goto out;
-				}
-				if (ZSTD_isError(ret)) {
-					bad(v, MS_INCOMPLETE, en->path,
-					    "damaged: zstd cannot decompress it (%s); " UNTRUSTED,
-					    ZSTD_getErrorName(ret));
-					goto out;
-				}
-				/* A call that only checked for pending output, after a
-				 * frame ended filling the buffer exactly, answers "send a
-				 * header" (non-zero); that is no evidence of truncation. */
-				if (in.pos != was || out.pos)
-					last = ret;
-				if (!content_add(v, en, v->out, out.pos, &bytes, &rows, &at_bol)) {
-					too_long = true;
-					break;
-				}
-				/* A full output buffer may leave data inside zstd. */
-				if (in.pos == in.size && out.pos < out.size)
-					break;
-			}
-			if (too_long)
-				break;
-		}
-		if (v->progress)
-			v->progress(v->ctx, en->path, v->stored_done);
-	}
+int backup_reader_read(struct backup_reader *rd, int dir_fd, const struct backup_file *f,
+		       int (*sink)(void *, const void *, size_t, struct ms_err *), void *ctx,
+		       struct ms_err *e)
+{
+	struct file_read fr = { .f = f, .at_bol = true, .sink = sink, .sink_ctx = ctx };
+	struct stat sb;
+	int fd, rc;
 
-	if (too_long) {
-		bad(v, MS_INCOMPLETE, en->path,
-		    "holds more than the %llu bytes " MANIFEST_NAME " lists: the file is damaged; " UNTRUSTED,
-		    en->bytes);
-		goto out;
+	ms_err_clear(e);
+	fd = openat(dir_fd, f->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return file_bad(e, MS_INCOMPLETE, f->path, "missing (listed in " MANIFEST_NAME "); " UNTRUSTED);
+		if (errno == ELOOP)
+			return file_bad(e, MS_INCOMPLETE, f->path, "is a symbolic link, not a backup file; " UNTRUSTED);
+		return file_bad(e, MS_IO, f->path, "cannot open: %s", strerror(errno));
 	}
-	if (en->zstd && last != 0) {
-		bad(v, MS_INCOMPLETE, en->path,
-		    "truncated: the zstd data ends in the middle of a frame; " UNTRUSTED);
-		goto out;
-	}
-	if (bytes != en->bytes) {
-		bad(v, MS_INCOMPLETE, en->path,
-		    "holds %llu bytes, " MANIFEST_NAME " says %llu: the file is damaged; " UNTRUSTED,
-		    bytes, en->bytes);
-		goto out;
-	}
-	snprintf(got, sizeof(got), "%016llx", (unsigned long long)XXH3_64bits_digest(v->xxh));
-	if (strcasecmp(got, en->xxh3)) {
-		bad(v, MS_INCOMPLETE, en->path,
-		    "checksum mismatch (expected %s, got %s): the file is damaged; " UNTRUSTED,
-		    en->xxh3, got);
-		goto out;
-	}
-	if (en->rows >= 0 && rows != (unsigned long long)en->rows) {
-		bad(v, MS_INCOMPLETE, en->path,
-		    "holds %llu rows, " MANIFEST_NAME " says %lld; " UNTRUSTED, rows, en->rows);
-		goto out;
-	}
-	v->r->files_checked++;
-	v->r->bytes += bytes;
-	if (en->rows >= 0)
-		v->r->rows += rows;
-	rc = 0;
-out:
+	if (fstat(fd, &sb) != 0)
+		rc = file_bad(e, MS_IO, f->path, "cannot stat: %s", strerror(errno));
+	else if (!S_ISREG(sb.st_mode))
+		rc = file_bad(e, MS_INCOMPLETE, f->path, "is not a regular file; " UNTRUSTED);
+	else if ((unsigned long long)sb.st_size != f->stored_bytes)
+		rc = file_bad(e, MS_INCOMPLETE, f->path,
+			      "%lld bytes on disk, " MANIFEST_NAME " says %llu: the file is %s; " UNTRUSTED,
+			      (long long)sb.st_size, f->stored_bytes,
+			      (unsigned long long)sb.st_size < f->stored_bytes ? "truncated" : "damaged");
+	else
+		rc = stream_checked(rd, fd, &fr, e);
 	close(fd);
 	return rc;
+}
+
+int backup_reader_new(struct backup_reader **out, void (*progress)(void *, const char *, unsigned long long),
+		      void *ctx, struct ms_err *e)
+{
+	struct backup_reader *rd = calloc(1, sizeof(*rd));
+
+	*out = NULL;
+	if (!rd)
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	rd->progress = progress;
+	rd->ctx = ctx;
+	rd->dctx = ZSTD_createDCtx();
+	rd->xxh = XXH3_createState();
+	rd->in_cap = ZSTD_DStreamInSize();
+	rd->out_cap = ZSTD_DStreamOutSize();
+	rd->in = malloc(rd->in_cap);
+	rd->out = malloc(rd->out_cap);
+	if (!rd->dctx || !rd->xxh || !rd->in || !rd->out) {
+		backup_reader_free(rd);
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	}
+	*out = rd;
+	return 0;
+}
+
+void backup_reader_free(struct backup_reader *rd)
+{
+	if (!rd)
+		return;
+	ZSTD_freeDCtx(rd->dctx);
+	XXH3_freeState(rd->xxh);
+	free(rd->in);
+	free(rd->out);
+	free(rd);
 }
 
 /* ---- the directory ------------------------------------------------------ */
@@ -333,7 +380,7 @@ static bool ends_with(const char *s, const char *suffix)
 }
 
 /* Opens dir, or explains why it is not a finished backup directory. */
-static int dir_open(const char *dir, struct ms_err *e)
+int backup_dir_open(const char *dir, struct ms_err *e)
 {
 	struct stat sb;
 	int fd;
@@ -369,23 +416,10 @@ static int dir_open(const char *dir, struct ms_err *e)
 	return fd;
 }
 
-static int verifier_setup(struct verifier *v, struct ms_err *e)
-{
-	v->dctx = ZSTD_createDCtx();
-	v->xxh = XXH3_createState();
-	v->in_cap = ZSTD_DStreamInSize();
-	v->out_cap = ZSTD_DStreamOutSize();
-	v->in = malloc(v->in_cap);
-	v->out = malloc(v->out_cap);
-	if (!v->dctx || !v->xxh || !v->in || !v->out)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
-	return 0;
-}
-
 int verify_backup(const char *dir, void (*progress)(void *, const char *, unsigned long long),
 		  void *ctx, struct verify_result *r, struct ms_err *e)
 {
-	struct verifier v = { .dir_fd = -1, .progress = progress, .ctx = ctx, .r = r, .e = e };
+	struct verifier v = { .dir_fd = -1, .r = r, .e = e };
 	json_t *root = NULL, *files = NULL, *seen = NULL;
 	char *path = NULL;
 	size_t len, i;
@@ -401,10 +435,10 @@ int verify_backup(const char *dir, void (*progress)(void *, const char *, unsign
 	if (!path)
 		return ms_fail(e, MS_INTERNAL, "out of memory");
 	v.dir = path;
-	v.dir_fd = dir_open(path, e);
+	v.dir_fd = backup_dir_open(path, e);
 	if (v.dir_fd < 0)
 		goto out;
-	if (verifier_setup(&v, e) != 0 || manifest_load(&v, &root, &files) != 0)
+	if (backup_reader_new(&v.rd, progress, ctx, e) != 0 || manifest_load(&v, &root, &files) != 0)
 		goto out;
 	/* A path listed twice would make one file stand for two. */
 	seen = json_object();
@@ -413,8 +447,8 @@ int verify_backup(const char *dir, void (*progress)(void *, const char *, unsign
 		goto out;
 	}
 	for (i = 0; i < json_array_size(files); i++) {
-		struct entry en = { 0 };
-		const char *why = entry_parse(json_array_get(files, i), &en);
+		struct backup_file en = { 0 };
+		const char *why = backup_file_parse(json_array_get(files, i), &en);
 
 		if (why) {
 			bad(&v, MS_INCOMPLETE, MANIFEST_NAME, "files[%zu] %s; " UNTRUSTED, i, why);
@@ -426,8 +460,15 @@ int verify_backup(const char *dir, void (*progress)(void *, const char *, unsign
 			goto out;
 		}
 		json_object_set_new(seen, en.path, json_true());
-		if (file_check(&v, &en) != 0)
+		if (backup_reader_read(v.rd, v.dir_fd, &en, NULL, NULL, e) != 0) {
+			free(r->first_bad_file);
+			r->first_bad_file = strdup(en.path);
 			goto out;
+		}
+		r->files_checked++;
+		r->bytes += en.bytes;
+		if (en.rows >= 0)
+			r->rows += (unsigned long long)en.rows;
 	}
 	rc = 0;
 out:
@@ -435,10 +476,7 @@ out:
 	json_decref(root);
 	if (v.dir_fd >= 0)
 		close(v.dir_fd);
-	ZSTD_freeDCtx(v.dctx);
-	XXH3_freeState(v.xxh);
-	free(v.in);
-	free(v.out);
+	backup_reader_free(v.rd);
 	free(path);
 	return rc;
 }

@@ -3,7 +3,10 @@
 #ifndef MDLSAFE_VERIFY_H
 #define MDLSAFE_VERIFY_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include <jansson.h>
 
 #include "util/error.h"
 
@@ -36,5 +39,44 @@ int verify_backup(const char *dir, void (*progress)(void *, const char *, unsign
 		  void *ctx, struct verify_result *r, struct ms_err *e);
 
 void verify_result_release(struct verify_result *r);
+
+/* ---- reading a backup's files, shared with restore ---------------------- */
+
+/* One "files" entry of a manifest (strings borrowed from the JSON). */
+struct backup_file {
+	const char *path;              /* relative to the backup directory */
+	unsigned long long bytes, stored_bytes;
+	const char *xxh3;              /* 16 hex digits, of the uncompressed content */
+	long long rows;                /* -1: null (not a data file) */
+	bool zstd;
+};
+
+/* Fills *f from a manifest "files" entry; NULL when good, else what is
+ * wrong with it (a static string). */
+const char *backup_file_parse(json_t *j, struct backup_file *f);
+
+/* Opens a finished backup directory (O_DIRECTORY fd), or explains why dir
+ * is not one: missing (MS_USAGE), unfinished .partial (MS_INCOMPLETE). */
+int backup_dir_open(const char *dir, struct ms_err *e);
+
+/* Fixed buffers and contexts for reading files one after another. progress
+ * (may be NULL) is called as in verify_backup. */
+struct backup_reader;
+int backup_reader_new(struct backup_reader **out, void (*progress)(void *, const char *, unsigned long long),
+		      void *ctx, struct ms_err *e);
+void backup_reader_free(struct backup_reader *rd);
+
+/*
+ * Streams f's uncompressed content to sink (may be NULL) in pieces, while
+ * checking it exactly as verify_backup does: size on disk, zstd frames,
+ * length, XXH3, rows. A problem with the file fails with MS_INCOMPLETE or
+ * MS_IO and a message that starts with the file's path; by then sink may
+ * have seen part of the content, so a caller that acts on it must be able
+ * to undo it (restore loads each file in one transaction). When sink fails,
+ * its error is returned as it left it.
+ */
+int backup_reader_read(struct backup_reader *rd, int dir_fd, const struct backup_file *f,
+		       int (*sink)(void *ctx, const void *data, size_t len, struct ms_err *e), void *ctx,
+		       struct ms_err *e);
 
 #endif

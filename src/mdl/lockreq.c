@@ -1,0 +1,152 @@
+/* lockreq_exec(): a lock request bounded by the stall budget, retried with
+ * backoff and jitter, that names its blocker when it cannot get through. */
+#include "mdl/lockreq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mdl/inspect.h"
+#include "util/buf.h"
+
+double lockreq_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts;
+
+	if (s <= 0)
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+void lockreq_backoff(double base_s, unsigned attempt, unsigned cap)
+{
+	double s = base_s * (double)(1u << (attempt < cap ? attempt : cap));
+
+	sleep_s(s * (0.5 + (double)rand() / RAND_MAX));
+}
+
+bool lockreq_timed_out(const struct ms_err *e)
+{
+	return e->sql_errno == 1969 || e->sql_errno == 1205;
+}
+
+static void *probe_main(void *arg)
+{
+	struct lockreq_probe *p = arg;
+	struct timespec until;
+	double t = lockreq_now() + p->delay_s;
+	bool cancelled;
+
+	until.tv_sec = (time_t)t;
+	until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
+	pthread_mutex_lock(&p->mu);
+	while (!p->cancelled && pthread_cond_timedwait(&p->cond, &p->mu, &until) == 0)
+		;
+	cancelled = p->cancelled;
+	pthread_mutex_unlock(&p->mu);
+	if (!cancelled)
+		p->verdict = mdl_verdict_now(p->db);
+	return NULL;
+}
+
+void lockreq_probe_start(struct lockreq_probe *p, struct db *db, double delay_s)
+{
+	p->db = db;
+	p->delay_s = delay_s;
+	p->verdict = NULL;
+	p->cancelled = false;
+	p->started = false;
+	if (!db || !db->mysql)
+		return;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->started = pthread_create(&p->thread, NULL, probe_main, p) == 0;
+	if (!p->started) {
+		pthread_cond_destroy(&p->cond);
+		pthread_mutex_destroy(&p->mu);
+	}
+}
+
+void lockreq_probe_join(struct lockreq_probe *p)
+{
+	if (!p->started)
+		return;
+	pthread_join(p->thread, NULL);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->mu);
+	p->started = false;
+}
+
+void lockreq_probe_cancel(struct lockreq_probe *p)
+{
+	if (!p->started)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->cancelled = true;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->mu);
+	lockreq_probe_join(p);
+}
+
+int lockreq_exec(struct db *db, const char *sql, const struct lockreq_opts *o, unsigned *attempts,
+		 struct ms_err *e)
+{
+	struct buf stmt = BUF_INIT;
+	char *last_verdict = NULL;
+	unsigned attempt;
+	int rc = -1;
+
+	buf_addf(&stmt, "SET STATEMENT max_statement_time = %.3f FOR %s", o->budget_s, sql);
+	if (stmt.failed)
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	for (attempt = 0;; attempt++) {
+		struct lockreq_probe probe;
+
+		/* Look at the wait graph while we are queued, past the point
+		 * where a quick grant would have come. */
+		lockreq_probe_start(&probe, o->probe, o->budget_s * 0.6);
+		rc = db_exec(db, buf_str(&stmt), e);
+		/* Granted or failed before the probe looked: it has nothing to say. */
+		lockreq_probe_cancel(&probe);
+		if (rc == 0 || !lockreq_timed_out(e)) {
+			free(probe.verdict);
+			break;
+		}
+		if (probe.verdict) {
+			free(last_verdict);
+			last_verdict = probe.verdict;
+		}
+		if (o->deadline > 0 && lockreq_now() >= o->deadline) {
+			ms_fail(e, MS_TIMEOUT,
+				"could not %s before --timeout: %u attempts each waited --max-stall %.0f ms for a lock "
+				"and gave way; in the way: %s",
+				o->what, attempt + 1, o->budget_s * 1000,
+				last_verdict ? last_verdict : "(no wait visible; run 'mdlsafe locks')");
+			break;
+		}
+		if (o->note && (attempt == 0 || attempt % 10 == 0)) {
+			char line[1024];
+			snprintf(line, sizeof(line), "%s: waited %.0f ms for a lock and gave way (attempt %u), retrying; in the way: %s",
+				 o->what, o->budget_s * 1000, attempt + 1,
+				 last_verdict ? last_verdict : "(no wait visible; run 'mdlsafe locks')");
+			o->note(o->ctx, line);
+		}
+		lockreq_backoff(0.2, attempt, 4);
+	}
+	if (attempts)
+		*attempts = attempt + 1;
+	free(last_verdict);
+	buf_release(&stmt);
+	return rc;
+}
