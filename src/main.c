@@ -20,6 +20,7 @@ struct command {
 static const struct command commands[] = {
 	{ "locks", cmd_locks, "show the metadata-lock wait graph: who freezes whom, and what to kill" },
 	{ "backup", cmd_backup, "consistent logical backup that steps aside for DDL instead of freezing it" },
+	{ "restore", cmd_restore, "put a backup back: verified first, parallel, resumable, bounded lock requests" },
 	{ "verify", cmd_verify, "check a backup's files against its manifest (no server needed)" },
 };
 

@@ -391,3 +391,108 @@ void it_set_sources(MYSQL *m, bool pfs_instrument, bool plugin)
 		it_exec(m, "UNINSTALL SONAME 'metadata_lock_info'");
 	free(installed);
 }
+
+/* ---- every column type ------------------------------------------------- */
+
+/* Every type mdlsafe can meet, with a VIRTUAL and a STORED generated column
+ * and names that need quoting. */
+static const char ALL_TYPES[] =
+	"CREATE TABLE `all types` ("
+	" id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+	" ti TINYINT, tiu TINYINT UNSIGNED, si SMALLINT, siu SMALLINT UNSIGNED,"
+	" mi MEDIUMINT, miu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED ZEROFILL,"
+	" bi BIGINT, biu BIGINT UNSIGNED,"
+	" dec65 DECIMAL(65,30), dec10 DECIMAL(10,2) UNSIGNED,"
+	" f FLOAT, d DOUBLE, f72 FLOAT(7,2), d124 DOUBLE(12,4), fu FLOAT UNSIGNED,"
+	" b1 BIT(1), b64 BIT(64), b7 BIT(7),"
+	" ch CHAR(10), vc VARCHAR(100), vl VARCHAR(300) CHARACTER SET latin1,"
+	" vj VARCHAR(20) CHARACTER SET cp932, v5 VARCHAR(20) CHARACTER SET big5, vu CHAR(5) CHARACTER SET ucs2,"
+	" tx TEXT, ltx LONGTEXT,"
+	" bn BINARY(16), vb VARBINARY(300), bl BLOB, lb LONGBLOB,"
+	" en ENUM('a','b','c d'), st SET('x','y','z'), en_l ENUM('é','ü') CHARACTER SET latin1,"
+	" js JSON,"
+	" dt DATE, dtm DATETIME(6), ts TIMESTAMP(6) NULL DEFAULT NULL, tm TIME(6), yr YEAR,"
+	" geo GEOMETRY, pt POINT, pg POLYGON,"
+	" ip INET6, uu UUID,"
+	" vgen INT AS (ti + 1) VIRTUAL,"
+	" sgen VARCHAR(120) AS (CONCAT(vc, '!')) STORED,"
+	" `we``ird col` INT, inv INT INVISIBLE"
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+
+static void hex_of_all_bytes(char *out, int from)
+{
+	for (int i = from; i < 256; i++)
+		sprintf(out + 2 * (i - from), "%02X", i);
+}
+
+void it_fill_all_types(MYSQL *m, const char *db)
+{
+	char all[513], latin[513];
+
+	hex_of_all_bytes(all, 0);
+	hex_of_all_bytes(latin, 1);
+	it_exec(m, "DROP DATABASE IF EXISTS `%s`", db);
+	it_exec(m, "CREATE DATABASE `%s`", db);
+	if (mysql_select_db(m, db))
+		fail_msg("USE %s: %s", db, mysql_error(m));
+	it_exec(m, "%s", ALL_TYPES);
+	/* Zero dates, AUTO_INCREMENT 0 and TIMESTAMPs read in another zone. */
+	it_exec(m, "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', SESSION time_zone = '+05:30'");
+
+	/* Row 0: the minimums, empty values, zero dates. */
+	it_exec(m, "INSERT INTO `all types` SET id = 0,"
+		   " ti = -128, tiu = 0, si = -32768, siu = 0, mi = -8388608, miu = 0, i = -2147483648, iu = 0,"
+		   " bi = -9223372036854775808, biu = 0,"
+		   " dec65 = -99999999999999999999999999999999999.999999999999999999999999999999, dec10 = 0,"
+		   " f = -3.4028234663852886e38, d = -1.7976931348623157e308, f72 = -99999.99, d124 = -99999999.9999,"
+		   " fu = 0, b1 = b'0', b64 = b'0', b7 = 0,"
+		   " ch = '', vc = '', vl = '', vj = '', v5 = '', vu = '', tx = '', ltx = '',"
+		   " bn = 0x00000000000000000000000000000000, vb = '', bl = '', lb = '',"
+		   " en = 'a', st = '', en_l = 'é', js = '[]',"
+		   " dt = '0000-00-00', dtm = '0000-00-00 00:00:00.000000', ts = '0000-00-00 00:00:00',"
+		   " tm = '-838:59:59.000000', yr = 0,"
+		   " geo = ST_GeomFromText('POINT(0 0)'), pt = POINT(0, 0),"
+		   " pg = ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))'),"
+		   " ip = '::', uu = '00000000-0000-0000-0000-000000000000', `we``ird col` = 0");
+	/* Row 1: the maximums, every byte, every special character. A 3 MiB
+	 * LONGBLOB makes one row bigger than a statement. */
+	it_exec(m, "INSERT INTO `all types` SET id = 1,"
+		   " ti = 127, tiu = 255, si = 32767, siu = 65535, mi = 8388607, miu = 16777215,"
+		   " i = 2147483647, iu = 4294967295, bi = 9223372036854775807, biu = 18446744073709551615,"
+		   " dec65 = 99999999999999999999999999999999999.999999999999999999999999999999, dec10 = 99999999.99,"
+		   " f = 3.4028234663852886e38, d = 1.7976931348623157e308, f72 = 99999.99, d124 = 99999999.9999,"
+		   " fu = 3.4028234663852886e38, b1 = b'1', b64 = 0xFFFFFFFFFFFFFFFF, b7 = b'1111111',"
+		   " ch = 'abc', vc = _utf8mb4 0x%s, vl = _latin1 0x%s,"
+		   " vj = _cp932 0xED40FA5C8341, v5 = _big5 0xA1C3A2CE, vu = _ucs2 0x00E9D55C,"
+		   " tx = _utf8mb4 0x%s, ltx = REPEAT('line\\n', 10000),"
+		   " bn = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF, vb = 0x00FF000A0D5C27, bl = 0x%s,"
+		   " lb = REPEAT(0x00FF0A275C1A, 524288),"
+		   " en = 'c d', st = 'x,z', en_l = 'ü',"
+		   " js = '{\"k\": \"v\\\\n\\\\u00e9\\\\\"\", \"n\": [1, 2.5e300, -0.0]}',"
+		   " dt = '9999-12-31', dtm = '9999-12-31 23:59:59.999999', ts = '2038-01-19 08:44:07.999999',"
+		   " tm = '838:59:59.000000', yr = 2155,"
+		   " geo = ST_GeomFromText('LINESTRING(0 0, 1 1.5, -2.25 1e300)', 4326), pt = POINT(1.5, -2.25),"
+		   " pg = ST_GeomFromText('POLYGON((0 0,10 0,10 10,0 10,0 0),(1 1,2 1,2 2,1 1))'),"
+		   " ip = 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', uu = 'ffffffff-ffff-ffff-ffff-ffffffffffff',"
+		   " `we``ird col` = 1, inv = 42",
+		/* emoji, snowman, G clef, tab, and a backslash-n pair */
+		"F09F9880E29883F09D849E095C6E", latin,
+		/* \n \r \0 ' " \\ 0x1a between letters */
+		"610A620D6300642765226623675C681A69", all);
+	/* Row 2: NULL in every nullable column. */
+	it_exec(m, "INSERT INTO `all types` (id) VALUES (2)");
+	/* Row 3: float edges, partial zero dates, IPv4-mapped and 16-character
+	 * INET6 text (not to be read as 16 binary bytes). */
+	it_exec(m, "INSERT INTO `all types` SET id = 3,"
+		   " f = 1.1754943508222875e-38, d = 2.2250738585072014e-308, f72 = 0.1, d124 = 0.0001,"
+		   " fu = 1.401298464324817e-45, dec65 = 0.000000000000000000000000000001, dec10 = 0.01,"
+		   " b64 = b'1000000000000000000000000000000000000000000000000000000000000001', b7 = 0x2A,"
+		   " ch = 'trail  ', vc = 'trail  ', tx = 'é', js = 'null',"
+		   " dt = '2020-00-15', dtm = '2020-02-29 12:34:56.000001', ts = '1970-01-01 05:30:01',"
+		   " tm = '00:00:00.5', yr = 1901, ip = '::ffff:1.2.3.4', uu = '123e4567-e89b-12d3-a456-426655440000',"
+		   " en = '', st = 'x,y,z'");
+	it_exec(m, "INSERT INTO `all types` SET id = 4,"
+		   " f = -1e-60, d = 4.9406564584124654e-324, f72 = 12.34, d124 = 1234.5678, fu = 16777217,"
+		   " ip = '1:2:3:4:5:6:7:88', tm = '-00:00:00.000001'");
+	it_exec(m, "SET SESSION sql_mode = DEFAULT, SESSION time_zone = DEFAULT");
+}

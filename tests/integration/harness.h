@@ -98,4 +98,10 @@ void it_fresh_db(MYSQL *m, const char *name);
  * off, metadata_lock_info plugin installed or not. */
 void it_set_sources(MYSQL *m, bool pfs_instrument, bool plugin);
 
+/* Creates database `db` (dropped first) with the table `all types`: every
+ * column type mdlsafe handles, generated and invisible columns, a weird
+ * column name, and 5 rows of edge values (minimums, maximums, every byte,
+ * NULLs, zero dates, float edges, a 3 MiB LONGBLOB). Leaves m using db. */
+void it_fill_all_types(MYSQL *m, const char *db);
+
 #endif

@@ -1,0 +1,263 @@
+/* `mdlsafe restore`: options, progress on stderr, the --json summary. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "restore/restore.h"
+
+enum {
+	OPT_DB = 'B',
+	OPT_JOBS = 'j',
+	OPT_TABLES = 500,
+	OPT_EXCLUDE,
+	OPT_RENAME,
+	OPT_IF_EXISTS,
+	OPT_DEFINER,
+	OPT_NO_BINLOG,
+	OPT_RESUME,
+	OPT_JOURNAL,
+	OPT_VERIFY,
+	OPT_MAX_STALL,
+	OPT_TIMEOUT,
+	OPT_JSON,
+};
+
+static const struct cli_opt restore_opts[] = {
+	{ "databases", 'B', CLI_REQUIRED_ARG, "DB", "restore this database of the backup (repeatable; default: all)" },
+	{ "tables", OPT_TABLES, CLI_REQUIRED_ARG, "DB.T", "restore this table (repeatable; its database's views, routines and events are not restored)" },
+	{ "exclude", OPT_EXCLUDE, CLI_REQUIRED_ARG, "PATTERN", "leave out tables matching this glob on DB.T (repeatable)" },
+	{ "rename", OPT_RENAME, CLI_REQUIRED_ARG, "DB:NEWDB", "restore database DB as NEWDB (repeatable)" },
+	{ "jobs", 'j', CLI_REQUIRED_ARG, "N", "parallel loading connections (default: number of CPUs)" },
+	{ "if-exists", OPT_IF_EXISTS, CLI_REQUIRED_ARG, "MODE",
+	  "fail (default: refuse before changing anything), skip (leave existing tables and objects alone), "
+	  "replace (drop, then load: the table is empty while it loads), swap (load a shadow copy, then swap it in "
+	  "with one atomic RENAME TABLE per database)" },
+	{ "definer", OPT_DEFINER, CLI_REQUIRED_ARG, "auto|keep|current",
+	  "views, triggers, routines, events: keep their DEFINER when the account exists, else create them as "
+	  "yourself with a warning (auto, default); always keep it (keep); always yourself (current)" },
+	{ "no-binlog", OPT_NO_BINLOG, CLI_NO_ARG, NULL, "do not write the restore to the binary log (replicas will not get it; needs SUPER or BINLOG ADMIN)" },
+	{ "resume", OPT_RESUME, CLI_NO_ARG, NULL, "continue an interrupted restore from its journal, without duplicating rows" },
+	{ "journal", OPT_JOURNAL, CLI_REQUIRED_ARG, "FILE", "where progress is recorded (default: DIR.restore-journal, next to the backup; the backup is never modified)" },
+	{ "verify", OPT_VERIFY, CLI_NO_ARG, NULL, "afterwards, read every restored table back and compare it with the backup's checksums" },
+	{ "max-stall", OPT_MAX_STALL, CLI_REQUIRED_ARG, "MS", "longest any query may queue behind one of our DROP/RENAME/CREATE TRIGGER (default 500)" },
+	{ "timeout", OPT_TIMEOUT, CLI_REQUIRED_ARG, "SECONDS", "give up after this long (the journal keeps the progress)" },
+	{ "json", OPT_JSON, CLI_NO_ARG, NULL, "print a JSON summary on stdout at the end" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct cli_command_spec restore_spec = {
+	"restore",
+	"mdlsafe restore DIR [options] [connection options]",
+	"Puts an mdlsafe backup back on a live server. The whole backup is verified first; a\n"
+	"damaged or unfinished one is refused, naming the bad file, before anything is sent.\n"
+	"Tables are created, then chunks load in parallel, one transaction per chunk, with\n"
+	"unique and foreign-key checks off; then triggers, routines, views and events.\n"
+	"Every DROP, RENAME or CREATE TRIGGER on a live name waits at most --max-stall, then\n"
+	"gives way and retries with backoff, naming who is in the way, so no application\n"
+	"query queues behind it longer than that. Progress is journaled per chunk: a killed\n"
+	"or failed restore continues with --resume. Needs CREATE, INSERT, DELETE, DROP, ALTER,\n"
+	"INDEX, CREATE VIEW, CREATE ROUTINE, TRIGGER, EVENT on the targets, and PROCESS to\n"
+	"name blockers; SET USER (or SUPER) to keep other accounts as definers.",
+	restore_opts,
+	"Examples:\n"
+	"  mdlsafe restore /backups/2026-11-21 -S /run/mysqld/mysqld.sock -u admin\n"
+	"  mdlsafe restore /backups/app --rename app:app_copy --verify\n"
+	"  mdlsafe restore /backups/app -B app --if-exists swap -j 4\n"
+	"  mdlsafe restore /backups/app --resume      # after a failure or kill",
+	true,
+};
+
+struct restore_args {
+	struct restore_opts o;
+	bool json;
+	bool tty;
+	double last_log;
+};
+
+static int add_rename(struct restore_opts *o, const char *arg, struct ms_err *e)
+{
+	const char *colon = strchr(arg, ':');
+	struct restore_rename *grown;
+
+	if (!colon || colon == arg || !colon[1] || strchr(colon + 1, ':'))
+		return ms_fail(e, MS_USAGE, "--rename %s: give it as DB:NEWDB", arg);
+	for (size_t i = 0; i < o->n_renames; i++)
+		if (!strncmp(o->renames[i].from, arg, (size_t)(colon - arg)) && !o->renames[i].from[colon - arg])
+			return ms_fail(e, MS_USAGE, "--rename %s: %.*s is renamed twice", arg, (int)(colon - arg), arg);
+	grown = realloc(o->renames, (o->n_renames + 1) * sizeof(*grown));
+	if (!grown)
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	o->renames = grown;
+	grown[o->n_renames].from = strndup(arg, (size_t)(colon - arg));
+	grown[o->n_renames].to = strdup(colon + 1);
+	o->n_renames++;
+	return 0;
+}
+
+static int restore_option(void *ctx, int id, const char *arg, struct ms_err *e)
+{
+	struct restore_args *a = ctx;
+	struct restore_opts *o = &a->o;
+	double d;
+
+	switch (id) {
+	case OPT_DB:
+		return cli_add_str(&o->filter.dbs, &o->filter.n_dbs, arg, e);
+	case OPT_TABLES:
+		if (!strchr(arg, '.'))
+			return ms_fail(e, MS_USAGE, "--tables %s: give the table as DB.T", arg);
+		return cli_add_str(&o->filter.tables, &o->filter.n_tables, arg, e);
+	case OPT_EXCLUDE:
+		return cli_add_str(&o->filter.exclude, &o->filter.n_exclude, arg, e);
+	case OPT_RENAME:
+		return add_rename(o, arg, e);
+	case OPT_JOBS:
+		return cli_parse_uint("--jobs", arg, 1, 256, &o->jobs, e);
+	case OPT_IF_EXISTS:
+		if (!strcmp(arg, "fail"))
+			o->if_exists = RESTORE_FAIL;
+		else if (!strcmp(arg, "skip"))
+			o->if_exists = RESTORE_SKIP;
+		else if (!strcmp(arg, "replace"))
+			o->if_exists = RESTORE_REPLACE;
+		else if (!strcmp(arg, "swap"))
+			o->if_exists = RESTORE_SWAP;
+		else
+			return ms_fail(e, MS_USAGE, "--if-exists: '%s' is not fail, skip, replace or swap", arg);
+		return 0;
+	case OPT_DEFINER:
+		if (!strcmp(arg, "auto"))
+			o->definer = RESTORE_DEFINER_AUTO;
+		else if (!strcmp(arg, "keep"))
+			o->definer = RESTORE_DEFINER_KEEP;
+		else if (!strcmp(arg, "current"))
+			o->definer = RESTORE_DEFINER_CURRENT;
+		else
+			return ms_fail(e, MS_USAGE, "--definer: '%s' is not auto, keep or current", arg);
+		return 0;
+	case OPT_NO_BINLOG:
+		o->no_binlog = true;
+		return 0;
+	case OPT_RESUME:
+		o->resume = true;
+		return 0;
+	case OPT_JOURNAL:
+		o->journal = arg;
+		return 0;
+	case OPT_VERIFY:
+		o->verify = true;
+		return 0;
+	case OPT_MAX_STALL:
+		if (cli_parse_double("--max-stall", arg, 50, 3600000, &d, e))
+			return -1;
+		o->max_stall_s = d / 1000.0;
+		return 0;
+	case OPT_TIMEOUT:
+		return cli_parse_double("--timeout", arg, 1, 31536000, &o->timeout_s, e);
+	case OPT_JSON:
+		a->json = true;
+		return 0;
+	}
+	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
+}
+
+static void on_progress(void *ctx, const struct restore_progress *p)
+{
+	struct restore_args *a = ctx;
+	char done[32], total[32], rate[32], eta[32] = "";
+	double r = p->elapsed_s > 0 ? (double)p->bytes / p->elapsed_s : 0;
+
+	if (!a->tty && p->elapsed_s - a->last_log < 10 && strcmp(p->phase, "load"))
+		return;
+	if (!a->tty && p->elapsed_s - a->last_log < 10 && p->bytes < p->bytes_total)
+		return;
+	a->last_log = p->elapsed_s;
+	cli_human_bytes(done, sizeof(done), (double)p->bytes);
+	cli_human_bytes(total, sizeof(total), (double)p->bytes_total);
+	cli_human_bytes(rate, sizeof(rate), r);
+	if (!strcmp(p->phase, "load") && r > 0 && p->bytes < p->bytes_total)
+		snprintf(eta, sizeof(eta), ", ETA %.0f s", (double)(p->bytes_total - p->bytes) / r);
+	fprintf(stderr, "%smdlsafe restore: %s: %zu/%zu tables, %llu rows, %s of %s, %s/s%s%s", a->tty ? "\r\033[K" : "",
+		p->phase, p->tables_done, p->tables_total, p->rows, done, total, rate, eta, a->tty ? "" : "\n");
+	fflush(stderr);
+}
+
+static void on_note(void *ctx, const char *line)
+{
+	struct restore_args *a = ctx;
+
+	fprintf(stderr, "%smdlsafe restore: %s\n", a->tty ? "\r\033[K" : "", line);
+}
+
+static void args_release(struct restore_args *a)
+{
+	dump_filter_release(&a->o.filter);
+	for (size_t i = 0; i < a->o.n_renames; i++) {
+		free(a->o.renames[i].from);
+		free(a->o.renames[i].to);
+	}
+	free(a->o.renames);
+}
+
+int cmd_restore(int argc, char **argv)
+{
+	struct restore_args a;
+	struct db_params conn;
+	struct ms_err e;
+	json_t *summary = NULL;
+	int first, rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(&conn, 0, sizeof(conn));
+	ms_err_clear(&e);
+	a.o.max_stall_s = 0.5;
+	a.o.jobs = cli_cpu_count();
+	rc = cli_parse(&restore_spec, argc, argv, &conn, restore_option, &a, &first, &e);
+	if (rc == 0 && first >= argc)
+		rc = ms_fail(&e, MS_USAGE, "say which backup to restore: mdlsafe restore DIR; see 'mdlsafe restore --help'");
+	if (rc == 0 && first + 1 < argc)
+		rc = ms_fail(&e, MS_USAGE, "unexpected argument '%s': give one backup directory", argv[first + 1]);
+	if (rc) {
+		args_release(&a);
+		db_params_release(&conn);
+		return rc > 0 ? MS_OK : cli_report_error("restore", &e);
+	}
+	a.o.dir = argv[first];
+	a.o.conn = &conn;
+	a.o.progress = on_progress;
+	a.o.note = on_note;
+	a.o.ctx = &a;
+	a.tty = isatty(STDERR_FILENO);
+	rc = restore_run(&a.o, &summary, &e);
+	if (a.tty)
+		fputc('\n', stderr);
+	if (a.json) {
+		json_t *out = summary ? json_incref(summary)
+				      : json_pack("{s:s, s:s, s:i}", "status", "failed", "error", e.msg, "exit_code", e.status);
+		if (rc && summary) {
+			json_object_set_new(out, "error", json_string(e.msg));
+			json_object_set_new(out, "exit_code", json_integer(e.status));
+		}
+		json_dumpf(out, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(out);
+	}
+	args_release(&a);
+	db_params_release(&conn);
+	if (rc) {
+		json_decref(summary);
+		return cli_report_error("restore", &e);
+	}
+	if (!a.json)
+		fprintf(stderr, "mdlsafe restore: done: %lld tables (%lld skipped), %lld rows in %.1f s%s\n",
+			(long long)json_integer_value(json_object_get(summary, "tables")),
+			(long long)json_integer_value(json_object_get(summary, "tables_skipped")),
+			(long long)json_integer_value(json_object_get(summary, "rows")),
+			json_real_value(json_object_get(summary, "duration_seconds")),
+			a.o.verify ? "; --verify: identical to the backup" : "");
+	json_decref(summary);
+	return MS_OK;
+}

@@ -1,0 +1,367 @@
+/* Loading: the worker threads that stream data chunks into the server, one
+ * transaction per chunk, and the runner for the small SQL files. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "restore/restore_internal.h"
+#include "restore/sqlsplit.h"
+#include "util/buf.h"
+
+/* Largest statement a data file can hold is one row; MariaDB's own limit. */
+#define STATEMENT_CAP (1ULL << 30)
+#define CHUNK_ATTEMPTS 8
+
+/* A data file being cut into statements as it streams out of zstd. The
+ * writer puts every row on its own line and values never hold a raw
+ * newline, so a statement ends at a line that ends with ';'. */
+struct stmt_stream {
+	struct restore *rs;
+	struct db *db;
+	const struct rtable *t;
+	struct buf stmt;               /* starts with our statement marker */
+	size_t mark_len;
+	size_t scan;                   /* where to look for the next newline */
+	size_t line_start;
+	unsigned long long rows, bytes;
+	char *target_ident;            /* `shadow` when rows go to another name, else NULL */
+};
+
+/* Swap mode: the file says INSERT INTO `t`, the rows go to the shadow. */
+static int retarget(struct stmt_stream *s, struct ms_err *e)
+{
+	char *p = s->stmt.data + s->mark_len;
+	size_t len = s->stmt.len - s->mark_len, a, b, n;
+	struct sqlsplit_name target;
+
+	if (!s->target_ident || !sqlsplit_insert_target(p, len, &target))
+		return 0;
+	a = target.start;
+	b = target.end;
+	n = strlen(s->target_ident);
+	if (n > b - a) {
+		size_t grow = n - (b - a);
+		char pad[64] = { 0 };
+		while (grow) {
+			size_t step = grow < sizeof(pad) ? grow : sizeof(pad);
+			buf_add(&s->stmt, pad, step);
+			grow -= step;
+		}
+		if (s->stmt.failed)
+			return ms_fail(e, MS_INTERNAL, "out of memory");
+		p = s->stmt.data + s->mark_len;
+	}
+	memmove(p + a + n, p + b, len - b);
+	memcpy(p + a, s->target_ident, n);
+	s->stmt.len = s->mark_len + len - (b - a) + n;
+	s->stmt.data[s->stmt.len] = '\0';
+	return 0;
+}
+
+/* Runs the statement in s->stmt (whatever follows it was taken out), without
+ * its trailing ";" and newline. */
+static int stmt_run(struct stmt_stream *s, struct ms_err *e)
+{
+	size_t stop = s->stmt.len;
+
+	while (stop > s->mark_len && strchr("\r\n \t", s->stmt.data[stop - 1]))
+		stop--;
+	if (stop > s->mark_len && s->stmt.data[stop - 1] == ';')
+		stop--;
+	if (stop == s->mark_len)
+		return 0;
+	s->stmt.len = stop;
+	s->stmt.data[stop] = '\0';
+	if (retarget(s, e))
+		return -1;
+	if (s->stmt.len - s->mark_len > s->rs->max_packet)
+		return ms_fail(e, MS_SERVER,
+			       "a statement of %zu bytes is bigger than the server's max_allowed_packet (%lu): "
+			       "raise it (SET GLOBAL max_allowed_packet = 1073741824) and rerun with --resume",
+			       s->stmt.len - s->mark_len, s->rs->max_packet);
+	return db_exec_marked(s->db, s->stmt.data, s->stmt.len, e);
+}
+
+/* Appends a piece; runs every statement completed by it. */
+static int stream_sink(void *ctx, const void *data, size_t len, struct ms_err *e)
+{
+	struct stmt_stream *s = ctx;
+
+	buf_add(&s->stmt, data, len);
+	if (s->stmt.failed)
+		return ms_fail(e, MS_INTERNAL, "a statement is bigger than %llu bytes", STATEMENT_CAP);
+	s->bytes += len;
+	for (;;) {
+		char *base = s->stmt.data, *nl = memchr(base + s->scan, '\n', s->stmt.len - s->scan);
+		size_t eol, next;
+
+		if (!nl) {
+			s->scan = s->stmt.len;
+			return 0;
+		}
+		eol = (size_t)(nl - base);
+		next = eol + 1;
+		if (base[s->line_start] == '(')
+			s->rows++;
+		if (s->line_start == s->mark_len &&
+		    (base[s->line_start] == '\n' || !strncmp(base + s->line_start, "-- ", 3) ||
+		     base[s->line_start] == '\r')) {
+			/* A comment or blank line between statements. */
+			memmove(base + s->mark_len, base + next, s->stmt.len - next);
+			s->stmt.len -= next - s->mark_len;
+			s->stmt.data[s->stmt.len] = '\0';
+			s->scan = s->line_start = s->mark_len;
+			continue;
+		}
+		if (eol > s->line_start && (base[eol - 1] == ';' || (base[eol - 1] == '\r' && eol - 1 > s->line_start &&
+									  base[eol - 2] == ';'))) {
+			/* Cut the stream after the newline, run, keep the rest. */
+			size_t rest_len = s->stmt.len - next;
+			char *rest = NULL;
+
+			if (rest_len && !(rest = malloc(rest_len)))
+				return ms_fail(e, MS_INTERNAL, "out of memory");
+			if (rest)
+				memcpy(rest, base + next, rest_len);
+			s->stmt.len = next;
+			if (stmt_run(s, e)) {
+				free(rest);
+				return -1;
+			}
+			s->stmt.len = s->mark_len;
+			s->stmt.data[s->mark_len] = '\0';
+			if (rest)
+				buf_add(&s->stmt, rest, rest_len);
+			free(rest);
+			s->scan = s->line_start = s->mark_len;
+			continue;
+		}
+		s->scan = s->line_start = next;
+	}
+}
+
+static int stream_flush(struct stmt_stream *s, struct ms_err *e)
+{
+	/* A last statement without a newline after it. */
+	return stmt_run(s, e);
+}
+
+static int stream_init(struct stmt_stream *s, struct restore *rs, struct db *db, const struct rtable *t,
+		       struct ms_err *e)
+{
+	char mark[DB_ROLE_MAX + 32];
+
+	memset(s, 0, sizeof(*s));
+	s->rs = rs;
+	s->db = db;
+	s->t = t;
+	buf_init(&s->stmt, STATEMENT_CAP);
+	s->mark_len = (size_t)db_statement_mark(db, mark, sizeof(mark));
+	buf_add(&s->stmt, mark, s->mark_len);
+	if (t && strcmp(t->load_name, t->name))
+		s->target_ident = db_quote_ident(t->load_name);
+	if (s->stmt.failed || (t && strcmp(t->load_name, t->name) && !s->target_ident))
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	s->scan = s->line_start = s->mark_len;
+	return 0;
+}
+
+static void stream_release(struct stmt_stream *s)
+{
+	buf_release(&s->stmt);
+	free(s->target_ident);
+}
+
+/* ---- chunks ------------------------------------------------------------- */
+
+static int use_db(struct db *db, const char *name, struct ms_err *e)
+{
+	if (mysql_select_db(db->mysql, name))
+		return db_fail(db, e, "selecting the target database");
+	return 0;
+}
+
+/* A resumed chunk may have left rows behind: a MyISAM table keeps what it
+ * got, and a commit can land just before the journal line. Its primary-key
+ * range (or the whole table, when it is one chunk) is emptied first. */
+static int clear_chunk(struct db *db, const struct rtable *t, const struct rchunk *ch, struct ms_err *e)
+{
+	char *id = db_quote_ident(t->load_name);
+	struct buf sql = BUF_INIT;
+	int rc;
+
+	buf_addf(&sql, "DELETE FROM %s%s%s", id ? id : "``", ch->where ? " WHERE " : "", ch->where ? ch->where : "");
+	free(id);
+	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : db_exec(db, buf_str(&sql), e);
+	buf_release(&sql);
+	return rc;
+}
+
+static bool retryable(const struct ms_err *e)
+{
+	/* lock wait (metadata or row), deadlock, interrupted by a KILL QUERY */
+	return e->sql_errno == 1205 || e->sql_errno == 1213 || e->sql_errno == 1969 || e->sql_errno == 1317;
+}
+
+static int load_chunk_once(struct rworker *w, struct rchunk *ch, bool clear, struct ms_err *e)
+{
+	struct restore *rs = w->rs;
+	struct rtable *t = &rs->tables[ch->table];
+	struct stmt_stream s;
+	int rc;
+
+	if (stream_init(&s, rs, &w->db, t, e))
+		return -1;
+	rc = use_db(&w->db, t->db, e);
+	if (rc == 0 && clear)
+		rc = clear_chunk(&w->db, t, ch, e);
+	if (rc == 0)
+		rc = db_exec(&w->db, "START TRANSACTION", e);
+	if (rc == 0)
+		rc = backup_reader_read(w->reader, rs->dir_fd, &ch->f, stream_sink, &s, e);
+	if (rc == 0)
+		rc = stream_flush(&s, e);
+	if (rc == 0)
+		rc = db_exec(&w->db, "COMMIT", e);
+	if (rc) {
+		struct ms_err ignored;
+		db_exec(&w->db, "ROLLBACK", &ignored);
+	} else {
+		pthread_mutex_lock(&rs->mu);
+		rs->rows += s.rows;
+		rs->bytes += s.bytes;
+		ch->done = true;
+		if (++t->chunks_done == t->n_chunks)
+			rs->tables_done++;
+		pthread_mutex_unlock(&rs->mu);
+	}
+	stream_release(&s);
+	return rc;
+}
+
+static int load_chunk(struct rworker *w, struct rchunk *ch, struct ms_err *e)
+{
+	struct restore *rs = w->rs;
+	struct rtable *t = &rs->tables[ch->table];
+	bool clear = rs->o->resume && t->created && !rs->tables[ch->table].skip;
+	int rc;
+
+	for (unsigned attempt = 0;; attempt++) {
+		rc = load_chunk_once(w, ch, clear, e);
+		if (rc == 0 || !retryable(e) || attempt + 1 == CHUNK_ATTEMPTS || restore_cancelled(rs))
+			break;
+		/* Rows of the failed attempt were rolled back, except on
+		 * non-transactional engines: clear before trying again. */
+		clear = true;
+		restore_note(rs, "%s.%s chunk %u: %s; retrying", t->db, t->name, ch->index, e->msg);
+		lockreq_backoff(0.2, attempt, 4);
+	}
+	if (rc == 0)
+		return journal_record(rs->journal, "chunk_done", ch->f.path, e);
+	return ms_fail_context(e, "restoring %s.%s chunk %u (%s%s%s)", t->db, t->name, ch->index, ch->f.path,
+			       ch->where ? ", rows " : "", ch->where ? ch->where : "");
+}
+
+void *restore_worker_main(void *arg)
+{
+	struct rworker *w = arg;
+	struct restore *rs = w->rs;
+
+	for (;;) {
+		struct rchunk *ch = NULL;
+		struct ms_err e;
+
+		pthread_mutex_lock(&rs->mu);
+		if (!rs->failed && rs->next < rs->n_queue)
+			ch = rs->queue[rs->next++];
+		pthread_mutex_unlock(&rs->mu);
+		if (!ch)
+			break;
+		ms_err_clear(&e);
+		if (load_chunk(w, ch, &e)) {
+			restore_fail(rs, &e);
+			break;
+		}
+	}
+	return NULL;
+}
+
+int restore_worker_open(struct restore *rs, struct rworker *w, const char *role, struct ms_err *e)
+{
+	w->rs = rs;
+	if (db_open(&w->db, rs->o->conn, role, NULL, e))
+		return -1;
+	if (rs->o->no_binlog && db_exec(&w->db, "SET SESSION sql_log_bin = 0", e))
+		return ms_fail_context(e, "--no-binlog (needs SUPER or BINLOG ADMIN)");
+	if (db_exec(&w->db, "SET SESSION unique_checks = 0, SESSION foreign_key_checks = 0", e))
+		return -1;
+	return backup_reader_new(&w->reader, NULL, NULL, e);
+}
+
+/* ---- small files -------------------------------------------------------- */
+
+struct file_ctx {
+	struct restore *rs;
+	struct db *db;
+	restore_stmt_fn fn;
+	void *ctx;
+	const char *path;
+	struct ms_err *e;
+};
+
+static int collect(void *ctx, const void *data, size_t len, struct ms_err *e)
+{
+	struct buf *b = ctx;
+
+	buf_add(b, data, len);
+	return b->failed ? ms_fail(e, MS_INTERNAL, "out of memory") : 0;
+}
+
+static int each_statement(struct file_ctx *fc, const char *stmt, size_t len, unsigned line)
+{
+	char *sql;
+	int rc;
+
+	if (fc->fn)
+		rc = fc->fn(fc->rs, fc->db, stmt, len, fc->ctx, fc->e);
+	else if (!(sql = strndup(stmt, len)))
+		rc = ms_fail(fc->e, MS_INTERNAL, "out of memory");
+	else {
+		rc = db_exec(fc->db, sql, fc->e);
+		free(sql);
+	}
+	if (rc)
+		ms_fail_context(fc->e, "%s line %u", fc->path, line);
+	return rc ? -1 : 0;
+}
+
+int restore_run_file(struct restore *rs, struct db *db, struct backup_reader *rd, const struct backup_file *f,
+		     restore_stmt_fn fn, void *ctx, struct ms_err *e)
+{
+	struct buf text = BUF_INIT;
+	struct file_ctx fc = { rs, db, fn, ctx, f->path, e };
+	int rc;
+
+	buf_init(&text, STATEMENT_CAP);
+	rc = backup_reader_read(rd, rs->dir_fd, f, collect, &text, e);
+	if (rc == 0) {
+		struct sqlsplit sp;
+		struct sqlsplit_stmt st;
+
+		sqlsplit_init(&sp, text.data ? text.data : "", text.len);
+		/* A body created under NO_BACKSLASH_ESCAPES (the file sets each
+		 * object's sql_mode first) reads backslashes as the server does. */
+		while ((rc = sqlsplit_next(&sp, &st)) == 1) {
+			if (each_statement(&fc, st.text, st.len, st.line)) {
+				rc = -1;
+				break;
+			}
+			sp.no_backslash_escapes = (db->mysql->server_status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0;
+		}
+		if (rc < -1)
+			rc = ms_fail(e, MS_INCOMPLETE, "%s line %u: a quote or comment is not closed, or a DELIMITER "
+				     "line is bad; the file is damaged", f->path, sp.error_line);
+	}
+	buf_release(&text);
+	return rc ? -1 : 0;
+}

@@ -1,0 +1,788 @@
+/* restore_run(): checks the backup, then the target, then loads: tables,
+ * data in parallel, swaps, triggers, routines, views, events, and --verify. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "restore/restore_internal.h"
+#include "restore/sqlsplit.h"
+#include "util/buf.h"
+
+/* ---- shared helpers ----------------------------------------------------- */
+
+void restore_note(struct restore *rs, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&rs->mu);
+	json_array_append_new(rs->warnings, json_string(line));
+	pthread_mutex_unlock(&rs->mu);
+	if (rs->o->note)
+		rs->o->note(rs->o->ctx, line);
+}
+
+static void note_cb(void *ctx, const char *line)
+{
+	restore_note(ctx, "%s", line);
+}
+
+void restore_fail(struct restore *rs, const struct ms_err *e)
+{
+	pthread_mutex_lock(&rs->mu);
+	if (!rs->failed) {
+		rs->failed = true;
+		rs->err = *e;
+	}
+	pthread_mutex_unlock(&rs->mu);
+}
+
+bool restore_cancelled(struct restore *rs)
+{
+	bool f;
+
+	pthread_mutex_lock(&rs->mu);
+	f = rs->failed;
+	pthread_mutex_unlock(&rs->mu);
+	return f;
+}
+
+struct lockreq_opts restore_lockreq_opts(struct restore *rs, const char *what)
+{
+	struct lockreq_opts lo = {
+		.budget_s = rs->o->max_stall_s,
+		.deadline = rs->deadline,
+		.probe = rs->probe_open ? &rs->probe : NULL,
+		.what = what,
+		.note = note_cb,
+		.ctx = rs,
+	};
+	return lo;
+}
+
+char *restore_default_journal(const char *dir)
+{
+	size_t n = strlen(dir);
+	char *p;
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if ((p = malloc(n + sizeof(".restore-journal"))))
+		sprintf(p, "%.*s.restore-journal", (int)n, dir);
+	return p;
+}
+
+static void report(struct restore *rs, const char *phase)
+{
+	struct restore_progress p = { .phase = phase };
+
+	if (!rs->o->progress)
+		return;
+	pthread_mutex_lock(&rs->mu);
+	p.tables_total = rs->n_tables;
+	p.tables_done = rs->tables_done;
+	p.rows = rs->rows;
+	p.bytes = rs->bytes;
+	p.bytes_total = rs->bytes_total;
+	pthread_mutex_unlock(&rs->mu);
+	p.elapsed_s = lockreq_now() - rs->started_at;
+	rs->o->progress(rs->o->ctx, &p);
+}
+
+static bool past_deadline(const struct restore *rs)
+{
+	return rs->deadline > 0 && lockreq_now() >= rs->deadline;
+}
+
+/* ---- before anything is sent -------------------------------------------- */
+
+static void verify_progress(void *ctx, const char *file, unsigned long long stored)
+{
+	struct restore *rs = ctx;
+	static double last;
+	double now = lockreq_now();
+
+	(void)file;
+	(void)stored;
+	if (now - last >= 1.0) {
+		last = now;
+		report(rs, "verify");
+	}
+}
+
+/* The backup is checked whole before the first statement goes out. */
+static int check_backup(struct restore *rs, struct ms_err *e)
+{
+	struct verify_result vr;
+	char *path;
+	json_error_t jerr;
+	struct buf raw = BUF_INIT;
+	FILE *f;
+	char chunk[65536];
+	size_t n;
+	int rc = verify_backup(rs->o->dir, verify_progress, rs, &vr, e);
+
+	verify_result_release(&vr);
+	if (rc)
+		return ms_fail_context(e, "refusing to restore %s, nothing was sent to the server", rs->o->dir);
+	if ((rs->dir_fd = backup_dir_open(rs->o->dir, e)) < 0)
+		return -1;
+	if (!(path = malloc(strlen(rs->o->dir) + sizeof("/manifest.json"))))
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	sprintf(path, "%s/manifest.json", rs->o->dir);
+	f = fopen(path, "rb");
+	free(path);
+	if (!f)
+		return ms_fail(e, MS_IO, "%s/manifest.json: cannot open it again after verifying", rs->o->dir);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(&raw, chunk, n);
+	fclose(f);
+	if (raw.failed)
+		return buf_release(&raw), ms_fail(e, MS_INTERNAL, "out of memory");
+	snprintf(rs->backup_id, sizeof(rs->backup_id), "%016llx",
+		 (unsigned long long)XXH3_64bits(raw.data ? raw.data : "", raw.len));
+	rs->manifest = json_loadb(raw.data ? raw.data : "", raw.len, JSON_REJECT_DUPLICATES, &jerr);
+	buf_release(&raw);
+	if (!rs->manifest)
+		return ms_fail(e, MS_INCOMPLETE, "manifest.json changed after it was verified: %s", jerr.text);
+	return 0;
+}
+
+static int connect_all(struct restore *rs, struct ms_err *e)
+{
+	char *v = NULL;
+	struct ms_err ignored;
+
+	if (db_open(&rs->coord, rs->o->conn, "restore", NULL, e))
+		return -1;
+	/* The probe only reads the wait graph for messages; without it,
+	 * messages just say less. */
+	rs->probe_open = db_open(&rs->probe, rs->o->conn, "restore-probe", NULL, &ignored) == 0;
+	if (rs->o->no_binlog && db_exec(&rs->coord, "SET SESSION sql_log_bin = 0", e))
+		return ms_fail_context(e, "--no-binlog needs SUPER or BINLOG ADMIN");
+	if (db_exec(&rs->coord, "SET SESSION unique_checks = 0, SESSION foreign_key_checks = 0", e))
+		return -1;
+	if (db_query_value(&rs->coord, "SELECT @@max_allowed_packet", &v, e))
+		return -1;
+	rs->max_packet = v ? strtoul(v, NULL, 10) : 16UL << 20;
+	free(v);
+	return 0;
+}
+
+/* A JSON header that ties a journal to one backup, server and option set. */
+static json_t *journal_header(struct restore *rs)
+{
+	json_t *h = json_object(), *ren = json_object(), *f = json_array();
+	static const char *const modes[] = { "fail", "skip", "replace", "swap" };
+
+	for (size_t i = 0; i < rs->o->n_renames; i++)
+		json_object_set_new(ren, rs->o->renames[i].from, json_string(rs->o->renames[i].to));
+	for (size_t i = 0; i < rs->n_tables; i++) {
+		char key[300];
+		snprintf(key, sizeof(key), "%s.%s", rs->tables[i].src_db, rs->tables[i].name);
+		json_array_append_new(f, json_string(key));
+	}
+	json_object_set_new(h, "backup", json_string(rs->backup_id));
+	json_object_set_new(h, "target", json_string(rs->coord.target));
+	json_object_set_new(h, "if_exists", json_string(modes[rs->o->if_exists]));
+	json_object_set_new(h, "renames", ren);
+	json_object_set_new(h, "tables", f);
+	return h;
+}
+
+static int journal_start(struct restore *rs, struct ms_err *e)
+{
+	char *path = rs->o->journal ? strdup(rs->o->journal) : restore_default_journal(rs->o->dir);
+	json_t *want = journal_header(rs), *have = NULL;
+	int rc;
+
+	if (!path || !want) {
+		free(path);
+		json_decref(want);
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	}
+	if (!rs->o->resume) {
+		rc = journal_create(path, want, &rs->journal, e);
+	} else if ((rc = journal_open_resume(path, &rs->journal, &have, e)) == 0) {
+		static const char *const keys[] = { "backup", "target", "if_exists", "renames", "tables" };
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]) && rc == 0; i++)
+			if (!json_equal(json_object_get(want, keys[i]), json_object_get(have, keys[i])))
+				rc = ms_fail(e, MS_USAGE,
+					     "%s belongs to a restore with another %s (%s differs): resume it with the same "
+					     "backup, server and options, or delete it to start over",
+					     path, keys[i], keys[i]);
+	}
+	json_decref(want);
+	json_decref(have);
+	free(path);
+	return rc;
+}
+
+static void table_key(const struct rtable *t, char *key, size_t n)
+{
+	snprintf(key, n, "%s.%s", t->db, t->load_name);
+}
+
+/* A table a resumed restore created itself: its own, whatever exists. */
+static bool created_before(struct restore *rs, const struct rtable *t)
+{
+	char key[300];
+
+	table_key(t, key, sizeof(key));
+	return rs->journal && journal_has(rs->journal, "table_created", key);
+}
+
+/* Which targets exist; with --if-exists fail, refuses before any change. */
+static int check_targets(struct restore *rs, struct ms_err *e)
+{
+	struct buf clash = BUF_INIT;
+	unsigned n_clash = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < rs->n_tables && rc == 0; i++) {
+		struct rtable *t = &rs->tables[i];
+		char *sch = db_quote_string(&rs->coord, t->db), *nm = db_quote_string(&rs->coord, t->name), *v = NULL;
+		struct buf q = BUF_INIT;
+
+		buf_addf(&q, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+			 sch ? sch : "''", nm ? nm : "''");
+		rc = db_query_value(&rs->coord, buf_str(&q), &v, e);
+		t->exists = rc == 0 && v && strcmp(v, "0");
+		free(v);
+		free(sch);
+		free(nm);
+		buf_release(&q);
+		if (rc || !t->exists)
+			continue;
+		if (created_before(rs, t))
+			continue;
+		if (rs->o->if_exists == RESTORE_SKIP)
+			t->skip = true;
+		if (rs->o->if_exists == RESTORE_FAIL) {
+			if (n_clash < 5)
+				buf_addf(&clash, "%s%s.%s", n_clash ? ", " : "", t->db, t->name);
+			n_clash++;
+		}
+	}
+	if (rc == 0 && n_clash)
+		rc = ms_fail(e, MS_USAGE,
+			     "%u table%s of the backup already exist%s on the server (%s%s): nothing was changed; "
+			     "restore under another name with --rename DB:NEWDB, or choose --if-exists skip|replace|swap",
+			     n_clash, n_clash == 1 ? "" : "s", n_clash == 1 ? "s" : "", buf_str(&clash), n_clash > 5 ? ", ..." : "");
+	buf_release(&clash);
+	return rc;
+}
+
+/* Objects (views, routines, events, triggers) of the backup that exist
+ * already; counted into *clash for --if-exists fail. */
+struct object_scan {
+	struct restore *rs;
+	const char *db;
+	struct buf *list;
+	unsigned n;
+};
+
+static int scan_object(struct restore *rs, struct db *db, const char *stmt, size_t len, void *ctx, struct ms_err *e)
+{
+	struct object_scan *sc = ctx;
+	struct sqlsplit_object ob;
+	const char *sql = NULL;
+	char *sch, *nm, *v = NULL;
+	struct buf q = BUF_INIT;
+	int rc;
+
+	(void)rs;
+	if (!sqlsplit_create_object(stmt, len, &ob))
+		return 0;
+	switch (ob.kind) {
+	case SQLSPLIT_VIEW: sql = "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"; break;
+	case SQLSPLIT_FUNCTION:
+	case SQLSPLIT_PROCEDURE:
+	case SQLSPLIT_PACKAGE:
+	case SQLSPLIT_PACKAGE_BODY:
+		sql = "SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s AND ROUTINE_NAME = %s"; break;
+	case SQLSPLIT_EVENT: sql = "SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s AND EVENT_NAME = %s"; break;
+	case SQLSPLIT_TRIGGER: sql = "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s AND TRIGGER_NAME = %s"; break;
+	default: return 0;
+	}
+	sch = db_quote_string(db, sc->db);
+	nm = db_quote_string(db, ob.name.name);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	buf_addf(&q, sql, sch ? sch : "''", nm ? nm : "''");
+#pragma GCC diagnostic pop
+	rc = db_query_value(db, buf_str(&q), &v, e);
+	if (rc == 0 && v && strcmp(v, "0")) {
+		if (sc->n < 5)
+			buf_addf(sc->list, "%s%s %s.%s", sc->list->len ? ", " : "", sqlsplit_kind_name(ob.kind), sc->db,
+				 ob.name.name);
+		sc->n++;
+	}
+	free(v);
+	free(sch);
+	free(nm);
+	buf_release(&q);
+	return rc;
+}
+
+static int check_objects(struct restore *rs, struct backup_reader *rd, struct ms_err *e)
+{
+	struct buf list = BUF_INIT;
+	unsigned n = 0;
+	int rc = 0;
+
+	for (size_t d = 0; d < rs->n_dbs && rc == 0; d++) {
+		const struct rdb *db = &rs->dbs[d];
+		const struct backup_file *files[] = { db->has_views ? &db->views : NULL,
+						      db->has_routines ? &db->routines : NULL,
+						      db->has_events ? &db->events : NULL };
+		struct object_scan sc = { rs, db->name, &list, 0 };
+
+		for (size_t i = 0; i < 3 && rc == 0; i++)
+			if (files[i])
+				rc = restore_run_file(rs, &rs->coord, rd, files[i], scan_object, &sc, e);
+		n += sc.n;
+	}
+	if (rc == 0 && n)
+		rc = ms_fail(e, MS_USAGE,
+			     "%u view%s, routine%s or event%s of the backup already exist (%s%s): nothing was changed; "
+			     "use --rename DB:NEWDB, or --if-exists skip|replace|swap",
+			     n, n == 1 ? "" : "s", n == 1 ? "" : "s", n == 1 ? "" : "s", buf_str(&list), n > 5 ? ", ..." : "");
+	buf_release(&list);
+	return rc;
+}
+
+/* ---- definitions -------------------------------------------------------- */
+
+/* CREATE DATABASE IF NOT EXISTS under the target name, with the backup's
+ * character set and collation (what follows the name in schema.sql). */
+static int database_stmt(struct restore *rs, struct db *db, const char *stmt, size_t len, void *ctx, struct ms_err *e)
+{
+	const struct rdb *d = ctx;
+	struct sqlsplit_object ob;
+	struct buf sql = BUF_INIT;
+	char *id;
+	int rc;
+
+	(void)rs;
+	if (!sqlsplit_create_object(stmt, len, &ob) || ob.kind != SQLSPLIT_DATABASE)
+		return 0;
+	id = db_quote_ident(d->name);
+	buf_addf(&sql, "CREATE DATABASE IF NOT EXISTS %s %.*s", id ? id : "``", (int)(len - ob.name.end),
+		 stmt + ob.name.end);
+	free(id);
+	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : db_exec(db, buf_str(&sql), e);
+	buf_release(&sql);
+	return rc;
+}
+
+static int create_database(struct restore *rs, struct backup_reader *rd, const struct rdb *d, struct ms_err *e)
+{
+	char *id;
+	struct buf sql = BUF_INIT;
+	int rc;
+
+	if (d->has_schema)
+		return restore_run_file(rs, &rs->coord, rd, &d->schema, database_stmt, (void *)d, e);
+	id = db_quote_ident(d->name);
+	buf_addf(&sql, "CREATE DATABASE IF NOT EXISTS %s", id ? id : "``");
+	free(id);
+	rc = db_exec(&rs->coord, buf_str(&sql), e);
+	buf_release(&sql);
+	return rc;
+}
+
+/* The table's CREATE TABLE, under its load name. */
+static int table_stmt(struct restore *rs, struct db *db, const char *stmt, size_t len, void *ctx, struct ms_err *e)
+{
+	const struct rtable *t = ctx;
+	struct sqlsplit_object ob;
+	struct buf sql = BUF_INIT;
+	char *id;
+	int rc;
+
+	(void)rs;
+	if (!sqlsplit_create_object(stmt, len, &ob) || ob.kind != SQLSPLIT_TABLE || !strcmp(t->load_name, t->name)) {
+		buf_add(&sql, stmt, len);
+	} else {
+		id = db_quote_ident(t->load_name);
+		buf_addf(&sql, "%.*s%s%.*s", (int)ob.name.start, stmt, id ? id : "``", (int)(len - ob.name.end),
+			 stmt + ob.name.end);
+		free(id);
+	}
+	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : db_exec(db, buf_str(&sql), e);
+	buf_release(&sql);
+	return rc;
+}
+
+static char *qualified(const char *db, const char *name)
+{
+	char *a = db_quote_ident(db), *b = db_quote_ident(name), *q = NULL;
+
+	if (a && b && (q = malloc(strlen(a) + strlen(b) + 2)))
+		sprintf(q, "%s.%s", a, b);
+	free(a);
+	free(b);
+	return q;
+}
+
+/* DROP TABLE of a name nobody queues on (a shadow, or a table already
+ * renamed aside): plain, retried on lock timeouts until the deadline. */
+static int drop_aside(struct restore *rs, const char *db, const char *name, struct ms_err *e)
+{
+	char *q = qualified(db, name);
+	struct buf sql = BUF_INIT;
+	int rc;
+
+	buf_addf(&sql, "DROP TABLE IF EXISTS %s", q ? q : "``");
+	free(q);
+	for (unsigned attempt = 0;; attempt++) {
+		rc = db_exec(&rs->coord, buf_str(&sql), e);
+		if (rc == 0 || !lockreq_timed_out(e) || past_deadline(rs))
+			break;
+		lockreq_backoff(0.2, attempt, 4);
+	}
+	buf_release(&sql);
+	return rc;
+}
+
+/* Moves the live table aside with one bounded RENAME, then drops it. */
+static int replace_existing(struct restore *rs, const struct rtable *t, struct ms_err *e)
+{
+	char *from = qualified(t->db, t->name), *to = qualified(t->db, t->old_name), what[300];
+	struct buf sql = BUF_INIT;
+	struct lockreq_opts lo;
+	int rc;
+
+	snprintf(what, sizeof(what), "replace %s.%s", t->db, t->name);
+	lo = restore_lockreq_opts(rs, what);
+	buf_addf(&sql, "RENAME TABLE %s TO %s", from ? from : "``", to ? to : "``");
+	free(from);
+	free(to);
+	rc = drop_aside(rs, t->db, t->old_name, e);
+	if (rc == 0)
+		rc = lockreq_exec(&rs->coord, buf_str(&sql), &lo, NULL, e);
+	if (rc == 0)
+		rc = drop_aside(rs, t->db, t->old_name, e);
+	buf_release(&sql);
+	return rc;
+}
+
+static int create_table(struct restore *rs, struct backup_reader *rd, struct rtable *t, struct ms_err *e)
+{
+	char key[300];
+
+	table_key(t, key, sizeof(key));
+	if (journal_has(rs->journal, "table_created", key)) {
+		t->created = true;
+		return 0;
+	}
+	if (mysql_select_db(rs->coord.mysql, t->db))
+		return db_fail(&rs->coord, e, "selecting the target database");
+	if (t->exists && rs->o->if_exists == RESTORE_REPLACE && replace_existing(rs, t, e))
+		return -1;
+	/* A shadow left by a run that had no journal: ours by its name. */
+	if (rs->o->if_exists == RESTORE_SWAP && drop_aside(rs, t->db, t->load_name, e))
+		return -1;
+	if (restore_run_file(rs, &rs->coord, rd, &t->schema, table_stmt, t, e))
+		return ms_fail_context(e, "creating %s.%s", t->db, t->load_name);
+	return journal_record(rs->journal, "table_created", key, e);
+}
+
+/* ---- after the data ----------------------------------------------------- */
+
+/* One atomic RENAME for every swapped table of a database, so readers see
+ * the old set or the new set, never a mix; then the old tables go. */
+static int swap_in(struct restore *rs, const struct rdb *d, struct ms_err *e)
+{
+	struct buf sql = BUF_INIT;
+	char what[300];
+	struct lockreq_opts lo;
+	int rc = 0;
+
+	if (journal_has(rs->journal, "swapped", d->name))
+		goto drop_old;
+	buf_adds(&sql, "RENAME TABLE ");
+	for (size_t i = 0; i < rs->n_tables; i++) {
+		const struct rtable *t = &rs->tables[i];
+		char *live, *old, *shadow;
+
+		if (t->skip || strcmp(t->db, d->name))
+			continue;
+		live = qualified(t->db, t->name);
+		old = qualified(t->db, t->old_name);
+		shadow = qualified(t->db, t->load_name);
+		if (t->exists)
+			buf_addf(&sql, "%s%s TO %s, ", sql.len > 13 ? "" : "", live, old);
+		buf_addf(&sql, "%s TO %s, ", shadow, live);
+		free(live);
+		free(old);
+		free(shadow);
+	}
+	if (sql.len == strlen("RENAME TABLE ")) {
+		buf_release(&sql);
+		return 0;
+	}
+	sql.len -= 2;
+	sql.data[sql.len] = '\0';
+	snprintf(what, sizeof(what), "swap the tables of %s in", d->name);
+	lo = restore_lockreq_opts(rs, what);
+	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : lockreq_exec(&rs->coord, buf_str(&sql), &lo, NULL, e);
+	buf_release(&sql);
+	if (rc == 0)
+		rc = journal_record(rs->journal, "swapped", d->name, e);
+drop_old:
+	for (size_t i = 0; i < rs->n_tables && rc == 0; i++) {
+		const struct rtable *t = &rs->tables[i];
+		if (!t->skip && !strcmp(t->db, d->name) && t->exists)
+			rc = drop_aside(rs, t->db, t->old_name, e);
+	}
+	return rc;
+}
+
+static int finish_database(struct restore *rs, struct backup_reader *rd, const struct rdb *d, struct ms_err *e)
+{
+	if (rs->o->if_exists == RESTORE_SWAP && swap_in(rs, d, e))
+		return -1;
+	for (size_t i = 0; i < rs->n_tables; i++) {
+		const struct rtable *t = &rs->tables[i];
+		if (!t->skip && t->has_triggers && !strcmp(t->db, d->name) &&
+		    restore_objects_file(rs, &rs->coord, rd, d, &t->triggers, "triggers", e))
+			return -1;
+	}
+	if (d->has_routines && restore_objects_file(rs, &rs->coord, rd, d, &d->routines, "routines", e))
+		return -1;
+	if (d->has_views && restore_objects_file(rs, &rs->coord, rd, d, &d->views, "views", e))
+		return -1;
+	if (d->has_events && restore_objects_file(rs, &rs->coord, rd, d, &d->events, "events", e))
+		return -1;
+	return 0;
+}
+
+/* ---- the data ----------------------------------------------------------- */
+
+static int load_data(struct restore *rs, struct ms_err *e)
+{
+	unsigned n = rs->o->jobs ? rs->o->jobs : 1;
+	double last = 0;
+	bool done = false;
+
+	if (restore_plan_queue(rs, e))
+		return -1;
+	if (n > rs->n_queue)
+		n = rs->n_queue ? (unsigned)rs->n_queue : 0;
+	rs->workers = calloc(n + 1, sizeof(*rs->workers));
+	if (!rs->workers)
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	for (unsigned i = 0; i < n; i++) {
+		char role[32];
+		snprintf(role, sizeof(role), "restore-%u", i + 1);
+		rs->workers[i].index = i;
+		if (restore_worker_open(rs, &rs->workers[i], role, e))
+			return -1;
+		rs->n_workers++;
+	}
+	for (unsigned i = 0; i < rs->n_workers; i++)
+		rs->workers[i].started =
+			pthread_create(&rs->workers[i].thread, NULL, restore_worker_main, &rs->workers[i]) == 0;
+	while (!done) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&rs->mu);
+		done = rs->failed || (rs->next >= rs->n_queue && rs->tables_done >= rs->n_tables);
+		pthread_mutex_unlock(&rs->mu);
+		if (!done && past_deadline(rs)) {
+			struct ms_err te;
+			ms_fail(&te, MS_TIMEOUT, "--timeout expired while loading data");
+			restore_fail(rs, &te);
+		}
+		if (lockreq_now() - last >= 1.0) {
+			last = lockreq_now();
+			report(rs, "load");
+		}
+		/* Workers that ran out of work end; all ended means done. */
+		if (!done) {
+			bool any = false;
+			pthread_mutex_lock(&rs->mu);
+			any = rs->next < rs->n_queue;
+			pthread_mutex_unlock(&rs->mu);
+			if (!any) {
+				for (unsigned i = 0; i < rs->n_workers; i++)
+					if (rs->workers[i].started) {
+						pthread_join(rs->workers[i].thread, NULL);
+						rs->workers[i].started = false;
+					}
+				done = true;
+			}
+		}
+	}
+	for (unsigned i = 0; i < rs->n_workers; i++)
+		if (rs->workers[i].started) {
+			pthread_join(rs->workers[i].thread, NULL);
+			rs->workers[i].started = false;
+		}
+	report(rs, "load");
+	if (rs->failed) {
+		*e = rs->err;
+		return -1;
+	}
+	return 0;
+}
+
+static void workers_close(struct restore *rs)
+{
+	for (unsigned i = 0; i < rs->n_workers; i++) {
+		db_close(&rs->workers[i].db);
+		backup_reader_free(rs->workers[i].reader);
+	}
+	free(rs->workers);
+	rs->workers = NULL;
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+static json_t *summary_json(struct restore *rs, json_t *check)
+{
+	json_t *s = json_object(), *dbs = json_array();
+	size_t skipped = 0;
+
+	for (size_t d = 0; d < rs->n_dbs; d++)
+		json_array_append_new(dbs, json_pack("{s:s, s:s}", "from", rs->dbs[d].src, "to", rs->dbs[d].name));
+	for (size_t i = 0; i < rs->n_tables; i++)
+		skipped += rs->tables[i].skip;
+	json_object_set_new(s, "status", json_string(check && json_array_size(check) ? "different" : "ok"));
+	json_object_set_new(s, "directory", json_string(rs->o->dir));
+	json_object_set_new(s, "databases", dbs);
+	json_object_set_new(s, "tables", json_integer((json_int_t)(rs->n_tables - skipped)));
+	json_object_set_new(s, "tables_skipped", json_integer((json_int_t)skipped));
+	json_object_set_new(s, "rows", json_integer((json_int_t)rs->rows));
+	json_object_set_new(s, "bytes", json_integer((json_int_t)rs->bytes));
+	json_object_set_new(s, "duration_seconds", json_real(lockreq_now() - rs->started_at));
+	json_object_set_new(s, "workers", json_integer(rs->n_workers));
+	json_object_set_new(s, "resumed", json_boolean(rs->o->resume));
+	json_object_set_new(s, "lock_retries", json_integer(rs->lock_retries));
+	json_object_set_new(s, "definer_fallbacks", json_integer(rs->definer_fallbacks));
+	json_object_set_new(s, "warnings", json_incref(rs->warnings));
+	json_object_set_new(s, "verify", check ? json_pack("{s:b, s:O}", "identical", json_array_size(check) == 0,
+							   "differences", check)
+					       : json_null());
+	return s;
+}
+
+static int run(struct restore *rs, json_t **summary, struct ms_err *e)
+{
+	struct backup_reader *rd = NULL;
+	json_t *check = NULL;
+	int rc = -1;
+
+	if (check_backup(rs, e) || restore_plan_load(rs, e) || connect_all(rs, e) ||
+	    backup_reader_new(&rd, NULL, NULL, e))
+		goto out;
+	/* The journal first: an interrupted restore must be resumed (or its
+	 * journal deleted) before another starts, and a resumed run knows
+	 * which tables are its own before it looks. */
+	if (journal_start(rs, e))
+		goto out;
+	if (check_targets(rs, e) || (rs->o->if_exists == RESTORE_FAIL && !rs->o->resume && check_objects(rs, rd, e))) {
+		struct ms_err ignored;
+		/* Refused before any change: there is nothing to resume. */
+		if (!rs->o->resume)
+			journal_finish(rs->journal, true, &ignored);
+		journal_close(rs->journal);
+		rs->journal = NULL;
+		goto out;
+	}
+	for (size_t d = 0; d < rs->n_dbs; d++)
+		if (create_database(rs, rd, &rs->dbs[d], e))
+			goto out;
+	for (size_t i = 0; i < rs->n_tables; i++) {
+		struct rtable *t = &rs->tables[i];
+		if (t->skip)
+			continue;
+		if (create_table(rs, rd, t, e))
+			goto out;
+		for (size_t c = 0; c < t->n_chunks; c++)
+			if (journal_has(rs->journal, "chunk_done", t->chunks[c].f.path)) {
+				t->chunks[c].done = true;
+				t->chunks_done++;
+			}
+	}
+	for (size_t i = 0; i < rs->n_tables; i++)
+		if (rs->tables[i].skip || rs->tables[i].chunks_done == rs->tables[i].n_chunks)
+			rs->tables_done++;
+	if (load_data(rs, e))
+		goto out;
+	report(rs, "finish");
+	for (size_t d = 0; d < rs->n_dbs; d++)
+		if (finish_database(rs, rd, &rs->dbs[d], e))
+			goto out;
+	if (rs->o->verify) {
+		report(rs, "check");
+		if (restore_check(rs, &check, e))
+			goto out;
+	}
+	if (journal_finish(rs->journal, true, e))
+		goto out;
+	*summary = summary_json(rs, check);
+	if (check && json_array_size(check)) {
+		json_t *first = json_array_get(check, 0);
+		rc = ms_fail(e, MS_CHECK_FAILED,
+			     "--verify: %zu chunk%s differ%s from the backup, first %s.%s (%s: %lld rows expected, %lld found)",
+			     json_array_size(check), json_array_size(check) == 1 ? "" : "s",
+			     json_array_size(check) == 1 ? "s" : "",
+			     json_string_value(json_object_get(first, "database")),
+			     json_string_value(json_object_get(first, "table")),
+			     json_string_value(json_object_get(first, "file")),
+			     (long long)json_integer_value(json_object_get(first, "rows_expected")),
+			     (long long)json_integer_value(json_object_get(first, "rows_found")));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc && rs->journal && e->status != MS_CHECK_FAILED)
+		ms_fail_context(e, "the journal %s keeps what is done: rerun with --resume to continue",
+				journal_path(rs->journal));
+	json_decref(check);
+	backup_reader_free(rd);
+	return rc;
+}
+
+int restore_run(const struct restore_opts *o, json_t **summary, struct ms_err *e)
+{
+	struct restore rs;
+	int rc;
+
+	memset(&rs, 0, sizeof(rs));
+	*summary = NULL;
+	rs.o = o;
+	rs.dir_fd = -1;
+	rs.started_at = lockreq_now();
+	rs.deadline = o->timeout_s > 0 ? rs.started_at + o->timeout_s : 0;
+	rs.warnings = json_array();
+	pthread_mutex_init(&rs.mu, NULL);
+	rc = run(&rs, summary, e);
+	if (rc && *summary && e->status != MS_CHECK_FAILED) {
+		json_decref(*summary);
+		*summary = NULL;
+	}
+	workers_close(&rs);
+	journal_close(rs.journal);
+	db_close(&rs.coord);
+	if (rs.probe_open)
+		db_close(&rs.probe);
+	if (rs.dir_fd >= 0)
+		close(rs.dir_fd);
+	restore_plan_release(&rs);
+	json_decref(rs.manifest);
+	json_decref(rs.warnings);
+	pthread_mutex_destroy(&rs.mu);
+	return rc;
+}

@@ -1,0 +1,118 @@
+/* State shared by the restore coordinator, its loader threads and the
+ * post-load steps. Mutable fields are guarded by restore.mu unless noted. */
+#ifndef MDLSAFE_RESTORE_INTERNAL_H
+#define MDLSAFE_RESTORE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "mdl/lockreq.h"
+#include "restore/journal.h"
+#include "restore/restore.h"
+#include "store/verify.h"
+
+#define RESTORE_SHADOW_PREFIX "_mdlsafe_new_"
+#define RESTORE_OLD_PREFIX "_mdlsafe_old_"
+
+struct rchunk {
+	size_t table;
+	unsigned index;
+	struct backup_file f;          /* strings borrowed from the manifest */
+	const char *where;             /* the chunk's primary-key range; NULL: whole table */
+	bool done;
+};
+
+struct rtable {
+	const char *src_db, *name, *engine;  /* borrowed from the manifest */
+	const char *db;                /* target database */
+	struct backup_file schema, triggers;
+	bool has_schema, has_triggers;
+	struct rchunk *chunks;
+	size_t n_chunks, chunks_done;
+	unsigned long long bytes, rows;
+	bool exists;                   /* a table or view of this name existed at the start */
+	bool skip;                     /* --if-exists skip: left alone */
+	bool created;                  /* created by this restore (or the run it resumes) */
+	char load_name[65];            /* where rows go: the name, or the shadow in swap mode */
+	char old_name[65];             /* swap/replace: the name the existing table moves to */
+};
+
+struct rdb {
+	const char *src, *name;        /* backup name, target name */
+	struct backup_file schema, views, routines, events;
+	bool has_schema, has_views, has_routines, has_events;
+};
+
+struct restore;
+
+struct rworker {
+	struct restore *rs;
+	unsigned index;
+	struct db db;
+	pthread_t thread;
+	struct backup_reader *reader;
+	bool started;
+};
+
+struct restore {
+	const struct restore_opts *o;
+	json_t *manifest;
+	int dir_fd;
+	struct rdb *dbs;
+	size_t n_dbs;
+	struct rtable *tables;
+	size_t n_tables;
+	struct rchunk **queue;         /* chunks to load, biggest first */
+	size_t n_queue, next;
+	struct journal *journal;
+	struct db coord, probe;
+	bool probe_open;
+	struct rworker *workers;
+	unsigned n_workers;
+	unsigned long max_packet;      /* the server's max_allowed_packet */
+	char backup_id[17];            /* XXH3 of manifest.json */
+
+	pthread_mutex_t mu;
+	bool failed;
+	struct ms_err err;             /* first error */
+	unsigned long long rows, bytes, bytes_total;
+	size_t tables_done;
+	unsigned definer_fallbacks, lock_retries;
+	json_t *warnings;              /* strings */
+	double started_at, deadline;
+};
+
+/* plan.c: the manifest as databases, tables and chunks, filtered and renamed. */
+int restore_plan_load(struct restore *rs, struct ms_err *e);
+void restore_plan_release(struct restore *rs);
+/* The load queue: every chunk not skipped or done, biggest first, so the
+ * workers finish together. */
+int restore_plan_queue(struct restore *rs, struct ms_err *e);
+const char *restore_target_db(const struct restore_opts *o, const char *src);
+
+/* load.c */
+int restore_worker_open(struct restore *rs, struct rworker *w, const char *role, struct ms_err *e);
+void *restore_worker_main(void *arg);
+/* Runs a whole (small) SQL file: schema, triggers, routines, views, events.
+ * Each statement goes through fn when not NULL (to rewrite or skip it). */
+typedef int (*restore_stmt_fn)(struct restore *rs, struct db *db, const char *stmt, size_t len, void *ctx,
+			       struct ms_err *e);
+int restore_run_file(struct restore *rs, struct db *db, struct backup_reader *rd, const struct backup_file *f,
+		     restore_stmt_fn fn, void *ctx, struct ms_err *e);
+
+/* objects.c: CREATE of views, triggers, routines and events, with the
+ * definer policy and --if-exists applied. */
+int restore_objects_file(struct restore *rs, struct db *db, struct backup_reader *rd, const struct rdb *d,
+			 const struct backup_file *f, const char *what, struct ms_err *e);
+
+/* check.c: --verify, re-reads each restored table as backup writes it and
+ * compares XXH3 per chunk. Fills *report (caller decrefs): one entry per
+ * table that differs. */
+int restore_check(struct restore *rs, json_t **report, struct ms_err *e);
+
+/* restore.c */
+void restore_note(struct restore *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void restore_fail(struct restore *rs, const struct ms_err *e);
+bool restore_cancelled(struct restore *rs);
+struct lockreq_opts restore_lockreq_opts(struct restore *rs, const char *what);
+
+#endif

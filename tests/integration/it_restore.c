@@ -1,0 +1,473 @@
+/* `mdlsafe restore` against the sandbox: every type comes back with the same
+ * CHECKSUM TABLE, objects work afterwards, live tables are replaced without
+ * a lock request outliving the budget, and a killed restore resumes. */
+#include "harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SRC "it_restore_src"
+#define DST "it_restore_dst"
+#define BIG "it_restore_big"
+
+static char workdir[256];
+static char backup_dir[320];      /* SRC, chunked */
+static char big_dir[320];         /* BIG: enough chunks to kill a restore between two */
+
+static void sleep_ms(int ms)
+{
+	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&t, NULL);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void must_run(const char *cmd)
+{
+	if (system(cmd) != 0)
+		fail_msg("%s failed", cmd);
+}
+
+static void backup(const char *dir, const char *db, const char *chunk_rows)
+{
+	struct it_run r;
+
+	it_mdlsafe(&r, true, "backup", "-o", dir, "-B", db, "--chunk-rows", chunk_rows, NULL);
+	if (r.status != 0)
+		fail_msg("backup of %s: exit %d: %s", db, r.status, r.err);
+	it_run_release(&r);
+}
+
+/* The all-types table, a chunked table with a secondary index, a
+ * MyISAM table, and every kind of object, one with a definer that will
+ * not exist at restore time. */
+static void build_source(MYSQL *m)
+{
+	it_fill_all_types(m, SRC);
+	it_exec(m, "CREATE TABLE orders (id INT PRIMARY KEY, user_id INT NOT NULL, amount DECIMAL(10,2), "
+		   "note VARCHAR(40), KEY k_user (user_id)) ENGINE=InnoDB");
+	it_exec(m, "INSERT INTO orders SELECT seq, seq %% 97, seq / 7, CONCAT('n', seq) FROM seq_1_to_5000");
+	it_exec(m, "CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, what VARCHAR(20)) ENGINE=MyISAM");
+	it_exec(m, "INSERT INTO audit (what) VALUES ('a'), ('b')");
+	it_exec(m, "CREATE TRIGGER orders_ai AFTER INSERT ON orders FOR EACH ROW INSERT INTO audit (what) VALUES ('ins')");
+	it_exec(m, "CREATE FUNCTION twice(x INT) RETURNS INT DETERMINISTIC RETURN x * 2");
+	it_exec(m, "CREATE PROCEDURE count_orders(OUT n INT) BEGIN SELECT COUNT(*) INTO n FROM orders; END");
+	it_exec(m, "CREATE VIEW big_orders AS SELECT id, twice(user_id) AS u2 FROM orders WHERE amount > 100");
+	it_exec(m, "CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY DO DELETE FROM audit WHERE id < 0");
+	it_exec(m, "CREATE USER IF NOT EXISTS 'it_gone'@'localhost'");
+	it_exec(m, "CREATE DEFINER = 'it_gone'@'localhost' SQL SECURITY DEFINER VIEW gone_view AS SELECT 1 AS one");
+}
+
+static int group_setup(void **state)
+{
+	MYSQL *m = it_connect();
+	char cmd[400];
+
+	(void)state;
+	snprintf(workdir, sizeof(workdir), "/tmp/mdlsafe-it-restore-XXXXXX");
+	if (!mkdtemp(workdir))
+		return -1;
+	snprintf(backup_dir, sizeof(backup_dir), "%s/src", workdir);
+	snprintf(big_dir, sizeof(big_dir), "%s/big", workdir);
+	build_source(m);
+	it_exec(m, "DROP DATABASE IF EXISTS " BIG);
+	it_exec(m, "CREATE DATABASE " BIG);
+	it_exec(m, "CREATE TABLE " BIG ".t (id INT PRIMARY KEY, pad VARCHAR(200)) ENGINE=InnoDB");
+	it_exec(m, "INSERT INTO " BIG ".t SELECT seq, REPEAT(CHAR(65 + seq %% 26), 150) FROM " SRC ".seq_1_to_300000");
+	mysql_close(m);
+	backup(backup_dir, SRC, "1000");
+	backup(big_dir, BIG, "10000");
+	/* The definer is gone by the time anyone restores. */
+	m = it_connect();
+	it_exec(m, "DROP USER 'it_gone'@'localhost'");
+	mysql_close(m);
+	snprintf(cmd, sizeof(cmd), "test -f '%s/manifest.json'", backup_dir);
+	must_run(cmd);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	MYSQL *m = it_connect();
+	char cmd[300];
+
+	(void)state;
+	it_exec(m, "DROP DATABASE IF EXISTS " SRC);
+	it_exec(m, "DROP DATABASE IF EXISTS " DST);
+	it_exec(m, "DROP DATABASE IF EXISTS " BIG);
+	it_exec(m, "DROP DATABASE IF EXISTS " BIG "_r");
+	mysql_close(m);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", workdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *checksum(MYSQL *m, const char *db, const char *table)
+{
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+	char sql[400], *out;
+
+	snprintf(sql, sizeof(sql), "CHECKSUM TABLE `%s`.`%s` EXTENDED", db, table);
+	if (mysql_query(m, sql) || !(r = mysql_store_result(m)))
+		fail_msg("%s: %s", sql, mysql_error(m));
+	row = mysql_fetch_row(r);
+	if (!row || !row[1])
+		fail_msg("%s: no checksum (table missing?)", sql);
+	out = strdup(row[1]);
+	mysql_free_result(r);
+	return out;
+}
+
+static void assert_same(MYSQL *m, const char *a, const char *b, const char *table)
+{
+	char *x = checksum(m, a, table), *y = checksum(m, b, table);
+
+	if (strcmp(x, y))
+		fail_msg("CHECKSUM TABLE %s: %s in %s, %s in %s", table, x, a, y, b);
+	free(x);
+	free(y);
+}
+
+static void assert_value(MYSQL *m, const char *want, const char *sql)
+{
+	char *v = it_value(m, "%s", sql);
+
+	if (!v || strcmp(v, want))
+		fail_msg("%s: got %s, want %s", sql, v ? v : "NULL", want);
+	free(v);
+}
+
+/* Checksums of every table and the objects at work in the copy. */
+static void assert_restored(MYSQL *m, const char *db)
+{
+	char sql[300];
+
+	assert_same(m, SRC, db, "all types");
+	assert_same(m, SRC, db, "orders");
+	assert_same(m, SRC, db, "audit");
+	snprintf(sql, sizeof(sql), "SELECT `%s`.twice(21)", db);
+	assert_value(m, "42", sql);
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM `%s`.big_orders", db);
+	assert_value(m, "4300", sql);
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '%s'", db);
+	assert_value(m, "1", sql);
+	/* The trigger fires in the copy. */
+	it_exec(m, "INSERT INTO `%s`.orders VALUES (999999, 1, 1, 'x')", db);
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM `%s`.audit WHERE what = 'ins'", db);
+	assert_value(m, "1", sql);
+	it_exec(m, "DELETE FROM `%s`.orders WHERE id = 999999", db);
+	it_exec(m, "DELETE FROM `%s`.audit WHERE what = 'ins'", db);
+	/* The view whose definer is gone works: it was created as root. */
+	snprintf(sql, sizeof(sql), "SELECT one FROM `%s`.gone_view", db);
+	assert_value(m, "1", sql);
+	it_exec(m, "CALL `%s`.count_orders(@n)", db);
+	assert_value(m, "5000", "SELECT @n");
+}
+
+static void test_round_trip_of_every_type_and_object_under_another_name(void **state)
+{
+	MYSQL *m = it_connect();
+	struct it_run r;
+	json_t *j;
+
+	(void)state;
+	it_exec(m, "DROP DATABASE IF EXISTS " DST);
+	it_mdlsafe(&r, true, "restore", backup_dir, "--rename", SRC ":" DST, "-j", "3", "--verify", "--json", NULL);
+	if (r.status != 0)
+		fail_msg("restore: exit %d: %s", r.status, r.err);
+	j = it_json(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+	assert_true(json_is_true(json_object_get(json_object_get(j, "verify"), "identical")));
+	assert_int_equal(json_integer_value(json_object_get(j, "definer_fallbacks")), 1);
+	assert_non_null(strstr(r.err, "it_gone"));
+	assert_non_null(strstr(r.err, "does not exist on this server"));
+	json_decref(j);
+	it_run_release(&r);
+	assert_restored(m, DST);
+	/* The journal is gone after a success. */
+	{
+		char path[400];
+		struct stat sb;
+		snprintf(path, sizeof(path), "%s.restore-journal", backup_dir);
+		assert_int_not_equal(stat(path, &sb), 0);
+	}
+	it_exec(m, "DROP DATABASE " DST);
+	mysql_close(m);
+}
+
+static void test_round_trip_with_one_job(void **state)
+{
+	MYSQL *m = it_connect();
+	struct it_run r;
+
+	(void)state;
+	it_exec(m, "DROP DATABASE IF EXISTS " DST);
+	it_mdlsafe(&r, true, "restore", backup_dir, "--rename", SRC ":" DST, "-j", "1", NULL);
+	if (r.status != 0)
+		fail_msg("restore -j 1: exit %d: %s", r.status, r.err);
+	it_run_release(&r);
+	assert_restored(m, DST);
+	it_exec(m, "DROP DATABASE " DST);
+	mysql_close(m);
+}
+
+static void test_if_exists_fail_refuses_and_changes_nothing(void **state)
+{
+	MYSQL *m = it_connect();
+	struct it_run r;
+
+	(void)state;
+	it_exec(m, "DROP DATABASE IF EXISTS " DST);
+	it_exec(m, "CREATE DATABASE " DST);
+	it_exec(m, "CREATE TABLE " DST ".orders (id INT PRIMARY KEY)");
+	it_exec(m, "INSERT INTO " DST ".orders VALUES (7)");
+	it_mdlsafe(&r, true, "restore", backup_dir, "--rename", SRC ":" DST, NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, DST ".orders"));
+	assert_non_null(strstr(r.err, "nothing was changed"));
+	it_run_release(&r);
+	assert_value(m, "7", "SELECT GROUP_CONCAT(id) FROM " DST ".orders");
+	assert_value(m, "1", "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" DST "'");
+	it_exec(m, "DROP DATABASE " DST);
+	mysql_close(m);
+}
+
+/* replace and swap both end with the backup's content in place of what
+ * was there, objects included. */
+static void test_replace_and_swap_put_the_backup_in_place(void **state)
+{
+	static const char *const modes[] = { "replace", "swap" };
+	MYSQL *m = it_connect();
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		struct it_run r;
+
+		it_exec(m, "DROP DATABASE IF EXISTS " DST);
+		it_mdlsafe(&r, true, "restore", backup_dir, "--rename", SRC ":" DST, NULL);
+		assert_int_equal(r.status, 0);
+		it_run_release(&r);
+		it_exec(m, "DELETE FROM " DST ".orders WHERE id > 10");
+		it_exec(m, "UPDATE " DST ".`all types` SET vc = 'changed'");
+		it_mdlsafe(&r, true, "restore", backup_dir, "--rename", SRC ":" DST, "--if-exists", modes[i], "--verify", NULL);
+		if (r.status != 0)
+			fail_msg("--if-exists %s: exit %d: %s", modes[i], r.status, r.err);
+		it_run_release(&r);
+		assert_restored(m, DST);
+		/* No shadow or set-aside table is left behind. */
+		assert_value(m, "0", "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" DST "' "
+				     "AND TABLE_NAME LIKE '\\_mdlsafe\\_%'");
+	}
+	it_exec(m, "DROP DATABASE " DST);
+	mysql_close(m);
+}
+
+/* The seed-004 shape: an idle transaction holds the live table. The swap's
+ * RENAME must not sit in front of the application's queries for longer
+ * than the budget; it gives way, names the idle session, and goes through
+ * once the transaction ends. */
+struct reader {
+	pthread_t thread;
+	volatile bool stop;
+	double worst_s;
+	unsigned queries;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *rd = arg;
+	MYSQL *m = it_connect();
+
+	while (!rd->stop) {
+		double t0 = now_s(), dt;
+		MYSQL_RES *res;
+
+		if (mysql_query(m, "SELECT COUNT(*) FROM " DST ".orders WHERE id < 100"))
+			break;
+		if ((res = mysql_store_result(m)))
+			mysql_free_result(res);
+		dt = now_s() - t0;
+		if (dt > rd->worst_s)
+			rd->worst_s = dt;
+		rd->queries++;
+		sleep_ms(20);
+	}
+	mysql_close(m);
+	return NULL;
+}
+
+static void test_swap_under_an_idle_transaction_stays_within_the_budget_and_names_it(void **state)
+{
+	MYSQL *m = it_connect(), *idle;
+	struct it_child c;
+	struct it_run r;
+	struct reader rd = { 0 };
+	char cnf[300], idle_id[32];
+	const char *args[] = { "restore", backup_dir, "--rename", SRC ":" DST, "--if-exists", "swap", "--max-stall", "300",
+			       "--timeout", "60", cnf, NULL };
+
+	(void)state;
+	snprintf(cnf, sizeof(cnf), "--defaults-file=%s", it_cnf());
+	it_exec(m, "DROP DATABASE IF EXISTS " DST);
+	it_mdlsafe(&r, true, "restore", backup_dir, "--rename", SRC ":" DST, NULL);
+	assert_int_equal(r.status, 0);
+	it_run_release(&r);
+
+	idle = it_connect();
+	it_exec(idle, "START TRANSACTION");
+	it_exec(idle, "SELECT COUNT(*) FROM " DST ".orders");
+	snprintf(idle_id, sizeof(idle_id), "%lu", it_id(idle));
+	pthread_create(&rd.thread, NULL, reader_main, &rd);
+	it_mdlsafe_start(&c, args, NULL);
+	/* Long enough for several bounded attempts. */
+	sleep_ms(3000);
+	it_exec(idle, "COMMIT");
+	mysql_close(idle);
+	it_mdlsafe_finish(&c, 0, 60, &r);
+	rd.stop = true;
+	pthread_join(rd.thread, NULL);
+	if (r.status != 0)
+		fail_msg("swap: exit %d: %s", r.status, r.err);
+	/* It gave way and said who was in the way. */
+	assert_non_null(strstr(r.err, "gave way"));
+	assert_non_null(strstr(r.err, idle_id));
+	/* Readers went on while it waited: the worst wait is the budget plus
+	 * scheduling slack, not the 3 s the transaction stayed open. */
+	assert_true(rd.queries > 20);
+	if (rd.worst_s > 1.0)
+		fail_msg("a reader waited %.3f s behind the swap (budget 0.3 s)", rd.worst_s);
+	it_run_release(&r);
+	assert_restored(m, DST);
+	it_exec(m, "DROP DATABASE " DST);
+	mysql_close(m);
+}
+
+static int journal_has_chunk(const char *path)
+{
+	char buf[1 << 16];
+	int fd = open(path, O_RDONLY), n;
+
+	if (fd < 0)
+		return 0;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strstr(buf, "chunk_done") != NULL;
+}
+
+static void test_killed_restore_resumes_without_duplicate_rows(void **state)
+{
+	MYSQL *m = it_connect();
+	struct it_child c;
+	struct it_run r;
+	char cnf[300], journal[400];
+	const char *args[] = { "restore", big_dir, "--rename", BIG ":" BIG "_r", "-j", "1", cnf, NULL };
+	double t0;
+
+	(void)state;
+	snprintf(cnf, sizeof(cnf), "--defaults-file=%s", it_cnf());
+	snprintf(journal, sizeof(journal), "%s.restore-journal", big_dir);
+	it_exec(m, "DROP DATABASE IF EXISTS " BIG "_r");
+	it_mdlsafe_start(&c, args, NULL);
+	t0 = now_s();
+	while (!journal_has_chunk(journal) && now_s() - t0 < 60)
+		sleep_ms(5);
+	it_mdlsafe_finish(&c, SIGKILL, 30, &r);
+	assert_int_equal(r.status, 128 + SIGKILL);
+	it_run_release(&r);
+	/* Killed between chunks: some rows are in, not all. */
+	{
+		char *n = it_value(m, "SELECT COUNT(*) FROM " BIG "_r.t");
+		assert_non_null(n);
+		assert_true(atol(n) > 0 && atol(n) < 300000);
+		free(n);
+	}
+	/* Without --resume, it refuses to start over on top. */
+	it_mdlsafe(&r, true, "restore", big_dir, "--rename", BIG ":" BIG "_r", NULL);
+	if (r.status != 2 || !strstr(r.err, "--resume"))
+		fail_msg("restore over an interrupted one: exit %d: %s", r.status, r.err);
+	it_run_release(&r);
+	it_mdlsafe(&r, true, "restore", big_dir, "--rename", BIG ":" BIG "_r", "--resume", "--verify", NULL);
+	if (r.status != 0)
+		fail_msg("--resume: exit %d: %s", r.status, r.err);
+	it_run_release(&r);
+	assert_value(m, "300000", "SELECT COUNT(*) FROM " BIG "_r.t");
+	assert_same(m, BIG, BIG "_r", "t");
+	it_exec(m, "DROP DATABASE " BIG "_r");
+	mysql_close(m);
+}
+
+static void test_corrupted_chunk_is_refused_before_anything_is_sent(void **state)
+{
+	MYSQL *m = it_connect();
+	struct it_run r;
+	char copy[400], cmd[1200], victim[600];
+	int fd;
+
+	(void)state;
+	snprintf(copy, sizeof(copy), "%s/damaged", workdir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", copy, backup_dir, copy);
+	must_run(cmd);
+	snprintf(victim, sizeof(victim), "%s/" SRC "/orders.00002.sql.zst", copy);
+	fd = open(victim, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "\xff\xff\xff\xff", 4, 40), 4);
+	close(fd);
+	it_exec(m, "DROP DATABASE IF EXISTS " DST);
+	it_mdlsafe(&r, true, "restore", copy, "--rename", SRC ":" DST, NULL);
+	assert_int_equal(r.status, 10);
+	assert_non_null(strstr(r.err, SRC "/orders.00002.sql.zst"));
+	assert_non_null(strstr(r.err, "nothing was sent"));
+	it_run_release(&r);
+	assert_value(m, "0", "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '" DST "'");
+	mysql_close(m);
+}
+
+static void test_usage_errors_say_what_to_do(void **state)
+{
+	struct it_run r;
+
+	(void)state;
+	it_mdlsafe(&r, true, "restore", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "mdlsafe restore DIR"));
+	it_run_release(&r);
+	it_mdlsafe(&r, true, "restore", backup_dir, "--rename", "nosuchdb:x", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "no database of that name"));
+	it_run_release(&r);
+	it_mdlsafe(&r, true, "restore", backup_dir, "--if-exists", "overwrite", NULL);
+	assert_int_equal(r.status, 2);
+	it_run_release(&r);
+	it_mdlsafe(&r, true, "restore", "/nonexistent/backup", NULL);
+	assert_int_equal(r.status, 2);
+	it_run_release(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip_of_every_type_and_object_under_another_name),
+		cmocka_unit_test(test_round_trip_with_one_job),
+		cmocka_unit_test(test_if_exists_fail_refuses_and_changes_nothing),
+		cmocka_unit_test(test_replace_and_swap_put_the_backup_in_place),
+		cmocka_unit_test(test_swap_under_an_idle_transaction_stays_within_the_budget_and_names_it),
+		cmocka_unit_test(test_killed_restore_resumes_without_duplicate_rows),
+		cmocka_unit_test(test_corrupted_chunk_is_refused_before_anything_is_sent),
+		cmocka_unit_test(test_usage_errors_say_what_to_do),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
