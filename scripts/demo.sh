@@ -62,4 +62,10 @@ rm -rf "$SANDBOX_DIR/backup" "$SANDBOX_DIR/backup.partial"
 echo "Files (restorable by hand: zstdcat shop/T.*.sql.zst | mariadb DB):"
 (cd "$SANDBOX_DIR/backup" && find . -type f | sort | sed 's/^/  /')
 
+step "mdlsafe restore: the backup as shop_copy, then swapped over the live shop"
+sql -e "DROP DATABASE IF EXISTS shop_copy"
+"$MDLSAFE" restore "$SANDBOX_DIR/backup" --defaults-file="$SANDBOX_CNF" --rename shop:shop_copy --verify
+sql -e "CHECKSUM TABLE shop.users, shop_copy.users, shop.orders, shop_copy.orders"
+"$MDLSAFE" restore "$SANDBOX_DIR/backup" --defaults-file="$SANDBOX_CNF" --if-exists swap
+
 step "Stopping the server"

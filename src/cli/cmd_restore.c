@@ -75,6 +75,8 @@ struct restore_args {
 	bool json;
 	bool tty;
 	double last_log;
+	unsigned long long last_bytes;
+	const char *last_phase;
 };
 
 static int add_rename(struct restore_opts *o, const char *arg, struct ms_err *e)
@@ -174,7 +176,12 @@ static void on_progress(void *ctx, const struct restore_progress *p)
 		return;
 	if (!a->tty && p->elapsed_s - a->last_log < 10 && p->bytes < p->bytes_total)
 		return;
+	/* Nothing moved since the last line: say nothing. */
+	if (!a->tty && a->last_phase == p->phase && a->last_bytes == p->bytes && p->elapsed_s - a->last_log < 10)
+		return;
 	a->last_log = p->elapsed_s;
+	a->last_bytes = p->bytes;
+	a->last_phase = p->phase;
 	cli_human_bytes(done, sizeof(done), (double)p->bytes);
 	cli_human_bytes(total, sizeof(total), (double)p->bytes_total);
 	cli_human_bytes(rate, sizeof(rate), r);
