@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "restore/restore_internal.h"
 #include "restore/sqlsplit.h"
@@ -10,7 +11,10 @@
 
 /* Largest statement a data file can hold is one row; MariaDB's own limit. */
 #define STATEMENT_CAP (1ULL << 30)
-#define CHUNK_ATTEMPTS 8
+/* A chunk interrupted by a lock wait, a deadlock or the watchdog is tried
+ * again; with backoff capped at ~3 s this keeps at it for about an hour
+ * (a long ALTER someone runs on the table), or until --timeout. */
+#define CHUNK_ATTEMPTS 1000
 
 /* A data file being cut into statements as it streams out of zstd. The
  * writer puts every row on its own line and values never hold a raw
@@ -25,7 +29,17 @@ struct stmt_stream {
 	size_t line_start;
 	unsigned long long rows, bytes;
 	char *target_ident;            /* `shadow` when rows go to another name, else NULL */
+	/* Commits inside a chunk (InnoDB): an interrupted load then rolls back
+	 * at most COMMIT_BYTES, so it lets go of the table quickly, and a retry
+	 * skips the INSERTs already committed. */
+	bool transactional;
+	unsigned long long index;      /* statements seen in this attempt */
+	unsigned long long *committed; /* statements committed, across attempts */
+	size_t since_commit;
 };
+
+/* A rollback of this much takes tens of milliseconds: well inside the budget. */
+#define COMMIT_BYTES (2u << 20)
 
 /* Swap mode: the file says INSERT INTO `t`, the rows go to the shadow. */
 static int retarget(struct stmt_stream *s, struct ms_err *e)
@@ -74,12 +88,23 @@ static int stmt_run(struct stmt_stream *s, struct ms_err *e)
 	s->stmt.data[stop] = '\0';
 	if (retarget(s, e))
 		return -1;
+	if (s->index++ < *s->committed && !strncmp(s->stmt.data + s->mark_len, "INSERT", 6))
+		return 0;
 	if (s->stmt.len - s->mark_len > s->rs->max_packet)
 		return ms_fail(e, MS_SERVER,
 			       "a statement of %zu bytes is bigger than the server's max_allowed_packet (%lu): "
 			       "raise it (SET GLOBAL max_allowed_packet = 1073741824) and rerun with --resume",
 			       s->stmt.len - s->mark_len, s->rs->max_packet);
-	return db_exec_marked(s->db, s->stmt.data, s->stmt.len, e);
+	if (db_exec_marked(s->db, s->stmt.data, s->stmt.len, e))
+		return -1;
+	s->since_commit += s->stmt.len;
+	if (s->transactional && s->since_commit >= COMMIT_BYTES) {
+		if (db_exec(s->db, "COMMIT", e) || db_exec(s->db, "START TRANSACTION", e))
+			return -1;
+		*s->committed = s->index;
+		s->since_commit = 0;
+	}
+	return 0;
 }
 
 /* Appends a piece; runs every statement completed by it. */
@@ -203,7 +228,8 @@ static bool retryable(const struct ms_err *e)
 	return e->sql_errno == 1205 || e->sql_errno == 1213 || e->sql_errno == 1969 || e->sql_errno == 1317;
 }
 
-static int load_chunk_once(struct rworker *w, struct rchunk *ch, bool clear, struct ms_err *e)
+static int load_chunk_once(struct rworker *w, struct rchunk *ch, bool clear, unsigned long long *committed,
+			   struct ms_err *e)
 {
 	struct restore *rs = w->rs;
 	struct rtable *t = &rs->tables[ch->table];
@@ -212,11 +238,19 @@ static int load_chunk_once(struct rworker *w, struct rchunk *ch, bool clear, str
 
 	if (stream_init(&s, rs, &w->db, t, e))
 		return -1;
+	s.transactional = t->engine && !strcasecmp(t->engine, "InnoDB");
+	s.committed = committed;
 	rc = use_db(&w->db, t->db, e);
 	if (rc == 0 && clear)
 		rc = clear_chunk(&w->db, t, ch, e);
 	if (rc == 0)
 		rc = db_exec(&w->db, "START TRANSACTION", e);
+	/* While loading, our transaction holds a metadata lock on the table:
+	 * someone's ALTER queued behind it would freeze the table. The
+	 * watchdog interrupts the load then; the uncommitted part rolls back
+	 * and the chunk continues after the ALTER. */
+	if (rc == 0 && rs->watchdog)
+		watchdog_hold(rs->watchdog, w->db.thread_id, t->db, t->load_name);
 	if (rc == 0)
 		rc = backup_reader_read(w->reader, rs->dir_fd, &ch->f, stream_sink, &s, e);
 	if (rc == 0)
@@ -226,7 +260,10 @@ static int load_chunk_once(struct rworker *w, struct rchunk *ch, bool clear, str
 	if (rc) {
 		struct ms_err ignored;
 		db_exec(&w->db, "ROLLBACK", &ignored);
-	} else {
+	}
+	if (rs->watchdog)
+		watchdog_release(rs->watchdog, w->db.thread_id);
+	if (rc == 0) {
 		pthread_mutex_lock(&rs->mu);
 		rs->rows += s.rows;
 		rs->bytes += s.bytes;
@@ -244,16 +281,23 @@ static int load_chunk(struct rworker *w, struct rchunk *ch, struct ms_err *e)
 	struct restore *rs = w->rs;
 	struct rtable *t = &rs->tables[ch->table];
 	bool clear = rs->o->resume && t->created && !rs->tables[ch->table].skip;
+	bool transactional = t->engine && !strcasecmp(t->engine, "InnoDB");
+	unsigned long long committed = 0;
 	int rc;
 
 	for (unsigned attempt = 0;; attempt++) {
-		rc = load_chunk_once(w, ch, clear, e);
+		rc = load_chunk_once(w, ch, clear, &committed, e);
 		if (rc == 0 || !retryable(e) || attempt + 1 == CHUNK_ATTEMPTS || restore_cancelled(rs))
 			break;
-		/* Rows of the failed attempt were rolled back, except on
-		 * non-transactional engines: clear before trying again. */
-		clear = true;
-		restore_note(rs, "%s.%s chunk %u: %s; retrying", t->db, t->name, ch->index, e->msg);
+		/* InnoDB rolled back what was not committed; the retry skips
+		 * the committed INSERTs. A non-transactional engine keeps part
+		 * of an interrupted statement: clear the chunk, start over. */
+		if (!transactional) {
+			clear = true;
+			committed = 0;
+		}
+		if (attempt % 10 == 0)
+			restore_note(rs, "%s.%s chunk %u: %s; retrying", t->db, t->name, ch->index, e->msg);
 		lockreq_backoff(0.2, attempt, 4);
 	}
 	if (rc == 0)

@@ -569,6 +569,43 @@ static int finish_database(struct restore *rs, struct backup_reader *rd, const s
 
 /* ---- the data ----------------------------------------------------------- */
 
+static void on_yield(void *ctx, const struct watchdog_yield *y)
+{
+	struct restore *rs = ctx;
+
+	pthread_mutex_lock(&rs->mu);
+	rs->yields++;
+	pthread_mutex_unlock(&rs->mu);
+	restore_note(rs, "%s.%s: session %llu waited %.2f s behind our load (%.80s): loader session %lu lets go, "
+			 "the chunk is loaded again after",
+		     y->schema, y->table, y->waiter_id, y->waited_s, y->waiter_statement, y->victim_id);
+}
+
+/* Without PROCESS the watchdog cannot see who waits: the load goes on
+ * without it, and says so. */
+static int start_watchdog(struct restore *rs, struct ms_err *e)
+{
+	struct watchdog_opts wo = { .max_stall_s = rs->o->max_stall_s, .poll_s = 0.1 };
+	struct ms_err werr;
+
+	if (watchdog_start(&rs->watchdog, rs->o->conn, &wo, on_yield, rs, &werr)) {
+		if (werr.status != MS_PRIVILEGE) {
+			*e = werr;
+			return -1;
+		}
+		rs->watchdog = NULL;
+		restore_note(rs, "no PROCESS privilege: a DDL someone runs on a table being loaded waits until its "
+				 "chunk commits (%s)", werr.msg);
+		return 0;
+	}
+	watchdog_ignore(rs->watchdog, rs->coord.thread_id);
+	if (rs->probe_open)
+		watchdog_ignore(rs->watchdog, rs->probe.thread_id);
+	for (unsigned i = 0; i < rs->n_workers; i++)
+		watchdog_ignore(rs->watchdog, rs->workers[i].db.thread_id);
+	return 0;
+}
+
 static int load_data(struct restore *rs, struct ms_err *e)
 {
 	unsigned n = rs->o->jobs ? rs->o->jobs : 1;
@@ -590,6 +627,8 @@ static int load_data(struct restore *rs, struct ms_err *e)
 			return -1;
 		rs->n_workers++;
 	}
+	if (start_watchdog(rs, e))
+		return -1;
 	for (unsigned i = 0; i < rs->n_workers; i++)
 		rs->workers[i].started =
 			pthread_create(&rs->workers[i].thread, NULL, restore_worker_main, &rs->workers[i]) == 0;
@@ -629,6 +668,11 @@ static int load_data(struct restore *rs, struct ms_err *e)
 			pthread_join(rs->workers[i].thread, NULL);
 			rs->workers[i].started = false;
 		}
+	if (rs->watchdog) {
+		struct ms_err ignored;
+		watchdog_stop(rs->watchdog, &ignored);
+		rs->watchdog = NULL;
+	}
 	report(rs, "load");
 	if (rs->failed) {
 		*e = rs->err;
@@ -639,6 +683,11 @@ static int load_data(struct restore *rs, struct ms_err *e)
 
 static void workers_close(struct restore *rs)
 {
+	if (rs->watchdog) {
+		struct ms_err ignored;
+		watchdog_stop(rs->watchdog, &ignored);
+		rs->watchdog = NULL;
+	}
 	for (unsigned i = 0; i < rs->n_workers; i++) {
 		db_close(&rs->workers[i].db);
 		backup_reader_free(rs->workers[i].reader);
@@ -669,6 +718,7 @@ static json_t *summary_json(struct restore *rs, json_t *check)
 	json_object_set_new(s, "workers", json_integer(rs->n_workers));
 	json_object_set_new(s, "resumed", json_boolean(rs->o->resume));
 	json_object_set_new(s, "lock_retries", json_integer(rs->lock_retries));
+	json_object_set_new(s, "yields", json_integer(rs->yields));
 	json_object_set_new(s, "definer_fallbacks", json_integer(rs->definer_fallbacks));
 	json_object_set_new(s, "warnings", json_incref(rs->warnings));
 	json_object_set_new(s, "verify", check ? json_pack("{s:b, s:O}", "identical", json_array_size(check) == 0,

@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "mdl/lockreq.h"
+#include "mdl/watchdog.h"
 #include "restore/journal.h"
 #include "restore/restore.h"
 #include "store/verify.h"
@@ -68,6 +69,7 @@ struct restore {
 	bool probe_open;
 	struct rworker *workers;
 	unsigned n_workers;
+	struct watchdog *watchdog;     /* makes a loader let go when someone queues behind it; may be NULL */
 	unsigned long max_packet;      /* the server's max_allowed_packet */
 	char backup_id[17];            /* XXH3 of manifest.json */
 
@@ -76,7 +78,7 @@ struct restore {
 	struct ms_err err;             /* first error */
 	unsigned long long rows, bytes, bytes_total;
 	size_t tables_done;
-	unsigned definer_fallbacks, lock_retries;
+	unsigned definer_fallbacks, lock_retries, yields;
 	json_t *warnings;              /* strings */
 	double started_at, deadline;
 };

@@ -19,6 +19,7 @@
 static char workdir[256];
 static char backup_dir[320];      /* SRC, chunked */
 static char big_dir[320];         /* BIG: enough chunks to kill a restore between two */
+static char big1_dir[320];        /* BIG in one chunk: a load transaction that lasts seconds */
 
 static void sleep_ms(int ms)
 {
@@ -80,6 +81,7 @@ static int group_setup(void **state)
 		return -1;
 	snprintf(backup_dir, sizeof(backup_dir), "%s/src", workdir);
 	snprintf(big_dir, sizeof(big_dir), "%s/big", workdir);
+	snprintf(big1_dir, sizeof(big1_dir), "%s/big1", workdir);
 	build_source(m);
 	it_exec(m, "DROP DATABASE IF EXISTS " BIG);
 	it_exec(m, "CREATE DATABASE " BIG);
@@ -88,6 +90,7 @@ static int group_setup(void **state)
 	mysql_close(m);
 	backup(backup_dir, SRC, "1000");
 	backup(big_dir, BIG, "10000");
+	backup(big1_dir, BIG, "100000000");
 	/* The definer is gone by the time anyone restores. */
 	m = it_connect();
 	it_exec(m, "DROP USER 'it_gone'@'localhost'");
@@ -410,6 +413,54 @@ static void test_killed_restore_resumes_without_duplicate_rows(void **state)
 	mysql_close(m);
 }
 
+/* Someone's DDL on a table being loaded: a loader's open transaction holds
+ * the table, so the DDL waits, and every query queues behind the DDL. One
+ * transaction for the whole 46 MiB chunk would make that seconds; loaders
+ * commit every 2 MiB and the watchdog makes one let go within the budget,
+ * then the chunk goes on after the DDL. */
+static void test_ddl_on_a_table_being_loaded_waits_at_most_the_budget(void **state)
+{
+	MYSQL *m = it_connect();
+	struct it_child c;
+	struct it_run r;
+	char cnf[300];
+	const char *args[] = { "restore", big1_dir, "--rename", BIG ":" BIG "_r", "-j", "1", "--max-stall", "300", cnf, NULL };
+	double t0, waited;
+	char *n;
+
+	(void)state;
+	snprintf(cnf, sizeof(cnf), "--defaults-file=%s", it_cnf());
+	it_exec(m, "DROP DATABASE IF EXISTS " BIG "_r");
+	it_mdlsafe_start(&c, args, NULL);
+	/* Wait until the one chunk is loading: the table exists and the
+	 * loader is in its INSERTs. */
+	t0 = now_s();
+	for (;;) {
+		n = it_value(m, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO LIKE '%%mdlsafe restore-1%%INSERT INTO%%'");
+		if (n && strcmp(n, "0")) {
+			free(n);
+			break;
+		}
+		free(n);
+		if (now_s() - t0 > 30)
+			fail_msg("the restore never started loading");
+		sleep_ms(10);
+	}
+	t0 = now_s();
+	it_exec(m, "ALTER TABLE " BIG "_r.t COMMENT = 'changed during the restore'");
+	waited = now_s() - t0;
+	it_mdlsafe_finish(&c, 0, 120, &r);
+	if (r.status != 0)
+		fail_msg("restore: exit %d: %s", r.status, r.err);
+	it_run_release(&r);
+	if (waited > 1.5)
+		fail_msg("the ALTER waited %.2f s behind the restore (budget 0.3 s)", waited);
+	assert_value(m, "300000", "SELECT COUNT(*) FROM " BIG "_r.t");
+	assert_same(m, BIG, BIG "_r", "t");
+	it_exec(m, "DROP DATABASE " BIG "_r");
+	mysql_close(m);
+}
+
 static void test_corrupted_chunk_is_refused_before_anything_is_sent(void **state)
 {
 	MYSQL *m = it_connect();
@@ -466,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_replace_and_swap_put_the_backup_in_place),
 		cmocka_unit_test(test_swap_under_an_idle_transaction_stays_within_the_budget_and_names_it),
 		cmocka_unit_test(test_killed_restore_resumes_without_duplicate_rows),
+		cmocka_unit_test(test_ddl_on_a_table_being_loaded_waits_at_most_the_budget),
 		cmocka_unit_test(test_corrupted_chunk_is_refused_before_anything_is_sent),
 		cmocka_unit_test(test_usage_errors_say_what_to_do),
 	};
