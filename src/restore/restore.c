@@ -609,7 +609,7 @@ static int start_watchdog(struct restore *rs, struct ms_err *e)
 static int load_data(struct restore *rs, struct ms_err *e)
 {
 	unsigned n = rs->o->jobs ? rs->o->jobs : 1;
-	double last = 0;
+	double last = 0, last_ping = lockreq_now();
 	bool done = false;
 
 	if (restore_plan_queue(rs, e))
@@ -646,6 +646,14 @@ static int load_data(struct restore *rs, struct ms_err *e)
 		if (lockreq_now() - last >= 1.0) {
 			last = lockreq_now();
 			report(rs, "load");
+		}
+		/* Our sessions drop after wait_timeout (300 s) idle: keep the
+		 * coordinator and the probe alive through a long load. */
+		if (lockreq_now() - last_ping >= 60) {
+			last_ping = lockreq_now();
+			mysql_ping(rs->coord.mysql);
+			if (rs->probe_open)
+				mysql_ping(rs->probe.mysql);
 		}
 		/* Workers that ran out of work end; all ended means done. */
 		if (!done) {
