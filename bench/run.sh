@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # mdlsafe benchmark: backup wall time, peak memory and output size against
-# mydumper and mariadb-dump, and the application stall each tool causes when
-# an ALTER arrives during the backup. See bench/README.md.
+# mydumper and mariadb-dump, the application stall each tool causes when an
+# ALTER arrives during the backup, and restore wall time, CPU and memory
+# against myloader and the mariadb client. See bench/README.md.
 #
 #   bash bench/run.sh [BUILD_DIR]        (make bench: BUILD_DIR=build)
 #
 # Environment (all optional):
-#   BENCH_RUNS=3              timed runs per configuration (median reported)
+#   BENCH_ONLY=all            all, backup (timed backups + stall) or restore (restore runs only)
+#   BENCH_RUNS=3              timed runs per configuration (median reported), backup and restore
 #   BENCH_STALL_RUNS=5        stall runs per tool and table size (worst reported)
 #   BENCH_TABLES=8            sysbench tables
 #   BENCH_TABLE_SIZE=250000   rows per table
@@ -16,6 +18,8 @@
 #   BENCH_QUIET_WAIT=120      before each run, wait up to this long for other processes to go quiet
 #   BENCH_KEEP_SANDBOX=1      stop the server at the end but keep its directory
 #   BENCH_RESULTS_DIR=bench/results  where latest.md, the TSVs and logs/ go
+#   (BENCH_ONLY=restore leaves latest-runs.tsv and latest-stall.tsv alone and
+#   writes latest.md with the restore section only)
 #   SANDBOX_DIR, SANDBOX_PORT, SANDBOX_BUFFER_POOL  (defaults: <repo>/.sandbox-bench, 23376, 1G)
 #
 # Starts its own private sandbox server (tests/sandbox/start.sh; unix socket and
@@ -36,6 +40,13 @@ TABLE_SIZE=${BENCH_TABLE_SIZE:-250000}
 TOOL_TIMEOUT=${BENCH_TOOL_TIMEOUT:-900}
 STALL_BIG_ROWS=${BENCH_STALL_BIG_ROWS:-1500000}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-120}
+ONLY=${BENCH_ONLY:-all}
+case $ONLY in
+    all) DO_BACKUP=1 DO_RESTORE=1 ;;
+    backup) DO_BACKUP=1 DO_RESTORE=0 ;;
+    restore) DO_BACKUP=0 DO_RESTORE=1 ;;
+    *) echo "bench: BENCH_ONLY must be all, backup or restore, got '$ONLY'" >&2; exit 2 ;;
+esac
 for v in RUNS STALL_RUNS TABLES TABLE_SIZE TOOL_TIMEOUT; do
     case ${!v} in '' | *[!0-9]* | 0) echo "bench: $v must be a positive integer, got '${!v}'" >&2; exit 2 ;; esac
 done
@@ -54,13 +65,14 @@ LOGS=$RESULTS/logs
 WORK=$SANDBOX_DIR/bench # dumps and scratch files; wiped with the sandbox
 RUNS_TSV=$RESULTS/latest-runs.tsv
 STALL_TSV=$RESULTS/latest-stall.tsv
+RESTORE_TSV=$RESULTS/latest-restore.tsv
 OUT_MD=$RESULTS/latest.md
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 ### Tools
-for t in sysbench mydumper mariadb-dump mariadb zstd timeout; do
+for t in sysbench mydumper myloader mariadb-dump mariadb zstd timeout; do
     command -v "$t" >/dev/null 2>&1 || die "$t not found: run 'bash scripts/install-deps.sh --bench' (or make bench)"
 done
 [ -x /usr/bin/time ] || die "/usr/bin/time not found: run 'bash scripts/install-deps.sh --bench' (package time)"
@@ -114,6 +126,8 @@ machine_cpu() { awk -v hz="$CLK_TCK" '/^cpu / { printf "%.2f\n", ($2 + $3 + $4 +
 ### Machine facts
 MARIADB_VERSION=$(sql 'SELECT VERSION()')
 MYDUMPER_VERSION=$(mydumper --version 2>&1 | head -n1)
+MYLOADER_VERSION=$(myloader --version 2>&1 | head -n1)
+MCLIENT_VERSION=$(mariadb --version | head -n1 | tr -s ' ')
 MDUMP_VERSION=$(mariadb-dump --version | head -n1 | tr -s ' ')
 ZSTD_VERSION=$(zstd --version | head -n1 | tr -d '*' | sed 's/^ *//; s/ *$//; s/, by .*//')
 SYSBENCH_VERSION=$(sysbench --version | head -n1)
@@ -127,6 +141,7 @@ KERNEL=$(uname -r)
 FS=$(df -hT "$SANDBOX_DIR" | awk 'NR == 2 { print $2 " on " $1 }')
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+SERVER_SETTINGS=$(sql "SELECT CONCAT('log_bin=', IF(@@log_bin, 'ON', 'OFF'), ', binlog_format=', @@binlog_format, ', sync_binlog=', @@sync_binlog, ', innodb_flush_log_at_trx_commit=', @@innodb_flush_log_at_trx_commit, ', innodb_log_file_size=', @@innodb_log_file_size DIV 1048576, 'M, innodb_doublewrite=', @@innodb_doublewrite)")
 
 ### Dataset
 say "preparing sysbench dataset: $TABLES tables x $TABLE_SIZE rows"
@@ -213,9 +228,13 @@ label_comp() {
 CONFIGS=(mdlsafe-zstd mdlsafe-none mydumper mydumper-gz mariadb-dump mariadb-dump-zstd)
 
 ### 1. Wall time, peak memory, output size
-printf 'config\trun\trc\twall_s\twall_plus_fsync_s\tpeak_rss_kib\ttool_cpu_s\tserver_cpu_s\tother_cpu_s\toutput_bytes\tnote\n' >"$RUNS_TSV"
 TIMED_RUNS=$RUNS
 [ "${BENCH_SKIP_TIMED:-0}" = 1 ] && TIMED_RUNS=0 # for debugging the stall part
+if [ "$DO_BACKUP" = 1 ]; then
+    printf 'config\trun\trc\twall_s\twall_plus_fsync_s\tpeak_rss_kib\ttool_cpu_s\tserver_cpu_s\tother_cpu_s\toutput_bytes\tnote\n' >"$RUNS_TSV"
+else
+    TIMED_RUNS=0
+fi
 for ((i = 1; i <= TIMED_RUNS; i++)); do
     # Round robin: drift (other load, page cache) touches every tool alike.
     for cfg in "${CONFIGS[@]}"; do
@@ -257,7 +276,154 @@ for ((i = 1; i <= TIMED_RUNS; i++)); do
     done
 done
 
-### 2. Stall: an ALTER on sbtest1 while the tool reads it
+### 2. Restore: the same data back into a fresh database
+# Each tool restores its own backup of sbtest (made here, untimed, from the
+# same data as the timed backups) into sbtest_r, dropped before every run.
+# Correctness: CHECKSUM TABLE of every restored table must equal the original's.
+RESTORE_CONFIGS=(mdlsafe mdlsafe-nobinlog myloader myloader-binlog mariadb)
+RDB=sbtest_r
+RSRC=$WORK/restore-src
+RESTORE_BAD=0
+run_restore() { # CONFIG TIMEFILE
+    local cfg=$1 tf=$2
+    case $cfg in
+        mdlsafe) T "$tf" "$MDLSAFE" restore "$RSRC/mdlsafe" --defaults-file "$CNF" -j 2 --rename "sbtest:$RDB" --json ;;
+        mdlsafe-nobinlog) T "$tf" "$MDLSAFE" restore "$RSRC/mdlsafe" --defaults-file "$CNF" -j 2 --rename "sbtest:$RDB" --no-binlog --json ;;
+        myloader) T "$tf" myloader --defaults-file "$CNF" -d "$RSRC/mydumper" -B "$RDB" -t 2 -v 2 ;;
+        myloader-binlog) T "$tf" myloader --defaults-file "$CNF" -d "$RSRC/mydumper" -B "$RDB" -t 2 -e -v 2 ;;
+        mariadb) T "$tf" mariadb --defaults-file="$CNF" "$RDB" <"$RSRC/mariadb-dump/sbtest.sql" ;;
+        *) die "unknown restore configuration $cfg" ;;
+    esac
+}
+label_restore() {
+    case $1 in
+        mdlsafe) echo 'mdlsafe restore -j 2' ;;
+        mdlsafe-nobinlog) echo 'mdlsafe restore -j 2 --no-binlog' ;;
+        myloader) echo 'myloader -t 2' ;;
+        myloader-binlog) echo 'myloader -t 2 -e' ;;
+        mariadb) echo 'mariadb sbtest_r < dump.sql' ;;
+    esac
+}
+label_restore_binlog() {
+    case $1 in
+        mdlsafe) echo 'on' ;;
+        mdlsafe-nobinlog) echo 'off (`--no-binlog`)' ;;
+        myloader) echo 'off (myloader default)' ;;
+        myloader-binlog) echo 'on (`-e`)' ;;
+        mariadb) echo 'on' ;;
+    esac
+}
+restore_src() { # CONFIG: which backup it reads
+    case $1 in
+        mdlsafe*) echo mdlsafe ;;
+        myloader*) echo mydumper ;;
+        mariadb) echo mariadb-dump ;;
+    esac
+}
+# "TABLE CHECKSUM" per line, sorted, for every base table of DB
+checksums() {
+    local list
+    list=$(sql "SELECT IFNULL(GROUP_CONCAT(CONCAT('\`', table_schema, '\`.\`', table_name, '\`') ORDER BY table_name), '') FROM information_schema.tables WHERE table_schema = '$1' AND table_type = 'BASE TABLE'")
+    [ -n "$list" ] || return 0
+    sql "CHECKSUM TABLE $list EXTENDED" | awk -F'\t' '{ sub(/^[^.]*\./, "", $1); print $1, $2 }' | sort
+}
+binlog_bytes() { sql 'SHOW BINARY LOGS' | awk '{ s += $2 } END { printf "%.0f\n", s }'; }
+# Before each run: no dirty pages left over from the previous one (the page
+# cleaner is told to flush everything, then put back as it was), so a run
+# does not pay for its predecessor's writes. Prints the dirty pages left if
+# it gave up after BENCH_QUIET_WAIT s.
+flush_dirty() {
+    local k d=0 pct lwm
+    read -r pct lwm <<<"$(sql 'SELECT @@innodb_max_dirty_pages_pct, @@innodb_max_dirty_pages_pct_lwm')"
+    sql 'SET GLOBAL innodb_max_dirty_pages_pct_lwm = 0, innodb_max_dirty_pages_pct = 0'
+    for ((k = 0; k < QUIET_WAIT * 2; k++)); do
+        d=$(sql "SELECT variable_value FROM information_schema.global_status WHERE variable_name = 'INNODB_BUFFER_POOL_PAGES_DIRTY'")
+        [ "$d" -le 0 ] && break
+        sleep 0.5
+    done
+    sql "SET GLOBAL innodb_max_dirty_pages_pct = $pct, innodb_max_dirty_pages_pct_lwm = $lwm"
+    [ "$d" -le 0 ] || echo "dirty-pages=$d"
+}
+
+restore_section() {
+    local cfg i tf log rc busy dirty c0 c1 m0 m1 t0 t1 b0 b1 rss u s note ck wall tcpu scpu ocpu
+    say "restore: making the backups to restore (untimed): mdlsafe backup -j 2, mydumper -t 2, mariadb-dump sbtest"
+    rm -rf -- "$RSRC"
+    mkdir -p "$RSRC/mariadb-dump"
+    "$MDLSAFE" backup --defaults-file "$CNF" -B sbtest -j 2 -o "$RSRC/mdlsafe" --json >"$LOGS/restore-src-mdlsafe.log" 2>&1 ||
+        { tail -n 5 "$LOGS/restore-src-mdlsafe.log" >&2; die "mdlsafe backup for the restore runs failed"; }
+    mydumper --defaults-file "$CNF" -B sbtest -t 2 -v 2 -o "$RSRC/mydumper" >"$LOGS/restore-src-mydumper.log" 2>&1 ||
+        { tail -n 5 "$LOGS/restore-src-mydumper.log" >&2; die "mydumper for the restore runs failed"; }
+    # Without --databases: no CREATE DATABASE / USE, so the file loads into whatever database the client names.
+    mariadb-dump --defaults-file="$CNF" --single-transaction sbtest >"$RSRC/mariadb-dump/sbtest.sql" 2>"$LOGS/restore-src-mariadb-dump.log" ||
+        { tail -n 5 "$LOGS/restore-src-mariadb-dump.log" >&2; die "mariadb-dump for the restore runs failed"; }
+    ! grep -q -m1 -E '^(USE|CREATE DATABASE) ' "$RSRC/mariadb-dump/sbtest.sql" || die "the mariadb-dump file names a database; it would not load into $RDB"
+    SRC_BYTES_mdlsafe=$(du -sb "$RSRC/mdlsafe" | cut -f1)
+    SRC_BYTES_mydumper=$(du -sb "$RSRC/mydumper" | cut -f1)
+    SRC_BYTES_mariadb_dump=$(du -sb "$RSRC/mariadb-dump" | cut -f1)
+
+    say "restore: checksumming the original tables"
+    ORIG_CK=$(checksums sbtest)
+    [ "$(wc -l <<<"$ORIG_CK")" -eq "$TABLES" ] || die "CHECKSUM TABLE on sbtest gave $(wc -l <<<"$ORIG_CK") tables, expected $TABLES"
+    printf '%s\n' "$ORIG_CK" >"$LOGS/restore-checksums-sbtest.txt"
+
+    printf 'config\trun\trc\twall_s\tpeak_rss_kib\ttool_cpu_s\tserver_cpu_s\tother_cpu_s\tbinlog_bytes\tchecksums\tnote\n' >"$RESTORE_TSV"
+    for ((i = 1; i <= RUNS; i++)); do
+        for cfg in "${RESTORE_CONFIGS[@]}"; do
+            tf=$WORK/time-restore-$cfg
+            log=$LOGS/restore-$cfg-$i.log
+            rm -f -- "$tf" "$RSRC/mdlsafe.restore-journal"
+            sql "DROP DATABASE IF EXISTS $RDB"
+            # mdlsafe and myloader create the database themselves; the mariadb client needs it to exist.
+            [ "$cfg" = mariadb ] && sql "CREATE DATABASE $RDB"
+            dirty=$(flush_dirty)
+            sync
+            busy=$(wait_quiet)
+            b0=$(binlog_bytes)
+            c0=$(server_cpu); m0=$(machine_cpu); t0=$(now)
+            rc=0
+            run_restore "$cfg" "$tf" >"$log" 2>&1 || rc=$?
+            t1=$(now); c1=$(server_cpu); m1=$(machine_cpu)
+            b1=$(binlog_bytes)
+            read -r _el rss u s <"$tf" 2>/dev/null || { rss=0; u=0; s=0; }
+            read -r wall tcpu scpu ocpu <<<"$(awk -v t0="$t0" -v t1="$t1" -v u="$u" -v s="$s" \
+                -v c0="$c0" -v c1="$c1" -v m0="$m0" -v m1="$m1" 'BEGIN {
+                    o = (m1 - m0) - (u + s) - (c1 - c0); if (o < 0) o = 0;
+                    printf "%.3f %.2f %.2f %.2f\n", t1 - t0, u + s, c1 - c0, o }')"
+            ck=ok
+            got=$(checksums "$RDB") || got="(CHECKSUM TABLE failed)"
+            if [ "$got" != "$ORIG_CK" ]; then
+                ck=MISMATCH
+                RESTORE_BAD=$((RESTORE_BAD + 1))
+                printf '%s\n' "$got" >"$LOGS/restore-checksums-$cfg-$i.txt"
+            fi
+            note=""
+            case $cfg in mdlsafe*)
+                note=$(tr -d ' \n' <"$log" | grep -o '"lock_retries":[0-9]*' | head -n1 | tr -d '"' | tr : = || true)
+                ;;
+            esac
+            [ -n "$dirty" ] && note="${note:+$note }$dirty"
+            [ -n "$busy" ] && note="${note:+$note }machine-busy"
+            printf '%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$i" "$rc" "$wall" "$rss" "$tcpu" "$scpu" "$ocpu" \
+                "$((b1 - b0))" "$ck" "$note" >>"$RESTORE_TSV"
+            if [ "$rc" -ne 0 ]; then
+                say "restore $i $cfg FAILED (exit $rc); log: $log"
+                tail -n 5 "$log" >&2 || true
+            else
+                say "restore $i $cfg: ${wall}s, peak RSS $((rss / 1024)) MiB, tool CPU ${tcpu}s, server CPU ${scpu}s, other CPU ${ocpu}s, binlog +$(((b1 - b0) / 1048576)) MiB, checksums $ck ${note}"
+            fi
+            if [ "$ck" != ok ]; then
+                say "!!!!!!!! restore $i $cfg: CHECKSUM TABLE of $RDB differs from sbtest !!!!!!!!"
+                diff <(printf '%s\n' "$ORIG_CK") <(printf '%s\n' "$got") | sed 's/^/bench:   /' >&2 || true
+            fi
+        done
+    done
+    sql "DROP DATABASE IF EXISTS $RDB"
+    rm -rf -- "$RSRC" "$RSRC.restore-journal" "$RSRC/mdlsafe.restore-journal"
+}
+if [ "$DO_RESTORE" = 1 ]; then restore_section; fi
+
+### 3. Stall: an ALTER on sbtest1 while the tool reads it
 # The ALTER is sent the moment the processlist shows the tool's SELECT on
 # sbtest1 running (so the tool holds the table's metadata lock): for every
 # tool that is the worst moment. A probe runs point SELECT/UPDATE on sbtest1
@@ -271,16 +437,12 @@ POLL_SQL=${POLL_SQL//$'\n'/ }
 ALTER_SQL="SET @t0 = NOW(6); SET STATEMENT max_statement_time = 300, lock_wait_timeout = 300 FOR ALTER TABLE sbtest.sbtest1 ADD COLUMN bench_x INT, ALGORITHM = INSTANT; SELECT TIMESTAMPDIFF(MICROSECOND, @t0, NOW(6)) / 1e6;"
 PROBE_LIMIT=$((TOOL_TIMEOUT + 60))
 
-# One client connection for the polling (no process per poll).
-coproc POLL { exec mariadb --defaults-file="$CNF" -N -B --unbuffered 2>&1; }
-POLL_PID=$POLL_PID
 poll_once() {
     printf '%s\n' "$POLL_SQL" >&"${POLL[1]}"
     local line=""
     read -r -t 10 line <&"${POLL[0]}" || return 1
     printf '%s\n' "$line"
 }
-poll_once >/dev/null || die "processlist polling connection does not answer"
 
 wait_bounded() { # pid seconds: wait for a child, killing it after the limit; returns its status
     local pid=$1 limit=$2 k rc=0
@@ -302,7 +464,9 @@ jget() { # file key: a number from the probe's one-line JSON
     grep -o "\"$2\": [-0-9.]*" "$1" 2>/dev/null | head -n1 | awk '{ print $2 }'
 }
 
-printf 'scenario\tsbtest1_rows\tconfig\trun\ttool_rc\ttool_wall_s\ttool_peak_rss_kib\tcaught\tcaught_after_s\tcaught_query\talter_rc\talter_waited_s\tprobe_queries\tprobe_max_ms\tprobe_p99_ms\tprobe_p50_ms\tprobe_errors\tprobe_over_50ms\tnote\n' >"$STALL_TSV"
+stall_header() {
+    printf 'scenario\tsbtest1_rows\tconfig\trun\ttool_rc\ttool_wall_s\ttool_peak_rss_kib\tcaught\tcaught_after_s\tcaught_query\talter_rc\talter_waited_s\tprobe_queries\tprobe_max_ms\tprobe_p99_ms\tprobe_p50_ms\tprobe_errors\tprobe_over_50ms\tnote\n' >"$STALL_TSV"
+}
 STALL_CONFIGS=(none mdlsafe-zstd mydumper mariadb-dump)
 
 # stall_phase SCENARIO SBTEST1_ROWS: STALL_RUNS rounds over STALL_CONFIGS.
@@ -403,39 +567,48 @@ stall_phase() {
     done
 }
 
-# a. sbtest1 as in the timed runs: its read is shorter than the stall budget.
-stall_phase small "$TABLE_SIZE"
+stall_section() {
+    stall_header
+    # One client connection for the polling (no process per poll).
+    coproc POLL { exec mariadb --defaults-file="$CNF" -N -B --unbuffered 2>&1; }
+    POLL_PID=$POLL_PID
+    poll_once >/dev/null || die "processlist polling connection does not answer"
 
-# b. sbtest1 grown so that reading it takes several times the budget: the
-#    case where mdlsafe has to step aside (and the others freeze longer).
-if [ "$STALL_BIG_ROWS" -gt "$TABLE_SIZE" ]; then
-    say "growing sbtest1 to $STALL_BIG_ROWS rows for the long-read stall runs"
-    sql 'ALTER TABLE sbtest.sbtest1 DROP COLUMN IF EXISTS bench_x' >/dev/null
-    for ((k = 0; k < 64; k++)); do
-        have=$(sql 'SELECT COUNT(*) FROM sbtest.sbtest1')
-        [ "$have" -ge "$STALL_BIG_ROWS" ] && break
-        sql "INSERT INTO sbtest.sbtest1 (k, c, pad) SELECT k, c, pad FROM sbtest.sbtest1 ORDER BY id LIMIT $((STALL_BIG_ROWS - have < 250000 ? STALL_BIG_ROWS - have : 250000))" ||
-            die "growing sbtest1 failed"
-    done
-    sql 'ANALYZE TABLE sbtest.sbtest1' >/dev/null
-    sql 'SELECT COUNT(*), SUM(LENGTH(c)), SUM(LENGTH(pad)) FROM sbtest.sbtest1' >/dev/null
-    BIG_MIB=$(sql "SELECT ROUND((data_length + index_length) / 1048576) FROM information_schema.tables WHERE table_schema = 'sbtest' AND table_name = 'sbtest1'")
-    # Rows are numbered 1..N without gaps (auto-increment), as the probe assumes.
-    stall_phase big "$(sql 'SELECT MAX(id) FROM sbtest.sbtest1')"
-fi
-sql 'ALTER TABLE sbtest.sbtest1 DROP COLUMN IF EXISTS bench_x' >/dev/null || true
+    # a. sbtest1 as in the timed runs: its read is shorter than the stall budget.
+    stall_phase small "$TABLE_SIZE"
+
+    # b. sbtest1 grown so that reading it takes several times the budget: the
+    #    case where mdlsafe has to step aside (and the others freeze longer).
+    if [ "$STALL_BIG_ROWS" -gt "$TABLE_SIZE" ]; then
+        say "growing sbtest1 to $STALL_BIG_ROWS rows for the long-read stall runs"
+        sql 'ALTER TABLE sbtest.sbtest1 DROP COLUMN IF EXISTS bench_x' >/dev/null
+        for ((k = 0; k < 64; k++)); do
+            have=$(sql 'SELECT COUNT(*) FROM sbtest.sbtest1')
+            [ "$have" -ge "$STALL_BIG_ROWS" ] && break
+            sql "INSERT INTO sbtest.sbtest1 (k, c, pad) SELECT k, c, pad FROM sbtest.sbtest1 ORDER BY id LIMIT $((STALL_BIG_ROWS - have < 250000 ? STALL_BIG_ROWS - have : 250000))" ||
+                die "growing sbtest1 failed"
+        done
+        sql 'ANALYZE TABLE sbtest.sbtest1' >/dev/null
+        sql 'SELECT COUNT(*), SUM(LENGTH(c)), SUM(LENGTH(pad)) FROM sbtest.sbtest1' >/dev/null
+        BIG_MIB=$(sql "SELECT ROUND((data_length + index_length) / 1048576) FROM information_schema.tables WHERE table_schema = 'sbtest' AND table_name = 'sbtest1'")
+        # Rows are numbered 1..N without gaps (auto-increment), as the probe assumes.
+        stall_phase big "$(sql 'SELECT MAX(id) FROM sbtest.sbtest1')"
+    fi
+    sql 'ALTER TABLE sbtest.sbtest1 DROP COLUMN IF EXISTS bench_x' >/dev/null || true
+}
+if [ "$DO_BACKUP" = 1 ]; then stall_section; fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
-### 3. Report
+### 4. Report
 # median of the successful runs' column; "FAIL" when none succeeded
-col_stat() { # config column(1-based) stat(median|max)
-    awk -F'\t' -v c="$1" -v k="$2" -v st="$3" 'NR > 1 && $1 == c && $3 == 0 { print $k }' "$RUNS_TSV" |
+col_stat() { # config column(1-based) stat(median|max) [tsv, default the timed backups']
+    awk -F'\t' -v c="$1" -v k="$2" -v st="$3" 'NR > 1 && $1 == c && $3 == 0 { print $k }' "${4:-$RUNS_TSV}" |
         sort -g | awk -v st="$3" '{ a[NR] = $1 } END {
             if (NR == 0) { print "FAIL"; exit }
             if (st == "max") { print a[NR]; exit }
             if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
-n_ok() { awk -F'\t' -v c="$1" 'NR > 1 && $1 == c && $3 == 0' "$RUNS_TSV" | wc -l; }
+n_ok() { awk -F'\t' -v c="$1" 'NR > 1 && $1 == c && $3 == 0' "${2:-$RUNS_TSV}" | wc -l; }
 stall_stat() { # scenario config column stat(max|median)
     awk -F'\t' -v sc="$1" -v c="$2" -v k="$3" 'NR > 1 && $1 == sc && $3 == c && $k != "" && $k != "-" { print $k }' "$STALL_TSV" |
         sort -g | awk -v st="$4" '{ a[NR] = $1 } END {
@@ -446,104 +619,181 @@ stall_stat() { # scenario config column stat(max|median)
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "FAIL" || v == "-" || v == "") print (v == "" ? "-" : v); else printf f, v }'; }
 
 {
-    echo "## Benchmark: mdlsafe backup against mydumper and mariadb-dump"
+    case $ONLY in
+        all) echo "## Benchmark: mdlsafe backup and restore against mydumper/myloader and mariadb-dump/mariadb" ;;
+        backup) echo "## Benchmark: mdlsafe backup against mydumper and mariadb-dump" ;;
+        restore) echo "## Benchmark: mdlsafe restore against myloader and the mariadb client" ;;
+    esac
     echo
     echo "$DATE. Same machine, same data, one run of \`bench/run.sh\`, configurations interleaved round-robin."
     echo
     echo "- Machine: $NPROC CPUs ($CPU_MODEL), $MEM RAM, Linux $KERNEL, $FS; load average at start $LOAD_START, at end $LOAD_END"
     echo "- Server: MariaDB $MARIADB_VERSION on the same machine, buffer pool $SANDBOX_BUFFER_POOL, binary log on (ROW), performance_schema on; clients over the unix socket"
     echo "- Dataset: sysbench ($SYSBENCH_VERSION) oltp schema, $TABLES tables x $TABLE_SIZE rows, **$DATASET_MIB MiB** (InnoDB data + index), warm in the buffer pool; current binlog file $BINLOG_SIZE"
-    echo "- Tools: $MDLSAFE_VERSION (git $GIT_REV); $MYDUMPER_VERSION; $MDUMP_VERSION; $ZSTD_VERSION"
+    echo "- Tools: $MDLSAFE_VERSION (git $GIT_REV); $MYDUMPER_VERSION; $MYLOADER_VERSION; $MDUMP_VERSION; $MCLIENT_VERSION; $ZSTD_VERSION"
     echo
-    echo "### Backup of the whole dataset (median of $RUNS runs)"
-    echo
-    echo "| tool | compression | wall s | MiB/s | wall + fsync s | peak RSS MiB | output MiB | tool CPU s | server CPU s |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-    for cfg in "${CONFIGS[@]}"; do
-        wall=$(col_stat "$cfg" 4 median)
-        ok=$(n_ok "$cfg")
-        rate='-'
-        [ "$wall" != FAIL ] && rate=$(awk -v m="$DATASET_MIB" -v w="$wall" 'BEGIN { printf "%.0f", m / w }')
-        printf '| `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label_tool "$cfg")" "$(label_comp "$cfg")" \
-            "$(fmt "$wall" '%.2f')$([ "$ok" -lt "$RUNS" ] && echo " ($ok/$RUNS ok)")" "$rate" \
-            "$(fmt "$(col_stat "$cfg" 5 median)" '%.2f')" \
-            "$(fmt "$(col_stat "$cfg" 6 max)" '%.0f' | awk '{ print ($1 ~ /^[0-9]+$/) ? sprintf("%.1f", $1 / 1024) : $1 }')" \
-            "$(fmt "$(col_stat "$cfg" 10 median)" '%.0f' | awk '{ print ($1 ~ /^[0-9]+$/) ? sprintf("%.0f", $1 / 1048576) : $1 }')" \
-            "$(fmt "$(col_stat "$cfg" 7 median)" '%.2f')" "$(fmt "$(col_stat "$cfg" 8 median)" '%.2f')"
-    done
-    echo
-    echo "MiB/s = dataset size / wall. Wall: the command alone; wall + fsync also flushes its output files"
-    echo "(\`sync FILE...\`), which mdlsafe does itself and the others do not. Peak RSS: largest of the runs"
-    echo "(for the pipe, mariadb-dump + zstd). Tool CPU: user + system of the backup process(es); server"
-    echo "CPU: what mariadbd used meanwhile."
-    echo
-    mz=$(col_stat mdlsafe-zstd 4 median); my=$(col_stat mydumper 4 median); dz=$(col_stat mariadb-dump-zstd 4 median)
-    if [ "$mz" != FAIL ] && [ "$my" != FAIL ] && [ "$dz" != FAIL ]; then
-        awk -v mz="$mz" -v my="$my" -v dz="$dz" -v rss="$(col_stat mdlsafe-zstd 6 max)" 'BEGIN {
-            printf "Targets: mdlsafe (zstd) / mydumper -t 2 (uncompressed) = **%.2f** (target <= 1.10); ", mz / my
-            printf "mariadb-dump | zstd -1 / mdlsafe = **%.2fx** (target >= 3x); ", dz / mz
-            printf "mdlsafe peak RSS **%.1f MiB** (target < 64).\n", rss / 1024 }'
+    if [ "$DO_BACKUP" = 1 ]; then
+        echo "### Backup of the whole dataset (median of $RUNS runs)"
+        echo
+        echo "| tool | compression | wall s | MiB/s | wall + fsync s | peak RSS MiB | output MiB | tool CPU s | server CPU s |"
+        echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+        for cfg in "${CONFIGS[@]}"; do
+            wall=$(col_stat "$cfg" 4 median)
+            ok=$(n_ok "$cfg")
+            rate='-'
+            [ "$wall" != FAIL ] && rate=$(awk -v m="$DATASET_MIB" -v w="$wall" 'BEGIN { printf "%.0f", m / w }')
+            printf '| `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label_tool "$cfg")" "$(label_comp "$cfg")" \
+                "$(fmt "$wall" '%.2f')$([ "$ok" -lt "$RUNS" ] && echo " ($ok/$RUNS ok)")" "$rate" \
+                "$(fmt "$(col_stat "$cfg" 5 median)" '%.2f')" \
+                "$(fmt "$(col_stat "$cfg" 6 max)" '%.0f' | awk '{ print ($1 ~ /^[0-9]+$/) ? sprintf("%.1f", $1 / 1024) : $1 }')" \
+                "$(fmt "$(col_stat "$cfg" 10 median)" '%.0f' | awk '{ print ($1 ~ /^[0-9]+$/) ? sprintf("%.0f", $1 / 1048576) : $1 }')" \
+                "$(fmt "$(col_stat "$cfg" 7 median)" '%.2f')" "$(fmt "$(col_stat "$cfg" 8 median)" '%.2f')"
+        done
+        echo
+        echo "MiB/s = dataset size / wall. Wall: the command alone; wall + fsync also flushes its output files"
+        echo "(\`sync FILE...\`), which mdlsafe does itself and the others do not. Peak RSS: largest of the runs"
+        echo "(for the pipe, mariadb-dump + zstd). Tool CPU: user + system of the backup process(es); server"
+        echo "CPU: what mariadbd used meanwhile."
+        echo
+        mz=$(col_stat mdlsafe-zstd 4 median); my=$(col_stat mydumper 4 median); dz=$(col_stat mariadb-dump-zstd 4 median)
+        if [ "$mz" != FAIL ] && [ "$my" != FAIL ] && [ "$dz" != FAIL ]; then
+            awk -v mz="$mz" -v my="$my" -v dz="$dz" -v rss="$(col_stat mdlsafe-zstd 6 max)" 'BEGIN {
+                printf "Targets: mdlsafe (zstd) / mydumper -t 2 (uncompressed) = **%.2f** (target <= 1.10); ", mz / my
+                printf "mariadb-dump | zstd -1 / mdlsafe = **%.2fx** (target >= 3x); ", dz / mz
+                printf "mdlsafe peak RSS **%.1f MiB** (target < 64).\n", rss / 1024 }'
+            echo
+        fi
+        echo "### Stall: an ALTER on a table the backup is reading (worst of $STALL_RUNS runs)"
+        echo
+        echo "| sbtest1 | tool | ALTER waited s | app max latency ms | app p99 ms | app p50 ms | tool wall s | tool peak RSS MiB |"
+        echo "|---|---|---:|---:|---:|---:|---:|---:|"
+        for scen in small big; do
+            case $scen in
+                small) sdesc="$TABLE_SIZE rows (as timed)" ;;
+                big) [ "$STALL_BIG_ROWS" -gt "$TABLE_SIZE" ] || continue
+                     sdesc="$STALL_BIG_ROWS rows (${BIG_MIB:-?} MiB)" ;;
+            esac
+            for cfg in "${STALL_CONFIGS[@]}"; do
+                lbl=$(label_tool "$cfg")
+                case $cfg in mdlsafe-zstd) lbl='mdlsafe backup -j 2 (--max-stall 500)' ;; esac
+                rss=$(stall_stat "$scen" "$cfg" 7 max)
+                [ "$rss" != - ] && rss=$(awk -v r="$rss" 'BEGIN { printf "%.1f", r / 1024 }')
+                printf '| %s | `%s` | %s | %s | %s | %s | %s | %s |\n' "$sdesc" "$lbl" \
+                    "$(fmt "$(stall_stat "$scen" "$cfg" 12 max)" '%.2f')" "$(fmt "$(stall_stat "$scen" "$cfg" 14 max)" '%.0f')" \
+                    "$(fmt "$(stall_stat "$scen" "$cfg" 15 max)" '%.1f')" "$(fmt "$(stall_stat "$scen" "$cfg" 16 max)" '%.2f')" \
+                    "$(fmt "$(stall_stat "$scen" "$cfg" 6 median)" '%.2f')" "$rss"
+            done
+        done
+        echo
+        ms=$(stall_stat small mdlsafe-zstd 14 max)
+        msb=$(stall_stat big mdlsafe-zstd 14 max)
+        yb=$(awk -F'\t' 'NR > 1 && $1 == "big" && $3 == "mdlsafe-zstd" { print $19 }' "$STALL_TSV" | grep -o 'yields=[0-9?]*' | cut -d= -f2 | paste -sd, - || true)
+        if [ "$ms" != - ]; then
+            awk -v ms="$ms" -v mb="$msb" -v yb="$yb" 'BEGIN {
+                printf "Target: mdlsafe stall **%.0f ms**", ms
+                if (mb != "-") printf " (short read), **%.0f ms** (long read; yields per run: %s)", mb, yb
+                printf ", budget --max-stall 500 ms.\n\n" }'
+        fi
+        echo "A probe runs point \`SELECT c ... WHERE id = ?\` and \`UPDATE ... SET k = k + 1 WHERE id = ?\` on"
+        echo "sbtest1, alternating, 5 ms apart, from 1 s before the backup starts until 1 s after both the backup"
+        echo "and the ALTER have ended. \`ALTER TABLE sbtest1 ADD COLUMN bench_x INT, ALGORITHM=INSTANT\` is sent"
+        echo "from another connection the moment the processlist shows the tool's \`SELECT\` on sbtest1 running,"
+        echo "i.e. while the tool holds the table's metadata lock; \"ALTER waited\" is its duration measured on"
+        echo "the server. Every query that arrives on sbtest1 after the ALTER queues behind it, so the app's max"
+        echo "latency is how long the table was frozen. Tool wall: median, with the probe and the ALTER running."
+        echo "First with sbtest1 as in the timed runs: reading it takes less than the budget, so mdlsafe's stall"
+        echo "is what remains of that read. Then with sbtest1 grown to $STALL_BIG_ROWS rows, so that its read"
+        echo "takes several times the budget: mdlsafe's watchdog must make the worker let go (yields) and the"
+        echo "table is read again after the ALTER."
         echo
     fi
-    echo "### Stall: an ALTER on a table the backup is reading (worst of $STALL_RUNS runs)"
-    echo
-    echo "| sbtest1 | tool | ALTER waited s | app max latency ms | app p99 ms | app p50 ms | tool wall s | tool peak RSS MiB |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|"
-    for scen in small big; do
-        case $scen in
-            small) sdesc="$TABLE_SIZE rows (as timed)" ;;
-            big) [ "$STALL_BIG_ROWS" -gt "$TABLE_SIZE" ] || continue
-                 sdesc="$STALL_BIG_ROWS rows (${BIG_MIB:-?} MiB)" ;;
-        esac
-        for cfg in "${STALL_CONFIGS[@]}"; do
-            lbl=$(label_tool "$cfg")
-            case $cfg in mdlsafe-zstd) lbl='mdlsafe backup -j 2 (--max-stall 500)' ;; esac
-            rss=$(stall_stat "$scen" "$cfg" 7 max)
-            [ "$rss" != - ] && rss=$(awk -v r="$rss" 'BEGIN { printf "%.1f", r / 1024 }')
-            printf '| %s | `%s` | %s | %s | %s | %s | %s | %s |\n' "$sdesc" "$lbl" \
-                "$(fmt "$(stall_stat "$scen" "$cfg" 12 max)" '%.2f')" "$(fmt "$(stall_stat "$scen" "$cfg" 14 max)" '%.0f')" \
-                "$(fmt "$(stall_stat "$scen" "$cfg" 15 max)" '%.1f')" "$(fmt "$(stall_stat "$scen" "$cfg" 16 max)" '%.2f')" \
-                "$(fmt "$(stall_stat "$scen" "$cfg" 6 median)" '%.2f')" "$rss"
+    if [ "$DO_RESTORE" = 1 ]; then
+        echo "### Restore of the whole dataset into a new database (median of $RUNS runs)"
+        echo
+        echo "| tool | reads | binlog | wall s | MiB/s | peak RSS MiB | tool CPU s | server CPU s | binlog written MiB | CHECKSUM TABLE |"
+        echo "|---|---|---|---:|---:|---:|---:|---:|---:|---|"
+        for cfg in "${RESTORE_CONFIGS[@]}"; do
+            wall=$(col_stat "$cfg" 4 median "$RESTORE_TSV")
+            ok=$(n_ok "$cfg" "$RESTORE_TSV")
+            rate='-'
+            [ "$wall" != FAIL ] && rate=$(awk -v m="$DATASET_MIB" -v w="$wall" 'BEGIN { printf "%.0f", m / w }')
+            src=$(restore_src "$cfg")
+            case $src in
+                mdlsafe) sdesc="mdlsafe backup (zstd), $((SRC_BYTES_mdlsafe / 1048576)) MiB" ;;
+                mydumper) sdesc="mydumper, $((SRC_BYTES_mydumper / 1048576)) MiB" ;;
+                mariadb-dump) sdesc="mariadb-dump, $((SRC_BYTES_mariadb_dump / 1048576)) MiB" ;;
+            esac
+            nck=$(awk -F'\t' -v c="$cfg" 'NR > 1 && $1 == c && $10 == "ok"' "$RESTORE_TSV" | wc -l)
+            nrun=$(awk -F'\t' -v c="$cfg" 'NR > 1 && $1 == c' "$RESTORE_TSV" | wc -l)
+            if [ "$nck" -eq "$nrun" ]; then ckdesc="equal ($nrun/$nrun runs)"; else ckdesc="**DIFFERENT** ($((nrun - nck))/$nrun runs)"; fi
+            printf '| `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label_restore "$cfg")" "$sdesc" \
+                "$(label_restore_binlog "$cfg")" \
+                "$(fmt "$wall" '%.2f')$([ "$ok" -lt "$RUNS" ] && echo " ($ok/$RUNS ok)")" "$rate" \
+                "$(fmt "$(col_stat "$cfg" 5 max "$RESTORE_TSV")" '%.0f' | awk '{ print ($1 ~ /^[0-9]+$/) ? sprintf("%.1f", $1 / 1024) : $1 }')" \
+                "$(fmt "$(col_stat "$cfg" 6 median "$RESTORE_TSV")" '%.2f')" "$(fmt "$(col_stat "$cfg" 7 median "$RESTORE_TSV")" '%.2f')" \
+                "$(fmt "$(col_stat "$cfg" 9 median "$RESTORE_TSV")" '%.0f' | awk '{ print ($1 ~ /^[0-9]+$/) ? sprintf("%.0f", $1 / 1048576) : $1 }')" \
+                "$ckdesc"
         done
-    done
-    echo
-    ms=$(stall_stat small mdlsafe-zstd 14 max)
-    msb=$(stall_stat big mdlsafe-zstd 14 max)
-    yb=$(awk -F'\t' 'NR > 1 && $1 == "big" && $3 == "mdlsafe-zstd" { print $19 }' "$STALL_TSV" | grep -o 'yields=[0-9?]*' | cut -d= -f2 | paste -sd, - || true)
-    if [ "$ms" != - ]; then
-        awk -v ms="$ms" -v mb="$msb" -v yb="$yb" 'BEGIN {
-            printf "Target: mdlsafe stall **%.0f ms**", ms
-            if (mb != "-") printf " (short read), **%.0f ms** (long read; yields per run: %s)", mb, yb
-            printf ", budget --max-stall 500 ms.\n\n" }'
+        echo
+        echo "Each tool restores its own backup of the same data into \`$RDB\`, dropped before every run:"
+        echo "\`mdlsafe restore DIR -j 2 --rename sbtest:$RDB\`, \`myloader -d DIR -B $RDB -t 2\`,"
+        echo "\`mariadb $RDB < dump.sql\` (a \`mariadb-dump --single-transaction sbtest\` file, created database)."
+        echo "Server: $SERVER_SETTINGS. Binlog: whether the restore is written to the binary log."
+        echo "myloader turns it off by default (\`SET SQL_LOG_BIN = 0\`; \`-e\` keeps it), so compare"
+        echo "\`mdlsafe --no-binlog\` with \`myloader -t 2\`, and \`mdlsafe\` with \`myloader -t 2 -e\` and the"
+        echo "mariadb client; \"binlog written\" is what SHOW BINARY LOGS grew by during the run. Before each run"
+        echo "the buffer pool's dirty pages are flushed, so no run pays for the previous one's writes. Wall: the"
+        echo "command alone (none of them fsyncs anything itself; the server's commits are durable as configured)."
+        echo "Tool CPU: user + system of the client; server CPU: what mariadbd used meanwhile. Peak RSS: largest"
+        echo "of the runs. CHECKSUM TABLE: every restored table's \`CHECKSUM TABLE ... EXTENDED\` equals the"
+        echo "original's (the benchmark fails if not)."
+        echo
+        rm_=$(col_stat mdlsafe 4 median "$RESTORE_TSV"); rn=$(col_stat mdlsafe-nobinlog 4 median "$RESTORE_TSV")
+        ly=$(col_stat myloader 4 median "$RESTORE_TSV"); le=$(col_stat myloader-binlog 4 median "$RESTORE_TSV")
+        mc=$(col_stat mariadb 4 median "$RESTORE_TSV")
+        if [ "$rm_" != FAIL ] && [ "$rn" != FAIL ] && [ "$ly" != FAIL ] && [ "$le" != FAIL ] && [ "$mc" != FAIL ]; then
+            awk -v rm="$rm_" -v rn="$rn" -v ly="$ly" -v le="$le" -v mc="$mc" 'BEGIN {
+                printf "Targets: mdlsafe restore / myloader -t 2, binlog off for both = **%.2f**, binlog on for both = **%.2f** (target < 1); ", rn / ly, rm / le
+                printf "mariadb < dump.sql / mdlsafe restore, binlog on for both = **%.2fx** (target: several times).\n", mc / rm }'
+            echo
+        fi
     fi
-    echo "A probe runs point \`SELECT c ... WHERE id = ?\` and \`UPDATE ... SET k = k + 1 WHERE id = ?\` on"
-    echo "sbtest1, alternating, 5 ms apart, from 1 s before the backup starts until 1 s after both the backup"
-    echo "and the ALTER have ended. \`ALTER TABLE sbtest1 ADD COLUMN bench_x INT, ALGORITHM=INSTANT\` is sent"
-    echo "from another connection the moment the processlist shows the tool's \`SELECT\` on sbtest1 running,"
-    echo "i.e. while the tool holds the table's metadata lock; \"ALTER waited\" is its duration measured on"
-    echo "the server. Every query that arrives on sbtest1 after the ALTER queues behind it, so the app's max"
-    echo "latency is how long the table was frozen. Tool wall: median, with the probe and the ALTER running."
-    echo "First with sbtest1 as in the timed runs: reading it takes less than the budget, so mdlsafe's stall"
-    echo "is what remains of that read. Then with sbtest1 grown to $STALL_BIG_ROWS rows, so that its read"
-    echo "takes several times the budget: mdlsafe's watchdog must make the worker let go (yields) and the"
-    echo "table is read again after the ALTER."
-    echo
-    echo "<details><summary>every stall run</summary>"
-    echo
-    echo '```'
-    column -t -s $'\t' "$STALL_TSV" 2>/dev/null || cat "$STALL_TSV"
-    echo '```'
-    echo
-    echo "</details>"
-    echo
-    echo "<details><summary>every timed run</summary>"
-    echo
-    echo '```'
-    column -t -s $'\t' "$RUNS_TSV" 2>/dev/null || cat "$RUNS_TSV"
-    echo '```'
-    echo
-    echo "</details>"
+    if [ "$DO_BACKUP" = 1 ]; then
+        echo "<details><summary>every stall run</summary>"
+        echo
+        echo '```'
+        column -t -s $'\t' "$STALL_TSV" 2>/dev/null || cat "$STALL_TSV"
+        echo '```'
+        echo
+        echo "</details>"
+        echo
+        echo "<details><summary>every timed run</summary>"
+        echo
+        echo '```'
+        column -t -s $'\t' "$RUNS_TSV" 2>/dev/null || cat "$RUNS_TSV"
+        echo '```'
+        echo
+        echo "</details>"
+        echo
+    fi
+    if [ "$DO_RESTORE" = 1 ]; then
+        echo "<details><summary>every restore run</summary>"
+        echo
+        echo '```'
+        column -t -s $'\t' "$RESTORE_TSV" 2>/dev/null || cat "$RESTORE_TSV"
+        echo '```'
+        echo
+        echo "</details>"
+        echo
+    fi
 } >"$OUT_MD"
 
 cat "$OUT_MD"
-say "results: $OUT_MD (runs: $RUNS_TSV, $STALL_TSV; logs: $LOGS)"
+case $ONLY in
+    all) say "results: $OUT_MD (runs: $RUNS_TSV, $STALL_TSV, $RESTORE_TSV; logs: $LOGS)" ;;
+    backup) say "results: $OUT_MD (runs: $RUNS_TSV, $STALL_TSV; logs: $LOGS)" ;;
+    restore) say "results: $OUT_MD (runs: $RESTORE_TSV; logs: $LOGS)" ;;
+esac
+if [ "$RESTORE_BAD" -gt 0 ]; then
+    die "RESTORE IS WRONG: in $RESTORE_BAD restore run(s) CHECKSUM TABLE of $RDB differs from sbtest (see 'checksums' in $RESTORE_TSV and $LOGS/restore-checksums-*.txt)"
+fi
