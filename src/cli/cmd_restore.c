@@ -23,6 +23,7 @@ enum {
 	OPT_MAX_STALL,
 	OPT_TIMEOUT,
 	OPT_JSON,
+	OPT_INDEXES,
 };
 
 static const struct cli_opt restore_opts[] = {
@@ -42,6 +43,9 @@ static const struct cli_opt restore_opts[] = {
 	{ "resume", OPT_RESUME, CLI_NO_ARG, NULL, "continue an interrupted restore from its journal, without duplicating rows" },
 	{ "journal", OPT_JOURNAL, CLI_REQUIRED_ARG, "FILE", "where progress is recorded (default: DIR.restore-journal, next to the backup; the backup is never modified)" },
 	{ "verify", OPT_VERIFY, CLI_NO_ARG, NULL, "afterwards, read every restored table back and compare it with the backup's checksums" },
+	{ "indexes", OPT_INDEXES, CLI_REQUIRED_ARG, "after|during",
+	  "InnoDB: build plain secondary indexes after a table's rows are in, sorted (after, default: faster), or "
+	  "keep them in CREATE TABLE (during)" },
 	{ "max-stall", OPT_MAX_STALL, CLI_REQUIRED_ARG, "MS", "longest any query may queue behind one of our DROP/RENAME/CREATE TRIGGER (default 500)" },
 	{ "timeout", OPT_TIMEOUT, CLI_REQUIRED_ARG, "SECONDS", "give up after this long (the journal keeps the progress)" },
 	{ "json", OPT_JSON, CLI_NO_ARG, NULL, "print a JSON summary on stdout at the end" },
@@ -162,6 +166,14 @@ static int restore_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	case OPT_JSON:
 		a->json = true;
 		return 0;
+	case OPT_INDEXES:
+		if (!strcmp(arg, "after"))
+			o->keys_after_data = true;
+		else if (!strcmp(arg, "during"))
+			o->keys_after_data = false;
+		else
+			return ms_fail(e, MS_USAGE, "--indexes: '%s' is not after or during", arg);
+		return 0;
 	}
 	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
 }
@@ -222,6 +234,7 @@ int cmd_restore(int argc, char **argv)
 	ms_err_clear(&e);
 	a.o.max_stall_s = 0.5;
 	a.o.jobs = cli_cpu_count();
+	a.o.keys_after_data = true;
 	rc = cli_parse(&restore_spec, argc, argv, &conn, restore_option, &a, &first, &e);
 	if (rc == 0 && first >= argc)
 		rc = ms_fail(&e, MS_USAGE, "say which backup to restore: mdlsafe restore DIR; see 'mdlsafe restore --help'");

@@ -301,9 +301,51 @@ static int load_chunk(struct rworker *w, struct rchunk *ch, struct ms_err *e)
 		lockreq_backoff(0.2, attempt, 4);
 	}
 	if (rc == 0)
-		return journal_record(rs->journal, "chunk_done", ch->f.path, e);
+		return journal_record(rs->journal, "chunk_done", ch->f.path, e) ? -1 : restore_add_keys(rs, &w->db, t, e);
 	return ms_fail_context(e, "restoring %s.%s chunk %u (%s%s%s)", t->db, t->name, ch->index, ch->f.path,
 			       ch->where ? ", rows " : "", ch->where ? ch->where : "");
+}
+
+int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct ms_err *e)
+{
+	char key[300], *id;
+	struct buf sql = BUF_INIT;
+	bool mine;
+	int rc = 0;
+
+	snprintf(key, sizeof(key), "%s.%s", t->db, t->load_name);
+	/* The worker that loads the last chunk builds them, once. */
+	pthread_mutex_lock(&rs->mu);
+	mine = t->deferred_keys && t->chunks_done == t->n_chunks && !t->keys_taken;
+	if (mine)
+		t->keys_taken = true;
+	pthread_mutex_unlock(&rs->mu);
+	if (!mine || journal_has(rs->journal, "keys_added", key))
+		return 0;
+	id = db_quote_ident(t->load_name);
+	/* NOWAIT: a session that holds the new table makes the ALTER fail at
+	 * once instead of queueing everyone behind it; retried with backoff. */
+	buf_addf(&sql, "ALTER TABLE %s NOWAIT %s", id ? id : "``", t->deferred_keys);
+	free(id);
+	if (sql.failed)
+		rc = ms_fail(e, MS_INTERNAL, "out of memory");
+	else if (mysql_select_db(db->mysql, t->db))
+		rc = db_fail(db, e, "selecting the target database");
+	for (unsigned attempt = 0; rc == 0; attempt++) {
+		rc = db_exec(db, buf_str(&sql), e);
+		if (rc && e->sql_errno == 1061) /* the run we resume added them before its journal line */
+			rc = 0;
+		if (rc == 0 || !retryable(e) || attempt + 1 == CHUNK_ATTEMPTS || restore_cancelled(rs))
+			break;
+		if (attempt % 10 == 0)
+			restore_note(rs, "%s.%s: adding its indexes: %s; retrying", t->db, t->name, e->msg);
+		lockreq_backoff(0.2, attempt, 4);
+		rc = 0;
+	}
+	buf_release(&sql);
+	if (rc)
+		return ms_fail_context(e, "adding the secondary indexes of %s.%s", t->db, t->load_name);
+	return journal_record(rs->journal, "keys_added", key, e);
 }
 
 void *restore_worker_main(void *arg)

@@ -211,8 +211,10 @@ int restore_plan_queue(struct restore *rs, struct ms_err *e)
 
 void restore_plan_release(struct restore *rs)
 {
-	for (size_t i = 0; i < rs->n_tables; i++)
+	for (size_t i = 0; i < rs->n_tables; i++) {
 		free(rs->tables[i].chunks);
+		free(rs->tables[i].deferred_keys);
+	}
 	free(rs->tables);
 	free(rs->dbs);
 	free(rs->queue);

@@ -9,6 +9,7 @@
 
 #include <xxhash.h>
 
+#include "restore/keys.h"
 #include "restore/restore_internal.h"
 #include "restore/sqlsplit.h"
 #include "util/buf.h"
@@ -400,19 +401,34 @@ static int create_database(struct restore *rs, struct backup_reader *rd, const s
 	return rc;
 }
 
-/* The table's CREATE TABLE, under its load name. */
+/* The table's CREATE TABLE, under its load name, without the indexes that
+ * are built after the data. With t->parse_only it only works out those. */
 static int table_stmt(struct restore *rs, struct db *db, const char *stmt, size_t len, void *ctx, struct ms_err *e)
 {
-	const struct rtable *t = ctx;
+	struct rtable *t = ctx;
 	struct sqlsplit_object ob;
 	struct buf sql = BUF_INIT;
-	char *id;
+	char *deferred = NULL, *id;
 	int rc;
 
-	(void)rs;
-	if (!sqlsplit_create_object(stmt, len, &ob) || ob.kind != SQLSPLIT_TABLE || !strcmp(t->load_name, t->name)) {
+	if (!sqlsplit_create_object(stmt, len, &ob) || ob.kind != SQLSPLIT_TABLE) {
+		if (t->parse_only)
+			return 0;
 		buf_add(&sql, stmt, len);
 	} else {
+		if (rs->o->keys_after_data) {
+			free(t->deferred_keys);
+			t->deferred_keys = NULL;
+			if ((deferred = restore_keys_defer(stmt, len, &t->deferred_keys))) {
+				stmt = deferred;
+				len = strlen(deferred);
+				sqlsplit_create_object(stmt, len, &ob);
+			}
+		}
+		if (t->parse_only) {
+			free(deferred);
+			return 0;
+		}
 		id = db_quote_ident(t->load_name);
 		buf_addf(&sql, "%.*s%s%.*s", (int)ob.name.start, stmt, id ? id : "``", (int)(len - ob.name.end),
 			 stmt + ob.name.end);
@@ -420,6 +436,7 @@ static int table_stmt(struct restore *rs, struct db *db, const char *stmt, size_
 	}
 	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : db_exec(db, buf_str(&sql), e);
 	buf_release(&sql);
+	free(deferred);
 	return rc;
 }
 
@@ -482,8 +499,13 @@ static int create_table(struct restore *rs, struct backup_reader *rd, struct rta
 
 	table_key(t, key, sizeof(key));
 	if (journal_has(rs->journal, "table_created", key)) {
+		/* Created by the run we resume: only learn its deferred indexes. */
+		int rc;
 		t->created = true;
-		return 0;
+		t->parse_only = true;
+		rc = restore_run_file(rs, &rs->coord, rd, &t->schema, table_stmt, t, e);
+		t->parse_only = false;
+		return rc;
 	}
 	if (mysql_select_db(rs->coord.mysql, t->db))
 		return db_fail(&rs->coord, e, "selecting the target database");
@@ -778,6 +800,10 @@ static int run(struct restore *rs, json_t **summary, struct ms_err *e)
 			rs->tables_done++;
 	if (load_data(rs, e))
 		goto out;
+	/* Tables whose last chunk a resumed run found done already. */
+	for (size_t i = 0; i < rs->n_tables; i++)
+		if (!rs->tables[i].skip && restore_add_keys(rs, &rs->coord, &rs->tables[i], e))
+			goto out;
 	report(rs, "finish");
 	for (size_t d = 0; d < rs->n_dbs; d++)
 		if (finish_database(rs, rd, &rs->dbs[d], e))

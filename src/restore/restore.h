@@ -49,6 +49,7 @@ struct restore_opts {
 	bool no_binlog;                    /* sql_log_bin=0 on every session */
 	bool resume;                       /* continue from the journal */
 	bool verify;                       /* re-read every table and compare with the backup */
+	bool keys_after_data;              /* build plain secondary indexes after the rows (InnoDB) */
 	const char *journal;               /* NULL: "<DIR>.restore-journal" */
 	double max_stall_s;
 	double timeout_s;                  /* 0: none */

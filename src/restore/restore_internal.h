@@ -35,6 +35,9 @@ struct rtable {
 	bool created;                  /* created by this restore (or the run it resumes) */
 	char load_name[65];            /* where rows go: the name, or the shadow in swap mode */
 	char old_name[65];             /* swap/replace: the name the existing table moves to */
+	char *deferred_keys;           /* "ADD KEY ..., ..." built after the data; NULL: none */
+	bool parse_only;               /* create_table: read the schema file, create nothing */
+	bool keys_taken;               /* a session is adding the deferred indexes */
 };
 
 struct rdb {
@@ -100,6 +103,10 @@ typedef int (*restore_stmt_fn)(struct restore *rs, struct db *db, const char *st
 			       struct ms_err *e);
 int restore_run_file(struct restore *rs, struct db *db, struct backup_reader *rd, const struct backup_file *f,
 		     restore_stmt_fn fn, void *ctx, struct ms_err *e);
+
+/* Adds t's deferred indexes once all its chunks are in (journaled, so
+ * once); the ALTER never waits for a lock: NOWAIT, retried with backoff. */
+int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct ms_err *e);
 
 /* objects.c: CREATE of views, triggers, routines and events, with the
  * definer policy and --if-exists applied. */

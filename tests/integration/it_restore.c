@@ -85,7 +85,7 @@ static int group_setup(void **state)
 	build_source(m);
 	it_exec(m, "DROP DATABASE IF EXISTS " BIG);
 	it_exec(m, "CREATE DATABASE " BIG);
-	it_exec(m, "CREATE TABLE " BIG ".t (id INT PRIMARY KEY, pad VARCHAR(200)) ENGINE=InnoDB");
+	it_exec(m, "CREATE TABLE " BIG ".t (id INT PRIMARY KEY, pad VARCHAR(200), KEY k_pad (pad(8))) ENGINE=InnoDB");
 	it_exec(m, "INSERT INTO " BIG ".t SELECT seq, REPEAT(CHAR(65 + seq %% 26), 150) FROM " SRC ".seq_1_to_300000");
 	mysql_close(m);
 	backup(backup_dir, SRC, "1000");
@@ -159,6 +159,10 @@ static void assert_restored(MYSQL *m, const char *db)
 	assert_same(m, SRC, db, "all types");
 	assert_same(m, SRC, db, "orders");
 	assert_same(m, SRC, db, "audit");
+	/* The secondary index, built after the rows, is there. */
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '%s' "
+				   "AND TABLE_NAME = 'orders' AND INDEX_NAME = 'k_user'", db);
+	assert_value(m, "1", sql);
 	snprintf(sql, sizeof(sql), "SELECT `%s`.twice(21)", db);
 	assert_value(m, "42", sql);
 	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM `%s`.big_orders", db);
@@ -409,6 +413,8 @@ static void test_killed_restore_resumes_without_duplicate_rows(void **state)
 	it_run_release(&r);
 	assert_value(m, "300000", "SELECT COUNT(*) FROM " BIG "_r.t");
 	assert_same(m, BIG, BIG "_r", "t");
+	assert_value(m, "1", "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '" BIG "_r' "
+			     "AND INDEX_NAME = 'k_pad'");
 	it_exec(m, "DROP DATABASE " BIG "_r");
 	mysql_close(m);
 }
