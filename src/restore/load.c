@@ -292,7 +292,11 @@ static int load_chunk(struct rworker *w, struct rchunk *ch, struct ms_err *e)
 		/* InnoDB rolled back what was not committed; the retry skips
 		 * the committed INSERTs. A non-transactional engine keeps part
 		 * of an interrupted statement: clear the chunk, start over. */
-		if (!transactional) {
+		if (transactional) {
+			/* What was committed stays; clearing it now would lose
+			 * the rows the retry skips. */
+			clear = false;
+		} else {
 			clear = true;
 			committed = 0;
 		}
