@@ -58,22 +58,83 @@ static int check_table(struct restore *rs, struct db *db, const struct rtable *t
 	return rc;
 }
 
-int restore_check(struct restore *rs, json_t **report, struct ms_err *e)
+/* One checking session: takes tables off the shared list until none is left. */
+struct checker {
+	struct restore *rs;
+	pthread_t thread;
+	bool started;
+	size_t *next;
+	json_t *report;
+	int rc;
+	struct ms_err err;
+};
+
+static void *checker_main(void *arg)
 {
+	struct checker *c = arg;
+	struct restore *rs = c->rs;
 	XXH3_state_t *st = XXH3_createState();
 	struct db db;
-	int rc = -1;
 
-	*report = json_array();
-	if (!st || !*report)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
-	if (db_open(&db, rs->o->conn, "restore-verify", NULL, e) == 0) {
-		rc = rowfmt_session_prepare(&db, e);
-		for (size_t i = 0; i < rs->n_tables && rc == 0; i++)
+	c->rc = -1;
+	if (!st) {
+		ms_fail(&c->err, MS_INTERNAL, "out of memory");
+		return NULL;
+	}
+	if (db_open(&db, rs->o->conn, "restore-verify", NULL, &c->err) == 0) {
+		c->rc = rowfmt_session_prepare(&db, &c->err);
+		while (c->rc == 0 && !restore_cancelled(rs)) {
+			size_t i;
+			pthread_mutex_lock(&rs->mu);
+			i = (*c->next)++;
+			pthread_mutex_unlock(&rs->mu);
+			if (i >= rs->n_tables)
+				break;
 			if (!rs->tables[i].skip)
-				rc = check_table(rs, &db, &rs->tables[i], st, *report, e);
+				c->rc = check_table(rs, &db, &rs->tables[i], st, c->report, &c->err);
+		}
 		db_close(&db);
 	}
 	XXH3_freeState(st);
+	if (c->rc)
+		restore_fail(rs, &c->err);
+	return NULL;
+}
+
+int restore_check(struct restore *rs, json_t **report, struct ms_err *e)
+{
+	unsigned n = rs->o->jobs ? rs->o->jobs : 1;
+	struct checker *cs;
+	size_t next = 0;
+	int rc = 0;
+
+	if (n > rs->n_tables)
+		n = rs->n_tables ? (unsigned)rs->n_tables : 1;
+	*report = json_array();
+	cs = calloc(n, sizeof(*cs));
+	if (!*report || !cs) {
+		free(cs);
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	}
+	for (unsigned i = 0; i < n; i++) {
+		cs[i].rs = rs;
+		cs[i].next = &next;
+		cs[i].report = json_array();
+		cs[i].started = cs[i].report && pthread_create(&cs[i].thread, NULL, checker_main, &cs[i]) == 0;
+		if (!cs[i].started)
+			rc = ms_fail(e, MS_INTERNAL, "cannot start a checking thread");
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (cs[i].started) {
+			pthread_join(cs[i].thread, NULL);
+			if (cs[i].rc && rc == 0) {
+				*e = cs[i].err;
+				rc = -1;
+			}
+		}
+		json_array_extend(*report, cs[i].report);
+		json_decref(cs[i].report);
+	}
+	free(cs);
 	return rc;
 }

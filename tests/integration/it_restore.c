@@ -419,6 +419,47 @@ static void test_killed_restore_resumes_without_duplicate_rows(void **state)
 	mysql_close(m);
 }
 
+/* --verify reads the tables back: rows changed behind the restore's back
+ * (here between a kill and the resume, in chunks already done) are found
+ * and reported by table and chunk. */
+static void test_verify_reports_rows_that_differ_from_the_backup(void **state)
+{
+	MYSQL *m = it_connect();
+	struct it_child c;
+	struct it_run r;
+	char cnf[300], journal[400];
+	const char *args[] = { "restore", big_dir, "--rename", BIG ":" BIG "_r", "-j", "1", cnf, NULL };
+	double t0;
+	json_t *j, *diffs;
+
+	(void)state;
+	snprintf(cnf, sizeof(cnf), "--defaults-file=%s", it_cnf());
+	snprintf(journal, sizeof(journal), "%s.restore-journal", big_dir);
+	it_exec(m, "DROP DATABASE IF EXISTS " BIG "_r");
+	it_mdlsafe_start(&c, args, NULL);
+	t0 = now_s();
+	while (!journal_has_chunk(journal) && now_s() - t0 < 60)
+		sleep_ms(5);
+	it_mdlsafe_finish(&c, SIGKILL, 30, &r);
+	it_run_release(&r);
+	/* Every row in: those of finished chunks stay changed, the others are
+	 * loaded again by the resume. */
+	it_exec(m, "UPDATE " BIG "_r.t SET pad = CONCAT('changed ', pad)");
+	it_mdlsafe(&r, true, "restore", big_dir, "--rename", BIG ":" BIG "_r", "--resume", "--verify", "--json", NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "differ"));
+	assert_non_null(strstr(r.err, BIG "_r.t"));
+	j = it_json(&r);
+	assert_false(json_is_true(json_object_get(json_object_get(j, "verify"), "identical")));
+	diffs = json_object_get(json_object_get(j, "verify"), "differences");
+	assert_true(json_array_size(diffs) >= 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(diffs, 0), "table")), "t");
+	json_decref(j);
+	it_run_release(&r);
+	it_exec(m, "DROP DATABASE " BIG "_r");
+	mysql_close(m);
+}
+
 /* Someone's DDL on a table being loaded: a loader's open transaction holds
  * the table, so the DDL waits, and every query queues behind the DDL. One
  * transaction for the whole 46 MiB chunk would make that seconds; loaders
@@ -523,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_replace_and_swap_put_the_backup_in_place),
 		cmocka_unit_test(test_swap_under_an_idle_transaction_stays_within_the_budget_and_names_it),
 		cmocka_unit_test(test_killed_restore_resumes_without_duplicate_rows),
+		cmocka_unit_test(test_verify_reports_rows_that_differ_from_the_backup),
 		cmocka_unit_test(test_ddl_on_a_table_being_loaded_waits_at_most_the_budget),
 		cmocka_unit_test(test_corrupted_chunk_is_refused_before_anything_is_sent),
 		cmocka_unit_test(test_usage_errors_say_what_to_do),
