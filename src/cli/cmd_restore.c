@@ -57,8 +57,9 @@ static const struct cli_command_spec restore_spec = {
 	"mdlsafe restore DIR [options] [connection options]",
 	"Puts an mdlsafe backup back on a live server. The whole backup is verified first; a\n"
 	"damaged or unfinished one is refused, naming the bad file, before anything is sent.\n"
-	"Tables are created, then chunks load in parallel, one transaction per chunk, with\n"
-	"unique and foreign-key checks off; then triggers, routines, views and events.\n"
+	"Tables are created, then chunks load in parallel in 2 MiB transactions, with\n"
+	"unique and foreign-key checks off, secondary indexes built after the rows; then\n"
+	"triggers, routines, views and events.\n"
 	"Every DROP, RENAME or CREATE TRIGGER on a live name waits at most --max-stall, then\n"
 	"gives way and retries with backoff, naming who is in the way, so no application\n"
 	"query queues behind it longer than that. Progress is journaled per chunk: a killed\n"
