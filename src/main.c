@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "locks", cmd_locks, "show the metadata-lock wait graph: who freezes whom, and what to kill" },
 	{ "backup", cmd_backup, "consistent logical backup that steps aside for DDL instead of freezing it" },
 	{ "restore", cmd_restore, "put a backup back: verified first, parallel, resumable, bounded lock requests" },
+	{ "ddl", cmd_ddl, "schema changes whose lock waits never freeze a table longer than the budget" },
 	{ "verify", cmd_verify, "check a backup's files against its manifest (no server needed)" },
 };
 

@@ -7,5 +7,6 @@ int cmd_locks(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_ddl(int argc, char **argv);
 
 #endif

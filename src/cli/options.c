@@ -213,17 +213,18 @@ void cli_print_exit_codes(FILE *out)
 {
 	fputs("Exit codes:\n"
 	      "  0  success (locks: no wait older than --max-wait with --check)\n"
-	      "  1  --check found a wait older than --max-wait\n"
-	      "  2  usage error: unknown option, bad value\n"
+	      "  1  --check found a wait older than --max-wait; restore --verify found a difference\n"
+	      "  2  usage error: unknown option, bad value; restore would overwrite; ddl refuses\n"
+	      "     a COPY or a statement it cannot read\n"
 	      "  3  cannot connect: server down, wrong socket/host/port, TLS failure\n"
 	      "  4  access denied: wrong user or password\n"
 	      "  5  missing privilege (the message names it)\n"
 	      "  6  a statement failed on the server\n"
 	      "  7  local I/O error (file, terminal)\n"
 	      "  8  internal error (out of memory, bug)\n"
-	      "  9  busy: another mdlsafe backup holds the target directory or the server\n"
-	      " 10  verify: the backup is damaged or incomplete (the message names the file)\n"
-	      " 11  --timeout expired; nothing half-done was kept\n",
+	      "  9  busy: another mdlsafe run holds the target directory, journal or server\n"
+	      " 10  verify, restore: the backup is damaged or incomplete (the message names the file)\n"
+	      " 11  --timeout (ddl: --deadline) expired; nothing half-done was kept\n",
 	      out);
 }
 

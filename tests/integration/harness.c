@@ -146,14 +146,6 @@ void it_settle(void)
 	nanosleep(&t, NULL);
 }
 
-static double it_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* Reads both pipes until the child closes them, without deadlocking on a
  * full pipe. With timeout_s >= 0, kills `pid` once that has passed (the
  * pipes then close) and returns false. */
@@ -495,4 +487,17 @@ void it_fill_all_types(MYSQL *m, const char *db)
 		   " f = -1e-60, d = 4.9406564584124654e-324, f72 = 12.34, d124 = 1234.5678, fu = 16777217,"
 		   " ip = '1:2:3:4:5:6:7:88', tm = '-00:00:00.000001'");
 	it_exec(m, "SET SESSION sql_mode = DEFAULT, SESSION time_zone = DEFAULT");
+}
+
+void it_sleep_ms(int ms)
+{
+	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&t, NULL);
+}
+
+double it_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -104,4 +104,8 @@ void it_set_sources(MYSQL *m, bool pfs_instrument, bool plugin);
  * NULLs, zero dates, float edges, a 3 MiB LONGBLOB). Leaves m using db. */
 void it_fill_all_types(MYSQL *m, const char *db);
 
+/* Sleeps ms milliseconds; a monotonic clock in seconds, for timing waits. */
+void it_sleep_ms(int ms);
+double it_now(void);
+
 #endif

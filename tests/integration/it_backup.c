@@ -18,12 +18,6 @@
 
 static char workdir[256];
 
-static void sleep_ms(int ms)
-{
-	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&t, NULL);
-}
-
 /* A table big enough that reading it takes a while, for tests that act while
  * the backup is reading it; and two small ones. Built once per run. */
 static int group_setup(void **state)
@@ -97,7 +91,7 @@ static unsigned long wait_for_worker_reading(MYSQL *m, const char *table, double
 		unsigned long id = worker_reading(m, table);
 		if (id)
 			return id;
-		sleep_ms(20);
+		it_sleep_ms(20);
 	}
 	fail_msg("no backup worker started reading %s within %.0f s", table, timeout_s);
 	return 0;
@@ -271,7 +265,7 @@ static void test_seed003_alter_on_already_dumped_table_does_not_wait_for_backup(
 	out_dir(dir, sizeof(dir), "seed003");
 	start_backup(&c, dir, "-j2", "--max-stall=600000");
 	wait_for_worker_reading(m, "big", 30);
-	sleep_ms(300); /* the other worker has long finished t1 and t2 */
+	it_sleep_ms(300); /* the other worker has long finished t1 and t2 */
 	it_exec(m, "SET STATEMENT max_statement_time = 20 FOR ALTER TABLE " DB ".t1 ADD COLUMN seed003 INT");
 	/* The proof: t1 was released while the snapshot is still open and in
 	 * use. Were it held to the end, the ALTER would only have returned

@@ -21,19 +21,6 @@ static char backup_dir[320];      /* SRC, chunked */
 static char big_dir[320];         /* BIG: enough chunks to kill a restore between two */
 static char big1_dir[320];        /* BIG in one chunk: a load transaction that lasts seconds */
 
-static void sleep_ms(int ms)
-{
-	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&t, NULL);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void must_run(const char *cmd)
 {
 	if (system(cmd) != 0)
@@ -297,18 +284,18 @@ static void *reader_main(void *arg)
 	MYSQL *m = it_connect();
 
 	while (!rd->stop) {
-		double t0 = now_s(), dt;
+		double t0 = it_now(), dt;
 		MYSQL_RES *res;
 
 		if (mysql_query(m, "SELECT COUNT(*) FROM " DST ".orders WHERE id < 100"))
 			break;
 		if ((res = mysql_store_result(m)))
 			mysql_free_result(res);
-		dt = now_s() - t0;
+		dt = it_now() - t0;
 		if (dt > rd->worst_s)
 			rd->worst_s = dt;
 		rd->queries++;
-		sleep_ms(20);
+		it_sleep_ms(20);
 	}
 	mysql_close(m);
 	return NULL;
@@ -338,7 +325,7 @@ static void test_swap_under_an_idle_transaction_stays_within_the_budget_and_name
 	pthread_create(&rd.thread, NULL, reader_main, &rd);
 	it_mdlsafe_start(&c, args, NULL);
 	/* Long enough for several bounded attempts. */
-	sleep_ms(3000);
+	it_sleep_ms(3000);
 	it_exec(idle, "COMMIT");
 	mysql_close(idle);
 	it_mdlsafe_finish(&c, 0, 60, &r);
@@ -389,9 +376,9 @@ static void test_killed_restore_resumes_without_duplicate_rows(void **state)
 	snprintf(journal, sizeof(journal), "%s.restore-journal", big_dir);
 	it_exec(m, "DROP DATABASE IF EXISTS " BIG "_r");
 	it_mdlsafe_start(&c, args, NULL);
-	t0 = now_s();
-	while (!journal_has_chunk(journal) && now_s() - t0 < 60)
-		sleep_ms(5);
+	t0 = it_now();
+	while (!journal_has_chunk(journal) && it_now() - t0 < 60)
+		it_sleep_ms(5);
 	it_mdlsafe_finish(&c, SIGKILL, 30, &r);
 	assert_int_equal(r.status, 128 + SIGKILL);
 	it_run_release(&r);
@@ -437,9 +424,9 @@ static void test_verify_reports_rows_that_differ_from_the_backup(void **state)
 	snprintf(journal, sizeof(journal), "%s.restore-journal", big_dir);
 	it_exec(m, "DROP DATABASE IF EXISTS " BIG "_r");
 	it_mdlsafe_start(&c, args, NULL);
-	t0 = now_s();
-	while (!journal_has_chunk(journal) && now_s() - t0 < 60)
-		sleep_ms(5);
+	t0 = it_now();
+	while (!journal_has_chunk(journal) && it_now() - t0 < 60)
+		it_sleep_ms(5);
 	it_mdlsafe_finish(&c, SIGKILL, 30, &r);
 	it_run_release(&r);
 	/* Every row in: those of finished chunks stay changed, the others are
@@ -481,7 +468,7 @@ static void test_ddl_on_a_table_being_loaded_waits_at_most_the_budget(void **sta
 	it_mdlsafe_start(&c, args, NULL);
 	/* Wait until the one chunk is loading: the table exists and the
 	 * loader is in its INSERTs. */
-	t0 = now_s();
+	t0 = it_now();
 	for (;;) {
 		n = it_value(m, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO LIKE '%%mdlsafe restore-1%%INSERT INTO%%'");
 		if (n && strcmp(n, "0")) {
@@ -489,13 +476,13 @@ static void test_ddl_on_a_table_being_loaded_waits_at_most_the_budget(void **sta
 			break;
 		}
 		free(n);
-		if (now_s() - t0 > 30)
+		if (it_now() - t0 > 30)
 			fail_msg("the restore never started loading");
-		sleep_ms(10);
+		it_sleep_ms(10);
 	}
-	t0 = now_s();
+	t0 = it_now();
 	it_exec(m, "ALTER TABLE " BIG "_r.t COMMENT = 'changed during the restore'");
-	waited = now_s() - t0;
+	waited = it_now() - t0;
 	it_mdlsafe_finish(&c, 0, 120, &r);
 	if (r.status != 0)
 		fail_msg("restore: exit %d: %s", r.status, r.err);

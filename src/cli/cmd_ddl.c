@@ -1,0 +1,196 @@
+/* `mdlsafe ddl`: options, statements from argv or a file, the outcome. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "ddl/ddl.h"
+#include "restore/sqlsplit.h"
+#include "util/buf.h"
+
+enum {
+	OPT_FILE = 'e',
+	OPT_MAX_STALL = 500,
+	OPT_DEADLINE,
+	OPT_KILL,
+	OPT_MAX_QUEUE,
+	OPT_DRY_RUN,
+	OPT_ALLOW_COPY,
+	OPT_ALLOW_UNPARSED,
+	OPT_JSON,
+};
+
+static const struct cli_opt ddl_opts[] = {
+	{ "file", 'e', CLI_REQUIRED_ARG, "FILE", "read the statements from FILE (';'-separated, DELIMITER understood)" },
+	{ "max-stall", OPT_MAX_STALL, CLI_REQUIRED_ARG, "MS", "longest any query may queue behind our DDL at a time (default 500)" },
+	{ "deadline", OPT_DEADLINE, CLI_REQUIRED_ARG, "SECONDS", "give up after this long, exit 11, nothing half-applied (default 3600)" },
+	{ "kill-blockers", OPT_KILL, CLI_REQUIRED_ARG, "POLICY",
+	  "kill root blockers of our DDL that match, e.g. 'idle>30s' (idle in a transaction 30 s+), 'trx>120s', "
+	  "'user=reporting', terms joined by ',' all must match; repeatable (any may match). KILL ends the session: "
+	  "its transaction rolls back. Never our own sessions, replication or system threads. Default: kill nobody" },
+	{ "max-queue", OPT_MAX_QUEUE, CLI_REQUIRED_ARG, "N", "give way early when N sessions queue behind our DDL (default 10)" },
+	{ "dry-run", OPT_DRY_RUN, CLI_NO_ARG, NULL, "show the plan and who holds the tables; run nothing (an empty scratch copy of the table is created and dropped to learn the algorithm)" },
+	{ "allow-copy", OPT_ALLOW_COPY, CLI_NO_ARG, NULL, "allow ALGORITHM=COPY, which blocks every write to the table for the whole copy" },
+	{ "allow-unparsed", OPT_ALLOW_UNPARSED, CLI_NO_ARG, NULL, "run statements whose tables mdlsafe cannot tell (bounded the same way)" },
+	{ "json", OPT_JSON, CLI_NO_ARG, NULL, "print the plan and outcome as JSON on stdout" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct cli_command_spec ddl_spec = {
+	"ddl",
+	"mdlsafe ddl [options] [connection options] [-D DB] \"SQL\" [\"SQL\"...] | -e FILE",
+	"Runs schema changes (ALTER TABLE, CREATE/DROP INDEX, CREATE/DROP TRIGGER, RENAME,\n"
+	"TRUNCATE, OPTIMIZE, DROP TABLE, ...) so that no query queues behind them longer\n"
+	"than --max-stall. Each statement is planned first: its table, the algorithm the\n"
+	"server will use (INSTANT, else INPLACE with LOCK=NONE; COPY is refused unless\n"
+	"--allow-copy), and who holds the table now. It then runs in attempts: a watcher\n"
+	"connection cancels an attempt (KILL QUERY on our own statement) once it has waited\n"
+	"--max-stall for a metadata lock, or as soon as --max-queue sessions queue behind it;\n"
+	"queries drain, and it retries with backoff until --deadline. Only the waiting is\n"
+	"interrupted: a long INPLACE ALTER doing its work is left alone. Blockers are named\n"
+	"while waiting, and killed only when --kill-blockers says so.",
+	ddl_opts,
+	"Examples:\n"
+	"  mdlsafe ddl -D shop \"ALTER TABLE users ADD INDEX idx_email (email)\"\n"
+	"  mdlsafe ddl --kill-blockers 'idle>30s' -e migration.sql\n"
+	"  mdlsafe ddl --dry-run \"CREATE TRIGGER t_ai AFTER INSERT ON shop.orders FOR EACH ROW SET @n = 1\"",
+	true,
+};
+
+struct ddl_args {
+	struct ddl_opts o;
+	const char *file;
+	bool json;
+};
+
+static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
+{
+	struct ddl_args *a = ctx;
+	struct ddl_opts *o = &a->o;
+	double d;
+
+	switch (id) {
+	case OPT_FILE:
+		a->file = arg;
+		return 0;
+	case OPT_MAX_STALL:
+		if (cli_parse_double("--max-stall", arg, 100, 3600000, &d, e))
+			return -1;
+		o->max_stall_s = d / 1000.0;
+		return 0;
+	case OPT_DEADLINE:
+		return cli_parse_double("--deadline", arg, 1, 31536000, &o->deadline_s, e);
+	case OPT_KILL:
+		return ddl_policies_add(&o->kill, arg, e);
+	case OPT_MAX_QUEUE:
+		return cli_parse_uint("--max-queue", arg, 1, 100000, &o->max_queue, e);
+	case OPT_DRY_RUN:
+		o->dry_run = true;
+		return 0;
+	case OPT_ALLOW_COPY:
+		o->allow_copy = true;
+		return 0;
+	case OPT_ALLOW_UNPARSED:
+		o->allow_unparsed = true;
+		return 0;
+	case OPT_JSON:
+		a->json = true;
+		return 0;
+	}
+	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
+}
+
+static void on_note(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "mdlsafe ddl: %s\n", line);
+}
+
+static int add_stmt(void *ctx, const char *stmt, size_t len, unsigned line)
+{
+	struct ddl_opts *o = ctx;
+	char **grown = realloc(o->statements, (o->n_statements + 1) * sizeof(char *));
+
+	(void)line;
+	if (!grown)
+		return -1;
+	o->statements = grown;
+	if (!(grown[o->n_statements] = strndup(stmt, len)))
+		return -1;
+	o->n_statements++;
+	return 0;
+}
+
+static int read_file(struct ddl_args *a, struct ms_err *e)
+{
+	struct buf text = BUF_INIT;
+	char chunk[65536];
+	size_t n;
+	FILE *f = fopen(a->file, "rb");
+	int rc;
+
+	if (!f)
+		return ms_fail(e, MS_USAGE, "-e %s: cannot open it", a->file);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(&text, chunk, n);
+	fclose(f);
+	if (text.failed)
+		return buf_release(&text), ms_fail(e, MS_INTERNAL, "out of memory");
+	rc = sqlsplit_each(text.data ? text.data : "", text.len, add_stmt, &a->o);
+	buf_release(&text);
+	if (rc == -1)
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	if (rc < -1)
+		return ms_fail(e, MS_USAGE, "-e %s: a quote or comment is not closed, or a DELIMITER line is bad", a->file);
+	return 0;
+}
+
+int cmd_ddl(int argc, char **argv)
+{
+	struct ddl_args a;
+	struct db_params conn;
+	struct ms_err e;
+	json_t *report = NULL;
+	int first, rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(&conn, 0, sizeof(conn));
+	ms_err_clear(&e);
+	a.o.max_stall_s = 0.5;
+	a.o.deadline_s = 3600;
+	a.o.max_queue = 10;
+	rc = cli_parse(&ddl_spec, argc, argv, &conn, ddl_option, &a, &first, &e);
+	if (rc == 0 && a.file && first < argc)
+		rc = ms_fail(&e, MS_USAGE, "give the statements as arguments or with -e FILE, not both");
+	if (rc == 0 && a.file)
+		rc = read_file(&a, &e);
+	for (int i = first; rc == 0 && !a.file && i < argc; i++)
+		if (add_stmt(&a.o, argv[i], strlen(argv[i]), 0))
+			rc = ms_fail(&e, MS_INTERNAL, "out of memory");
+	if (rc == 0 && a.o.n_statements == 0)
+		rc = ms_fail(&e, MS_USAGE, "no statement to run: mdlsafe ddl \"ALTER TABLE ...\"; see 'mdlsafe ddl --help'");
+	if (rc == 0) {
+		a.o.conn = &conn;
+		a.o.database = conn.database;
+		a.o.note = on_note;
+		rc = ddl_run(&a.o, &report, &e);
+		if (a.json && report) {
+			json_dumpf(report, stdout, JSON_INDENT(2));
+			fputc('\n', stdout);
+		}
+		if (rc == 0 && !a.json)
+			fprintf(stderr, "mdlsafe ddl: %s: %zu statement%s\n", a.o.dry_run ? "dry run, nothing changed" : "done",
+				a.o.n_statements, a.o.n_statements == 1 ? "" : "s");
+	}
+	json_decref(report);
+	for (size_t i = 0; i < a.o.n_statements; i++)
+		free(a.o.statements[i]);
+	free(a.o.statements);
+	ddl_policies_release(&a.o.kill);
+	db_params_release(&conn);
+	if (rc > 0)
+		return MS_OK;
+	return rc ? cli_report_error("ddl", &e) : MS_OK;
+}

@@ -1,0 +1,585 @@
+/* ddl_run(): plan each statement (targets, algorithm, who holds the tables),
+ * then run it in attempts that wait at most the budget for a metadata lock. */
+#include "ddl/ddl.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mdl/graph.h"
+#include "mdl/inspect.h"
+#include "mdl/lockreq.h"
+#include "sql/sql_targets.h"
+#include "util/buf.h"
+
+#define POLL_S 0.1
+
+struct ddl {
+	const struct ddl_opts *o;
+	struct db exec, watch;
+	double started, deadline;
+};
+
+static void note(struct ddl *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct ddl *d, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (!d->o->note)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	d->o->note(d->o->ctx, line);
+}
+
+/* ---- reading statement heads ------------------------------------------- */
+
+static const char *skip_space(const char *p)
+{
+	for (;;) {
+		while (*p && isspace((unsigned char)*p))
+			p++;
+		if (p[0] == '/' && p[1] == '*' && p[2] != '!') {
+			const char *end = strstr(p + 2, "*/");
+			p = end ? end + 2 : p + strlen(p);
+		} else if ((p[0] == '-' && p[1] == '-' && (isspace((unsigned char)p[2]) || !p[2])) || p[0] == '#') {
+			while (*p && *p != '\n')
+				p++;
+		} else {
+			return p;
+		}
+	}
+}
+
+/* One identifier (bare or `quoted`); returns its end, or NULL. */
+static const char *ident_end(const char *p)
+{
+	if (*p == '`') {
+		for (p++; *p; p++)
+			if (*p == '`') {
+				if (p[1] != '`')
+					return p + 1;
+				p++;
+			}
+		return NULL;
+	}
+	if (!isalnum((unsigned char)*p) && *p != '_' && *p != '$' && !((unsigned char)*p & 0x80))
+		return NULL;
+	while (isalnum((unsigned char)*p) || *p == '_' || *p == '$' || ((unsigned char)*p & 0x80))
+		p++;
+	return p;
+}
+
+static bool keyword(const char **p, const char *kw)
+{
+	size_t n = strlen(kw);
+	const char *q = skip_space(*p);
+
+	if (strncasecmp(q, kw, n) || isalnum((unsigned char)q[n]) || q[n] == '_')
+		return false;
+	*p = q + n;
+	return true;
+}
+
+/* A table name ([schema.]name): its span [*a, *b). */
+static bool name_span(const char *p, const char **a, const char **b)
+{
+	const char *e;
+
+	p = skip_space(p);
+	if (!(e = ident_end(p)))
+		return false;
+	*a = p;
+	if (*e == '.' && (e = ident_end(e + 1)) == NULL)
+		return false;
+	*b = e;
+	return true;
+}
+
+/* Where the table of an ALTER TABLE / CREATE INDEX / DROP INDEX is named. */
+static bool table_span(const char *sql, enum sql_stmt_kind kind, const char **a, const char **b)
+{
+	const char *p = sql, *e;
+
+	if (kind == SQL_STMT_ALTER_TABLE) {
+		if (!keyword(&p, "ALTER"))
+			return false;
+		keyword(&p, "ONLINE");
+		keyword(&p, "IGNORE");
+		if (!keyword(&p, "TABLE"))
+			return false;
+		if (keyword(&p, "IF"))
+			keyword(&p, "EXISTS");
+		return name_span(p, a, b);
+	}
+	/* ... INDEX [IF [NOT] EXISTS] name ON table */
+	for (;;) {
+		p = skip_space(p);
+		if (!*p)
+			return false;
+		if (keyword(&p, "ON"))
+			return name_span(p, a, b);
+		if (!(e = ident_end(p)))
+			return false;
+		p = e;
+	}
+}
+
+static bool mentions(const char *sql, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = sql; (p = strcasestr(p, word)); p += n)
+		if ((p == sql || !isalnum((unsigned char)p[-1])) && !isalnum((unsigned char)p[n]) && p[n] != '_')
+			return true;
+	return false;
+}
+
+/* ---- the plan ----------------------------------------------------------- */
+
+struct stmt {
+	const char *sql;
+	struct sql_targets tg;
+	char schema[130], table[130];   /* first target, schema filled from -D or the session */
+	char algorithm[16];             /* INSTANT, INPLACE, COPY, "as written", "n/a" */
+	char *run_sql;
+	json_t *j;
+};
+
+static char *with_clause(const char *sql, enum sql_stmt_kind kind, const char *algorithm)
+{
+	struct buf b = BUF_INIT;
+	size_t n = strlen(sql);
+
+	while (n && (isspace((unsigned char)sql[n - 1]) || sql[n - 1] == ';'))
+		n--;
+	if (kind == SQL_STMT_ALTER_TABLE)
+		buf_addf(&b, "%.*s, ALGORITHM=%s%s", (int)n, sql, algorithm, strcmp(algorithm, "INPLACE") ? "" : ", LOCK=NONE");
+	else
+		buf_addf(&b, "%.*s ALGORITHM=%s%s", (int)n, sql, algorithm, strcmp(algorithm, "INPLACE") ? "" : " LOCK=NONE");
+	return b.failed ? (buf_release(&b), NULL) : buf_detach(&b);
+}
+
+/* Learns which algorithm the server will use from an empty copy of the
+ * table: the statement runs there with ALGORITHM=INSTANT, then INPLACE with
+ * LOCK=NONE; what is refused there is refused on the real table. */
+static int probe_algorithm(struct ddl *d, struct stmt *s, struct ms_err *e)
+{
+	static const char *const tries[] = { "INSTANT", "INPLACE" };
+	const char *a, *b;
+	char probe[64], *src = NULL, *pq = NULL;
+	struct buf sql = BUF_INIT;
+	struct ms_err ignored;
+	int rc = 0;
+
+	if (!table_span(s->sql, s->tg.kind, &a, &b)) {
+		snprintf(s->algorithm, sizeof(s->algorithm), "as written");
+		return 0;
+	}
+	snprintf(probe, sizeof(probe), "_mdlsafe_probe_%lu", d->exec.thread_id);
+	/* The scratch copy is not replicated, when this user may say so. */
+	bool unlogged = db_exec(&d->exec, "SET SESSION sql_log_bin = 0", &ignored) == 0;
+	pq = db_quote_ident(s->schema);
+	src = db_quote_ident(s->table);
+	buf_addf(&sql, "CREATE TABLE %s.`%s` LIKE %s.%s", pq, probe, pq, src);
+	struct lockreq_opts lo = { .budget_s = d->o->max_stall_s, .deadline = d->deadline, .probe = &d->watch,
+				   .what = "copy the table's definition for the plan" };
+	rc = lockreq_exec(&d->exec, buf_str(&sql), &lo, NULL, e);
+	buf_reset(&sql);
+	snprintf(s->algorithm, sizeof(s->algorithm), "COPY");
+	for (size_t i = 0; rc == 0 && i < 2; i++) {
+		char *try;
+		buf_reset(&sql);
+		buf_addf(&sql, "%.*s%s.`%s`%s", (int)(a - s->sql), s->sql, pq, probe, b);
+		try = with_clause(buf_str(&sql), s->tg.kind, tries[i]);
+		if (try && db_exec(&d->exec, try, &ignored) == 0) {
+			snprintf(s->algorithm, sizeof(s->algorithm), "%s", tries[i]);
+			free(try);
+			break;
+		}
+		free(try);
+		/* The probe table may have been changed by a half-applied try:
+		 * start again from a fresh copy. */
+		buf_reset(&sql);
+		buf_addf(&sql, "DROP TABLE IF EXISTS %s.`%s`", pq, probe);
+		db_exec(&d->exec, buf_str(&sql), &ignored);
+		buf_reset(&sql);
+		buf_addf(&sql, "CREATE TABLE %s.`%s` LIKE %s.%s", pq, probe, pq, src);
+		rc = lockreq_exec(&d->exec, buf_str(&sql), &lo, NULL, e);
+	}
+	buf_reset(&sql);
+	buf_addf(&sql, "DROP TABLE IF EXISTS %s.`%s`", pq, probe);
+	db_exec(&d->exec, buf_str(&sql), &ignored);
+	if (unlogged && db_exec(&d->exec, "SET SESSION sql_log_bin = 1", e))
+		rc = -1;
+	buf_release(&sql);
+	free(pq);
+	free(src);
+	return rc;
+}
+
+/* Sessions that hold the target table now, or have had a transaction open
+ * longer than the budget (they may hold it without the source showing). */
+static json_t *holders(struct ddl *d, const struct stmt *s)
+{
+	struct mdl_inspect_opts io = { MDL_SOURCE_AUTO, false };
+	struct mdl_snapshot snap;
+	struct ms_err e;
+	json_t *a = json_array();
+
+	if (mdl_inspect_load(&d->watch, &io, &snap, &e))
+		return a;
+	for (size_t i = 0; i < snap.n_sessions; i++) {
+		const struct mdl_session *ss = &snap.sessions[i];
+		bool holds = false;
+
+		if (ss->is_mdlsafe || ss->is_system || ss->id == d->exec.thread_id || ss->id == d->watch.thread_id)
+			continue;
+		for (size_t l = 0; l < snap.n_locks && !holds; l++)
+			holds = snap.locks[l].session == i && snap.locks[l].granted && snap.locks[l].schema &&
+				snap.locks[l].name && !strcmp(snap.locks[l].schema, s->schema) &&
+				!strcmp(snap.locks[l].name, s->table);
+		if (holds || (ss->has_trx && ss->trx_age_s >= d->o->max_stall_s))
+			json_array_append_new(a, json_pack("{s:I, s:s, s:s, s:s, s:f, s:b, s:s}", "id", (json_int_t)ss->id,
+							   "user", ss->user ? ss->user : "", "host", ss->host ? ss->host : "",
+							   "command", ss->command ? ss->command : "",
+							   "transaction_age_seconds", ss->has_trx ? ss->trx_age_s : 0.0,
+							   "holds_table", holds, "statement", ss->info ? ss->info : ""));
+	}
+	mdl_snapshot_release(&snap);
+	return a;
+}
+
+static int plan(struct ddl *d, struct stmt *s, struct ms_err *e)
+{
+	const char *db = d->o->database;
+
+	if (sql_targets_parse(s->sql, &s->tg) || !s->tg.is_ddl) {
+		if (!d->o->allow_unparsed)
+			return ms_fail(e, MS_USAGE, "cannot tell which tables this statement locks: %.200s; "
+						    "--allow-unparsed runs it anyway, bounded the same way", s->sql);
+		s->tg.kind = SQL_STMT_OTHER_DDL;
+	}
+	if (s->tg.n_tables) {
+		if (!s->tg.tables[0].schema && !db)
+			return ms_fail(e, MS_USAGE, "%.200s: the table is not qualified; give the database with -D DB", s->sql);
+		snprintf(s->schema, sizeof(s->schema), "%s", s->tg.tables[0].schema ? s->tg.tables[0].schema : db);
+		snprintf(s->table, sizeof(s->table), "%s", s->tg.tables[0].name);
+	}
+	snprintf(s->algorithm, sizeof(s->algorithm), "n/a");
+	if (s->tg.kind == SQL_STMT_ALTER_TABLE || s->tg.kind == SQL_STMT_CREATE_INDEX || s->tg.kind == SQL_STMT_DROP_INDEX) {
+		if (mentions(s->sql, "ALGORITHM") || mentions(s->sql, "LOCK"))
+			snprintf(s->algorithm, sizeof(s->algorithm), mentions(s->sql, "COPY") ? "COPY" : "as written");
+		else if (s->tg.n_tables && probe_algorithm(d, s, e))
+			return -1;
+	}
+	if (!strcmp(s->algorithm, "INSTANT") || !strcmp(s->algorithm, "INPLACE"))
+		s->run_sql = with_clause(s->sql, s->tg.kind, s->algorithm);
+	else
+		s->run_sql = strdup(s->sql);
+	json_object_set_new(s->j, "kind", json_string(sql_stmt_kind_name(s->tg.kind)));
+	json_object_set_new(s->j, "table", s->tg.n_tables ? json_sprintf("%s.%s", s->schema, s->table) : json_null());
+	json_object_set_new(s->j, "algorithm", json_string(s->algorithm));
+	json_object_set_new(s->j, "runs", json_string(s->run_sql ? s->run_sql : ""));
+	json_object_set_new(s->j, "holders_at_start", s->tg.n_tables ? holders(d, s) : json_array());
+	if (!strcmp(s->algorithm, "COPY") && !d->o->allow_copy)
+		return ms_fail(e, MS_USAGE,
+			       "%.200s: the server can only do this with ALGORITHM=COPY, which blocks every write to %s.%s "
+			       "for the whole copy of the table; refused (--allow-copy to run it anyway)",
+			       s->sql, s->schema, s->table);
+	return 0;
+}
+
+/* ---- running: attempts and the watcher ---------------------------------- */
+
+struct watcher {
+	struct ddl *d;
+	struct stmt *s;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool stop;
+	bool cancelled;        /* we sent KILL QUERY to our own statement */
+	bool saw_work;         /* the statement got past its first lock: a wait now is the final one */
+	double worst_wait_s;
+	char *verdict;         /* who was in the way when we gave way */
+	json_t *kills;
+};
+
+static bool work_state(const char *st)
+{
+	return st && (strcasestr(st, "altering table") || strcasestr(st, "copy to tmp table") ||
+		      strcasestr(st, "creating index") || strcasestr(st, "manage keys"));
+}
+
+/* Root blockers of our statement: the non-waiting holders our request
+ * waits for. */
+static void kill_by_policy(struct watcher *w)
+{
+	struct ddl *d = w->d;
+	struct mdl_inspect_opts io = { MDL_SOURCE_AUTO, false };
+	struct mdl_snapshot snap;
+	struct mdl_graph g;
+	struct ms_err e;
+	unsigned long long protect[2] = { d->exec.thread_id, d->watch.thread_id };
+
+	if (mdl_inspect_load(&d->watch, &io, &snap, &e))
+		return;
+	if (mdl_graph_build(&snap, &g, &e) == 0) {
+		for (size_t o = 0; o < g.n_objects; o++) {
+			const struct mdl_object_wait *ow = &g.objects[o];
+			bool ours = false;
+
+			for (size_t h = 0; h < ow->n_heads; h++)
+				ours |= snap.sessions[ow->heads[h].session].id == d->exec.thread_id;
+			for (size_t b = 0; ours && b < ow->n_blockers; b++) {
+				const struct mdl_session *bs = &snap.sessions[ow->blockers[b].session];
+				char sql[64];
+				struct ms_err ke;
+
+				if (bs->waiting_mdl || !ddl_policies_match(&d->o->kill, bs, protect, 2))
+					continue;
+				snprintf(sql, sizeof(sql), "KILL %llu", bs->id);
+				if (db_exec(&d->watch, sql, &ke) == 0) {
+					json_array_append_new(w->kills, json_pack("{s:I, s:s, s:s, s:f, s:s}", "id", (json_int_t)bs->id,
+										  "user", bs->user ? bs->user : "", "host",
+										  bs->host ? bs->host : "", "transaction_age_seconds",
+										  bs->trx_age_s, "last_statement", bs->info ? bs->info : ""));
+					note(d, "killed session %llu (%s@%s, %s %.0f s in a transaction, last statement: %.80s): "
+						"it blocked %s.%s and matches --kill-blockers",
+					     bs->id, bs->user ? bs->user : "", bs->host ? bs->host : "",
+					     bs->command ? bs->command : "", bs->trx_age_s, bs->info ? bs->info : "(none)",
+					     w->s->schema, w->s->table);
+				}
+			}
+		}
+		mdl_graph_release(&g);
+	}
+	mdl_snapshot_release(&snap);
+}
+
+/* Waiters queued behind us on the table (any MDL wait naming it). */
+static unsigned queued_behind(struct watcher *w)
+{
+	struct ddl *d = w->d;
+	char *like = NULL, *v = NULL, sql[512];
+	struct buf pat = BUF_INIT;
+	struct ms_err e;
+	unsigned n = 0;
+
+	buf_addf(&pat, "%%%s%%", w->s->table);
+	like = db_quote_string(&d->watch, buf_str(&pat));
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID NOT IN (%lu, %lu) "
+				   "AND STATE LIKE 'Waiting for table metadata lock' AND INFO LIKE %s",
+		 d->exec.thread_id, d->watch.thread_id, like ? like : "''");
+	if (db_query_value(&d->watch, sql, &v, &e) == 0 && v)
+		n = (unsigned)strtoul(v, NULL, 10);
+	free(v);
+	free(like);
+	buf_release(&pat);
+	return n;
+}
+
+static void *watcher_main(void *arg)
+{
+	struct watcher *w = arg;
+	struct ddl *d = w->d;
+	double budget = d->o->max_stall_s, policy_at = budget * 0.4;
+	bool tried_kill = false;
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "SELECT STATE, TIME_MS FROM information_schema.PROCESSLIST WHERE ID = %lu",
+		 d->exec.thread_id);
+	for (;;) {
+		MYSQL_RES *r = NULL;
+		MYSQL_ROW row;
+		struct ms_err e;
+		double wait = -1;
+		struct timespec until;
+		double t = lockreq_now() + POLL_S;
+		bool stop;
+
+		if (db_query(&d->watch, sql, &r, &e) == 0 && r && (row = mysql_fetch_row(r))) {
+			if (mdl_state_is_mdl_wait(row[0]))
+				wait = row[1] ? atof(row[1]) / 1000.0 : 0;
+			else if (work_state(row[0]))
+				w->saw_work = true;
+		}
+		if (r)
+			mysql_free_result(r);
+		if (wait > w->worst_wait_s)
+			w->worst_wait_s = wait;
+		if (wait < 0)
+			tried_kill = false;
+		if (wait >= policy_at && !tried_kill && d->o->kill.n) {
+			tried_kill = true;
+			kill_by_policy(w);
+		}
+		/* Give way one poll early, so nobody queued behind us waits
+		 * past the budget; or earlier when the queue grows long. */
+		if (wait >= 0 && (wait >= budget - POLL_S - 0.05 || queued_behind(w) >= d->o->max_queue)) {
+			free(w->verdict);
+			w->verdict = mdl_verdict_now(&d->watch);
+			snprintf(sql, sizeof(sql), "KILL QUERY %lu", d->exec.thread_id);
+			if (db_exec(&d->watch, sql, &e) == 0)
+				w->cancelled = true;
+			return NULL;
+		}
+		until.tv_sec = (time_t)t;
+		until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
+		pthread_mutex_lock(&w->mu);
+		if (!w->stop)
+			pthread_cond_timedwait(&w->cond, &w->mu, &until);
+		stop = w->stop;
+		pthread_mutex_unlock(&w->mu);
+		if (stop)
+			return NULL;
+	}
+}
+
+static int attempt(struct ddl *d, struct stmt *s, struct watcher *w, struct ms_err *e)
+{
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->d = d;
+	w->s = s;
+	w->kills = json_array();
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	pthread_create(&w->thread, NULL, watcher_main, w);
+	rc = db_exec(&d->exec, s->run_sql, e);
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->mu);
+	return rc;
+}
+
+static int run_statement(struct ddl *d, struct stmt *s, struct ms_err *e)
+{
+	json_t *kills = json_array();
+	double t0 = lockreq_now(), worst = 0;
+	char *last_verdict = NULL;
+	unsigned n;
+	int rc = -1;
+
+	for (n = 1;; n++) {
+		struct watcher w;
+
+		rc = attempt(d, s, &w, e);
+		json_array_extend(kills, w.kills);
+		json_decref(w.kills);
+		if (w.worst_wait_s > worst)
+			worst = w.worst_wait_s;
+		if (w.verdict) {
+			free(last_verdict);
+			last_verdict = w.verdict;
+		}
+		if (rc == 0)
+			break;
+		/* Our own KILL QUERY, or the lock_wait_timeout backstop. */
+		if (!(w.cancelled && (e->sql_errno == 1317 || e->sql_errno == 1927)) && e->sql_errno != 1205) {
+			ms_fail_context(e, "%.200s", s->sql);
+			break;
+		}
+		note(d, "attempt %u: %s waited %.0f ms for the lock on %s.%s%s and gave way; in the way: %s", n,
+		     sql_stmt_kind_name(s->tg.kind), (w.worst_wait_s > 0 ? w.worst_wait_s : d->o->max_stall_s) * 1000,
+		     s->schema, s->table, w.saw_work ? " at its final step (its work is redone next attempt)" : "",
+		     last_verdict ? last_verdict : "(not visible; run 'mdlsafe locks')");
+		if (lockreq_now() >= d->deadline) {
+			rc = ms_fail(e, MS_TIMEOUT, "%.200s: --deadline reached after %u attempts; blocked by: %s", s->sql, n,
+				     last_verdict ? last_verdict : "(not visible; run 'mdlsafe locks')");
+			break;
+		}
+		lockreq_backoff(0.2, n - 1, 3);
+	}
+	json_object_set_new(s->j, "outcome", json_string(rc == 0 ? "done" : e->status == MS_TIMEOUT ? "deadline" : "error"));
+	json_object_set_new(s->j, "attempts", json_integer(n));
+	json_object_set_new(s->j, "worst_wait_ms", json_real(worst * 1000));
+	json_object_set_new(s->j, "duration_seconds", json_real(lockreq_now() - t0));
+	json_object_set_new(s->j, "blocked_by", last_verdict ? json_string(last_verdict) : json_null());
+	json_object_set_new(s->j, "kills", kills);
+	if (rc)
+		json_object_set_new(s->j, "error", json_string(e->msg));
+	free(last_verdict);
+	return rc;
+}
+
+int ddl_run(const struct ddl_opts *o, json_t **report, struct ms_err *e)
+{
+	struct ddl d = { .o = o };
+	struct db_session_opts so = { 0 };
+	json_t *stmts = json_array();
+	struct stmt *s = calloc(o->n_statements + 1, sizeof(*s));
+	int rc = -1;
+
+	*report = json_object();
+	d.started = lockreq_now();
+	d.deadline = d.started + o->deadline_s;
+	/* The watcher gives way first; this only bounds a wait it missed. */
+	so.lock_wait_timeout = (double)(int)o->max_stall_s + 2;
+	if (!s) {
+		ms_fail(e, MS_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (db_open(&d.exec, o->conn, "ddl", &so, e) || db_open(&d.watch, o->conn, "ddl-watch", NULL, e))
+		goto out;
+	if (o->database && mysql_select_db(d.exec.mysql, o->database)) {
+		db_fail(&d.exec, e, "selecting the database given with -D");
+		goto out;
+	}
+	for (size_t i = 0; i < o->n_statements; i++) {
+		s[i].sql = o->statements[i];
+		s[i].j = json_pack("{s:s}", "sql", o->statements[i]);
+		json_array_append(stmts, s[i].j);
+	}
+	/* Every statement is planned before the first one runs: a refused
+	 * COPY or an unreadable statement stops everything up front. */
+	for (size_t i = 0; i < o->n_statements; i++) {
+		if (plan(&d, &s[i], e)) {
+			json_object_set_new(s[i].j, "outcome", json_string("refused"));
+			goto out;
+		}
+		note(&d, "plan: %s on %s.%s, algorithm %s; %zu session%s hold%s it or ha%s a transaction older than %.0f ms",
+		     sql_stmt_kind_name(s[i].tg.kind), s[i].schema[0] ? s[i].schema : "-", s[i].table[0] ? s[i].table : "-",
+		     s[i].algorithm, json_array_size(json_object_get(s[i].j, "holders_at_start")),
+		     json_array_size(json_object_get(s[i].j, "holders_at_start")) == 1 ? "" : "s",
+		     json_array_size(json_object_get(s[i].j, "holders_at_start")) == 1 ? "s" : "",
+		     json_array_size(json_object_get(s[i].j, "holders_at_start")) == 1 ? "s" : "ve", o->max_stall_s * 1000);
+	}
+	for (size_t i = 0; i < o->n_statements && !o->dry_run; i++)
+		if (run_statement(&d, &s[i], e))
+			goto out;
+	for (size_t i = 0; i < o->n_statements && o->dry_run; i++)
+		json_object_set_new(s[i].j, "outcome", json_string("dry_run"));
+	rc = 0;
+out:
+	json_object_set_new(*report, "status", json_string(rc == 0 ? "ok" : "failed"));
+	json_object_set_new(*report, "dry_run", json_boolean(o->dry_run));
+	json_object_set_new(*report, "max_stall_ms", json_real(o->max_stall_s * 1000));
+	json_object_set_new(*report, "statements", stmts);
+	if (rc) {
+		json_object_set_new(*report, "error", json_string(e->msg));
+		json_object_set_new(*report, "exit_code", json_integer(e->status));
+	}
+	for (size_t i = 0; s && i < o->n_statements; i++) {
+		sql_targets_release(&s[i].tg);
+		free(s[i].run_sql);
+		json_decref(s[i].j);
+	}
+	free(s);
+	db_close(&d.exec);
+	db_close(&d.watch);
+	return rc;
+}

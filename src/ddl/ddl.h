@@ -1,0 +1,31 @@
+/* `mdlsafe ddl`, the library side: schema changes whose metadata-lock waits
+ * never make an application query queue longer than the stall budget. */
+#ifndef MDLSAFE_DDL_H
+#define MDLSAFE_DDL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "db/db.h"
+#include "ddl/policy.h"
+#include "util/error.h"
+
+struct ddl_opts {
+	const struct db_params *conn;
+	const char *database;          /* -D: for unqualified table names */
+	char **statements;
+	size_t n_statements;
+	double max_stall_s;            /* the budget for one wait */
+	double deadline_s;             /* give up after this long (whole run) */
+	unsigned max_queue;            /* cancel an attempt early when this many queue behind it */
+	struct ddl_policies kill;      /* who may be killed (none: nobody) */
+	bool dry_run, allow_copy, allow_unparsed;
+	void (*note)(void *ctx, const char *line);   /* progress and log lines */
+	void *ctx;
+};
+
+/* Plans and runs every statement in order, stopping at the first that
+ * fails. *report (caller decrefs) is the --json document, also on failure. */
+int ddl_run(const struct ddl_opts *o, json_t **report, struct ms_err *e);
+
+#endif

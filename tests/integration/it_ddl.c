@@ -1,0 +1,259 @@
+/* `mdlsafe ddl` against the sandbox: the seed 004 and 002 incidents replayed
+ * with clients reading and writing the table, the kill policy, the deadline,
+ * the dry run and the COPY refusal. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DB "it_ddl"
+
+/* The application: reads and writes the table every 20 ms, timing each. */
+struct client {
+	pthread_t thread;
+	volatile bool stop;
+	double worst_s;
+	unsigned queries;
+};
+
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+	MYSQL *m = it_connect();
+	unsigned i = 0;
+
+	while (!c->stop) {
+		double t0 = it_now(), dt;
+		MYSQL_RES *r;
+		char sql[200];
+
+		if (i++ % 2)
+			snprintf(sql, sizeof(sql), "UPDATE " DB ".t SET v = v + 1 WHERE id = %u", 1 + i % 10);
+		else
+			snprintf(sql, sizeof(sql), "SELECT v FROM " DB ".t WHERE id = %u", 1 + i % 10);
+		if (mysql_query(m, sql))
+			break;
+		if ((r = mysql_store_result(m)))
+			mysql_free_result(r);
+		dt = it_now() - t0;
+		if (dt > c->worst_s)
+			c->worst_s = dt;
+		c->queries++;
+		it_sleep_ms(20);
+	}
+	mysql_close(m);
+	return NULL;
+}
+
+static void fresh_table(MYSQL *m)
+{
+	it_exec(m, "DROP DATABASE IF EXISTS " DB);
+	it_exec(m, "CREATE DATABASE " DB);
+	it_exec(m, "CREATE TABLE " DB ".t (id INT PRIMARY KEY, v INT NOT NULL, c VARCHAR(20)) ENGINE=InnoDB");
+	it_exec(m, "INSERT INTO " DB ".t SELECT seq, seq, 'x' FROM " DB ".seq_1_to_1000");
+}
+
+/* An idle transaction that has read t: it holds a shared metadata lock. */
+static MYSQL *idle_reader(char *id, size_t n)
+{
+	MYSQL *m = it_connect();
+
+	it_exec(m, "START TRANSACTION");
+	it_exec(m, "SELECT COUNT(*) FROM " DB ".t");
+	snprintf(id, n, "%lu", it_id(m));
+	return m;
+}
+
+static void start_ddl(struct it_child *c, const char *sql, const char *extra1, const char *extra2)
+{
+	static char cnf[300];
+	const char *args[] = { "ddl", cnf, "-D", DB, "--max-stall", "500", "--json", sql, extra1, extra2, NULL };
+
+	snprintf(cnf, sizeof(cnf), "--defaults-file=%s", it_cnf());
+	it_mdlsafe_start(c, args, NULL);
+}
+
+static bool has_index(MYSQL *m, const char *name)
+{
+	char *v = it_value(m, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '" DB "' "
+			      "AND TABLE_NAME = 't' AND INDEX_NAME = '%s'", name);
+	bool yes = v && strcmp(v, "0");
+
+	free(v);
+	return yes;
+}
+
+/* Seed 004 (or 002 with a trigger): the DDL waits behind an idle
+ * transaction; clients keep working; it completes after the commit. */
+static void replay_behind_idle_transaction(const char *sql)
+{
+	MYSQL *m = it_connect(), *idle;
+	struct client cl = { 0 };
+	struct it_child c;
+	struct it_run r;
+	char id[32];
+	json_t *j;
+
+	fresh_table(m);
+	idle = idle_reader(id, sizeof(id));
+	pthread_create(&cl.thread, NULL, client_main, &cl);
+	start_ddl(&c, sql, NULL, NULL);
+	it_sleep_ms(3000);
+	it_exec(idle, "COMMIT");
+	mysql_close(idle);
+	it_mdlsafe_finish(&c, 0, 60, &r);
+	cl.stop = true;
+	pthread_join(cl.thread, NULL);
+	if (r.status != 0)
+		fail_msg("ddl: exit %d: %s", r.status, r.err);
+	/* It gave way while the transaction was open, and named it. */
+	assert_non_null(strstr(r.err, "gave way"));
+	assert_non_null(strstr(r.err, id));
+	j = it_json(&r);
+	assert_true(json_integer_value(json_object_get(json_array_get(json_object_get(j, "statements"), 0), "attempts")) > 1);
+	json_decref(j);
+	it_run_release(&r);
+	assert_true(cl.queries > 50);
+	/* Budget 500 ms plus polling and scheduling, not the 3 s the
+	 * transaction stayed open. */
+	if (cl.worst_s > 1.0)
+		fail_msg("a client query waited %.3f s behind the DDL (budget 0.5 s)", cl.worst_s);
+	mysql_close(m);
+}
+
+static void test_seed004_add_index_behind_an_idle_transaction(void **state)
+{
+	MYSQL *m;
+
+	(void)state;
+	replay_behind_idle_transaction("ALTER TABLE t ADD INDEX idx_v (v)");
+	m = it_connect();
+	assert_true(has_index(m, "idx_v"));
+	mysql_close(m);
+}
+
+static void test_seed002_create_trigger_behind_a_transaction(void **state)
+{
+	MYSQL *m;
+	char *n;
+
+	(void)state;
+	replay_behind_idle_transaction("CREATE TRIGGER t_bu BEFORE UPDATE ON t FOR EACH ROW SET NEW.c = 'trg'");
+	m = it_connect();
+	n = it_value(m, "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '" DB "'");
+	assert_string_equal(n, "1");
+	free(n);
+	mysql_close(m);
+}
+
+static void test_kill_policy_kills_the_idle_blocker_and_logs_it(void **state)
+{
+	MYSQL *m = it_connect(), *idle;
+	struct it_child c;
+	struct it_run r;
+	char id[32];
+	json_t *j, *kills;
+
+	(void)state;
+	fresh_table(m);
+	idle = idle_reader(id, sizeof(id));
+	start_ddl(&c, "ALTER TABLE t ADD INDEX idx_c (c)", "--kill-blockers", "idle>2s");
+	it_mdlsafe_finish(&c, 0, 60, &r);
+	if (r.status != 0)
+		fail_msg("ddl: exit %d: %s", r.status, r.err);
+	assert_non_null(strstr(r.err, "killed session"));
+	assert_non_null(strstr(r.err, id));
+	j = it_json(&r);
+	kills = json_object_get(json_array_get(json_object_get(j, "statements"), 0), "kills");
+	assert_int_equal(json_array_size(kills), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(kills, 0), "id")), atol(id));
+	json_decref(j);
+	it_run_release(&r);
+	assert_true(has_index(m, "idx_c"));
+	/* The idle session is gone. */
+	assert_int_not_equal(mysql_query(idle, "SELECT 1"), 0);
+	mysql_close(idle);
+	mysql_close(m);
+}
+
+static void test_deadline_gives_up_names_the_blocker_and_changes_nothing(void **state)
+{
+	MYSQL *m = it_connect(), *idle;
+	struct it_run r;
+	char id[32];
+
+	(void)state;
+	fresh_table(m);
+	idle = idle_reader(id, sizeof(id));
+	it_mdlsafe(&r, true, "ddl", "-D", DB, "--deadline", "3", "ALTER TABLE t ADD INDEX idx_v (v)", NULL);
+	assert_int_equal(r.status, 11);
+	assert_non_null(strstr(r.err, "--deadline"));
+	assert_non_null(strstr(r.err, id));
+	it_run_release(&r);
+	assert_false(has_index(m, "idx_v"));
+	it_exec(idle, "COMMIT");
+	mysql_close(idle);
+	mysql_close(m);
+}
+
+static void test_dry_run_changes_nothing_and_copy_is_refused(void **state)
+{
+	MYSQL *m = it_connect();
+	struct it_run r;
+	char *before, *after;
+	json_t *j, *st;
+
+	(void)state;
+	fresh_table(m);
+	before = it_value(m, "SELECT GROUP_CONCAT(COLUMN_NAME, COLUMN_TYPE) FROM information_schema.COLUMNS "
+			     "WHERE TABLE_SCHEMA = '" DB "' AND TABLE_NAME = 't'");
+	it_mdlsafe(&r, true, "ddl", "-D", DB, "--dry-run", "--json", "ALTER TABLE t ADD INDEX idx_v (v)",
+		   "ALTER TABLE t ADD COLUMN n INT", NULL);
+	if (r.status != 0)
+		fail_msg("dry run: exit %d: %s", r.status, r.err);
+	j = it_json(&r);
+	st = json_object_get(j, "statements");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(st, 0), "algorithm")), "INPLACE");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(st, 1), "algorithm")), "INSTANT");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(st, 0), "outcome")), "dry_run");
+	json_decref(j);
+	it_run_release(&r);
+	assert_false(has_index(m, "idx_v"));
+	after = it_value(m, "SELECT GROUP_CONCAT(COLUMN_NAME, COLUMN_TYPE) FROM information_schema.COLUMNS "
+			    "WHERE TABLE_SCHEMA = '" DB "' AND TABLE_NAME = 't'");
+	assert_string_equal(before, after);
+	free(after);
+	/* No scratch table is left behind. */
+	after = it_value(m, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" DB "'");
+	assert_string_equal(after, "1");
+	free(after);
+
+	/* Changing a column's type needs a copy of the table. */
+	it_mdlsafe(&r, true, "ddl", "-D", DB, "ALTER TABLE t MODIFY c BIGINT", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "ALGORITHM=COPY"));
+	assert_non_null(strstr(r.err, "--allow-copy"));
+	it_run_release(&r);
+	after = it_value(m, "SELECT GROUP_CONCAT(COLUMN_NAME, COLUMN_TYPE) FROM information_schema.COLUMNS "
+			    "WHERE TABLE_SCHEMA = '" DB "' AND TABLE_NAME = 't'");
+	assert_string_equal(before, after);
+	free(after);
+	free(before);
+	it_exec(m, "DROP DATABASE " DB);
+	mysql_close(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seed004_add_index_behind_an_idle_transaction),
+		cmocka_unit_test(test_seed002_create_trigger_behind_a_transaction),
+		cmocka_unit_test(test_kill_policy_kills_the_idle_blocker_and_logs_it),
+		cmocka_unit_test(test_deadline_gives_up_names_the_blocker_and_changes_nothing),
+		cmocka_unit_test(test_dry_run_changes_nothing_and_copy_is_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
