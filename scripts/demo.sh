@@ -54,6 +54,13 @@ step "mdlsafe locks, again"
 "$MDLSAFE" locks --defaults-file="$SANDBOX_CNF"
 sql -e "SHOW INDEX FROM shop.users WHERE Key_name = 'IDX__users__email'" | grep -q IDX__users__email &&
     echo "The CREATE INDEX completed and the queued SELECTs ran."
+step "The same incident with mdlsafe ddl: it gives way every --max-stall and names the blocker"
+(echo "BEGIN; SELECT id FROM shop.users WHERE id = 1;"; sleep 3; echo "COMMIT;") | sql >/dev/null &
+pids+=($!)
+sleep 0.5
+"$MDLSAFE" ddl --defaults-file="$SANDBOX_CNF" -D shop "CREATE INDEX IDX__users__name ON users (username)"
+echo "The idle transaction committed after 3 s. Each wait of the CREATE INDEX lasted at most the budget, so no query on shop.users queued behind it for longer."
+
 step "mdlsafe backup: a consistent backup of the live server, then verify it"
 rm -rf "$SANDBOX_DIR/backup" "$SANDBOX_DIR/backup.partial"
 "$MDLSAFE" backup --defaults-file="$SANDBOX_CNF" -B shop -o "$SANDBOX_DIR/backup" --json |

@@ -257,6 +257,34 @@ static json_t *holders(struct ddl *d, const struct stmt *s)
 	return a;
 }
 
+/* DROP TRIGGER names the trigger, not its table: look the table up. */
+static int trigger_table(struct ddl *d, struct stmt *s, struct ms_err *e)
+{
+	const char *schema = s->tg.trigger_schema ? s->tg.trigger_schema : d->o->database;
+	char *qs, *qn, sql[512];
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+	int rc;
+
+	if (!schema)
+		return ms_fail(e, MS_USAGE, "%.200s: the trigger is not qualified; give the database with -D DB", s->sql);
+	qs = db_quote_string(&d->watch, schema);
+	qn = db_quote_string(&d->watch, s->tg.trigger_name);
+	snprintf(sql, sizeof(sql), "SELECT EVENT_OBJECT_SCHEMA, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS "
+				   "WHERE TRIGGER_SCHEMA = %s AND TRIGGER_NAME = %s", qs ? qs : "''", qn ? qn : "''");
+	free(qs);
+	free(qn);
+	rc = db_query(&d->watch, sql, &r, e);
+	if (rc == 0 && r && (row = mysql_fetch_row(r)) && row[0] && row[1]) {
+		s->tg.tables = calloc(1, sizeof(*s->tg.tables));
+		if (s->tg.tables && (s->tg.tables[0].schema = strdup(row[0])) && (s->tg.tables[0].name = strdup(row[1])))
+			s->tg.n_tables = 1;
+	}
+	if (r)
+		mysql_free_result(r);
+	return rc;
+}
+
 static int plan(struct ddl *d, struct stmt *s, struct ms_err *e)
 {
 	const char *db = d->o->database;
@@ -267,6 +295,8 @@ static int plan(struct ddl *d, struct stmt *s, struct ms_err *e)
 						    "--allow-unparsed runs it anyway, bounded the same way", s->sql);
 		s->tg.kind = SQL_STMT_OTHER_DDL;
 	}
+	if (s->tg.kind == SQL_STMT_DROP_TRIGGER && !s->tg.n_tables && s->tg.trigger_name && trigger_table(d, s, e))
+		return -1;
 	if (s->tg.n_tables) {
 		if (!s->tg.tables[0].schema && !db)
 			return ms_fail(e, MS_USAGE, "%.200s: the table is not qualified; give the database with -D DB", s->sql);
