@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # mdlsafe benchmark: backup wall time, peak memory and output size against
 # mydumper and mariadb-dump, the application stall each tool causes when an
-# ALTER arrives during the backup, and restore wall time, CPU and memory
-# against myloader and the mariadb client. See bench/README.md.
+# ALTER arrives during the backup, restore wall time, CPU and memory against
+# myloader and the mariadb client, and the application stall a schema change
+# behind an idle transaction causes with plain ALTER, pt-online-schema-change
+# and mdlsafe ddl. See bench/README.md.
 #
 #   bash bench/run.sh [BUILD_DIR]        (make bench: BUILD_DIR=build)
 #
 # Environment (all optional):
-#   BENCH_ONLY=all            all, backup (timed backups + stall) or restore (restore runs only)
+#   BENCH_ONLY=all            all, backup (timed backups + stall), restore (restore runs only)
+#                             or ddl (schema change behind an idle transaction only)
 #   BENCH_RUNS=3              timed runs per configuration (median reported), backup and restore
 #   BENCH_STALL_RUNS=5        stall runs per tool and table size (worst reported)
 #   BENCH_TABLES=8            sysbench tables
@@ -15,11 +18,16 @@
 #   BENCH_TOOL_TIMEOUT=900    seconds before any single tool run is killed
 #   BENCH_STALL_BIG_ROWS=1500000  sbtest1's size for the second set of stall runs
 #                             (no second set when not above BENCH_TABLE_SIZE)
+#   BENCH_DDL_RUNS=3          DDL runs per tool (median and max reported)
+#   BENCH_DDL_ROWS=100000     rows of the DDL table bench_ddl.t
+#   BENCH_DDL_IDLE_S=10       how long the idle transaction stays open in each DDL run
 #   BENCH_QUIET_WAIT=120      before each run, wait up to this long for other processes to go quiet
 #   BENCH_KEEP_SANDBOX=1      stop the server at the end but keep its directory
 #   BENCH_RESULTS_DIR=bench/results  where latest.md, the TSVs and logs/ go
 #   (BENCH_ONLY=restore leaves latest-runs.tsv and latest-stall.tsv alone and
-#   writes latest.md with the restore section only)
+#   writes latest.md with the restore section only; BENCH_ONLY=ddl leaves the
+#   other TSVs and logs alone and appends its section to latest.md, replacing
+#   the DDL section of an earlier run)
 #   SANDBOX_DIR, SANDBOX_PORT, SANDBOX_BUFFER_POOL  (defaults: <repo>/.sandbox-bench, 23376, 1G)
 #
 # Starts its own private sandbox server (tests/sandbox/start.sh; unix socket and
@@ -40,14 +48,18 @@ TABLE_SIZE=${BENCH_TABLE_SIZE:-250000}
 TOOL_TIMEOUT=${BENCH_TOOL_TIMEOUT:-900}
 STALL_BIG_ROWS=${BENCH_STALL_BIG_ROWS:-1500000}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-120}
+DDL_RUNS=${BENCH_DDL_RUNS:-3}
+DDL_ROWS=${BENCH_DDL_ROWS:-100000}
+DDL_IDLE_S=${BENCH_DDL_IDLE_S:-10}
 ONLY=${BENCH_ONLY:-all}
 case $ONLY in
-    all) DO_BACKUP=1 DO_RESTORE=1 ;;
-    backup) DO_BACKUP=1 DO_RESTORE=0 ;;
-    restore) DO_BACKUP=0 DO_RESTORE=1 ;;
-    *) echo "bench: BENCH_ONLY must be all, backup or restore, got '$ONLY'" >&2; exit 2 ;;
+    all) DO_BACKUP=1 DO_RESTORE=1 DO_DDL=1 ;;
+    backup) DO_BACKUP=1 DO_RESTORE=0 DO_DDL=0 ;;
+    restore) DO_BACKUP=0 DO_RESTORE=1 DO_DDL=0 ;;
+    ddl) DO_BACKUP=0 DO_RESTORE=0 DO_DDL=1 ;;
+    *) echo "bench: BENCH_ONLY must be all, backup, restore or ddl, got '$ONLY'" >&2; exit 2 ;;
 esac
-for v in RUNS STALL_RUNS TABLES TABLE_SIZE TOOL_TIMEOUT; do
+for v in RUNS STALL_RUNS TABLES TABLE_SIZE TOOL_TIMEOUT DDL_RUNS DDL_ROWS DDL_IDLE_S; do
     case ${!v} in '' | *[!0-9]* | 0) echo "bench: $v must be a positive integer, got '${!v}'" >&2; exit 2 ;; esac
 done
 case $STALL_BIG_ROWS in '' | *[!0-9]*) echo "bench: BENCH_STALL_BIG_ROWS must be a number, got '$STALL_BIG_ROWS'" >&2; exit 2 ;; esac
@@ -66,13 +78,17 @@ WORK=$SANDBOX_DIR/bench # dumps and scratch files; wiped with the sandbox
 RUNS_TSV=$RESULTS/latest-runs.tsv
 STALL_TSV=$RESULTS/latest-stall.tsv
 RESTORE_TSV=$RESULTS/latest-restore.tsv
+DDL_TSV=$RESULTS/latest-ddl.tsv
 OUT_MD=$RESULTS/latest.md
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 ### Tools
-for t in sysbench mydumper myloader mariadb-dump mariadb zstd timeout; do
+NEED_TOOLS="mariadb timeout"
+if [ "$DO_BACKUP" = 1 ] || [ "$DO_RESTORE" = 1 ]; then NEED_TOOLS="$NEED_TOOLS sysbench mydumper myloader mariadb-dump zstd"; fi
+if [ "$DO_DDL" = 1 ]; then NEED_TOOLS="$NEED_TOOLS pt-online-schema-change"; fi
+for t in $NEED_TOOLS; do
     command -v "$t" >/dev/null 2>&1 || die "$t not found: run 'bash scripts/install-deps.sh --bench' (or make bench)"
 done
 [ -x /usr/bin/time ] || die "/usr/bin/time not found: run 'bash scripts/install-deps.sh --bench' (package time)"
@@ -104,7 +120,11 @@ trap 'exit 143' TERM
 
 ### Start the sandbox
 mkdir -p "$LOGS"
-rm -f "$LOGS"/*.log "$LOGS"/*.err "$LOGS"/*.json "$LOGS"/*.out 2>/dev/null || true
+if [ "$ONLY" = ddl ]; then
+    rm -f "$LOGS"/ddl-* 2>/dev/null || true # the other sections' logs stay with their results
+else
+    rm -f "$LOGS"/*.log "$LOGS"/*.err "$LOGS"/*.json "$LOGS"/*.out 2>/dev/null || true
+fi
 say "starting sandbox in $SANDBOX_DIR (port $SANDBOX_PORT, buffer pool $SANDBOX_BUFFER_POOL)"
 bash "$ROOT/tests/sandbox/start.sh" >&2
 rm -rf -- "$WORK"
@@ -125,12 +145,17 @@ machine_cpu() { awk -v hz="$CLK_TCK" '/^cpu / { printf "%.2f\n", ($2 + $3 + $4 +
 
 ### Machine facts
 MARIADB_VERSION=$(sql 'SELECT VERSION()')
-MYDUMPER_VERSION=$(mydumper --version 2>&1 | head -n1)
-MYLOADER_VERSION=$(myloader --version 2>&1 | head -n1)
 MCLIENT_VERSION=$(mariadb --version | head -n1 | tr -s ' ')
-MDUMP_VERSION=$(mariadb-dump --version | head -n1 | tr -s ' ')
-ZSTD_VERSION=$(zstd --version | head -n1 | tr -d '*' | sed 's/^ *//; s/ *$//; s/, by .*//')
-SYSBENCH_VERSION=$(sysbench --version | head -n1)
+if [ "$DO_BACKUP" = 1 ] || [ "$DO_RESTORE" = 1 ]; then
+    MYDUMPER_VERSION=$(mydumper --version 2>&1 | head -n1)
+    MYLOADER_VERSION=$(myloader --version 2>&1 | head -n1)
+    MDUMP_VERSION=$(mariadb-dump --version | head -n1 | tr -s ' ')
+    ZSTD_VERSION=$(zstd --version | head -n1 | tr -d '*' | sed 's/^ *//; s/ *$//; s/, by .*//')
+    SYSBENCH_VERSION=$(sysbench --version | head -n1)
+fi
+if [ "$DO_DDL" = 1 ]; then
+    PTOSC_VERSION=$(pt-online-schema-change --version 2>&1 | head -n1)
+fi
 MDLSAFE_VERSION=$("$MDLSAFE" --version | head -n1)
 GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
 if [ -n "$(git -C "$ROOT" status --porcelain -- src 2>/dev/null)" ]; then GIT_REV="$GIT_REV + uncommitted changes in src/"; fi
@@ -143,25 +168,28 @@ DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 SERVER_SETTINGS=$(sql "SELECT CONCAT('log_bin=', IF(@@log_bin, 'ON', 'OFF'), ', binlog_format=', @@binlog_format, ', sync_binlog=', @@sync_binlog, ', innodb_flush_log_at_trx_commit=', @@innodb_flush_log_at_trx_commit, ', innodb_log_file_size=', @@innodb_log_file_size DIV 1048576, 'M, innodb_doublewrite=', @@innodb_doublewrite)")
 
-### Dataset
-say "preparing sysbench dataset: $TABLES tables x $TABLE_SIZE rows"
-sql 'DROP DATABASE IF EXISTS sbtest; CREATE DATABASE sbtest'
-threads=$((NPROC < TABLES ? NPROC : TABLES))
-sysbench oltp_read_write --db-driver=mysql --mysql-socket="$SANDBOX_SOCKET" --mysql-user=root \
-    --mysql-password="$SANDBOX_ROOT_PASSWORD" --mysql-db=sbtest --tables="$TABLES" \
-    --table-size="$TABLE_SIZE" --threads="$threads" prepare >"$LOGS/sysbench-prepare.log" 2>&1 ||
-    { tail -n 20 "$LOGS/sysbench-prepare.log" >&2; die "sysbench prepare failed"; }
-say "warming the buffer pool"
-for ((t = 1; t <= TABLES; t++)); do
-    sql "SELECT COUNT(*), SUM(LENGTH(c)), SUM(LENGTH(pad)) FROM sbtest.sbtest$t" >/dev/null
-    sql "ANALYZE TABLE sbtest.sbtest$t" >/dev/null
-done
-read -r DATA_B INDEX_B ROWS_EST <<<"$(sql "SELECT SUM(data_length), SUM(index_length), SUM(table_rows) FROM information_schema.tables WHERE table_schema = 'sbtest'")"
-DATASET_B=$((DATA_B + INDEX_B))
-DATASET_MIB=$(awk -v b="$DATASET_B" 'BEGIN { printf "%.1f", b / 1048576 }')
-BP_PAGES=$(sql "SELECT COUNT(*) FROM information_schema.innodb_buffer_page WHERE table_name LIKE '\`sbtest\`.%'" 2>/dev/null || echo '?')
-BINLOG_SIZE=$(sql 'SHOW BINARY LOGS' | awk 'END { printf "%s (%.0f MiB)", $1, $2 / 1048576 }')
-say "dataset: $DATASET_MIB MiB (data $((DATA_B / 1048576)) MiB + secondary index $((INDEX_B / 1048576)) MiB), ~$ROWS_EST rows (estimate), $BP_PAGES pages in the buffer pool; current binlog $BINLOG_SIZE"
+### Dataset (for the backup and restore sections; the DDL section makes its own table)
+dataset() {
+    say "preparing sysbench dataset: $TABLES tables x $TABLE_SIZE rows"
+    sql 'DROP DATABASE IF EXISTS sbtest; CREATE DATABASE sbtest'
+    threads=$((NPROC < TABLES ? NPROC : TABLES))
+    sysbench oltp_read_write --db-driver=mysql --mysql-socket="$SANDBOX_SOCKET" --mysql-user=root \
+        --mysql-password="$SANDBOX_ROOT_PASSWORD" --mysql-db=sbtest --tables="$TABLES" \
+        --table-size="$TABLE_SIZE" --threads="$threads" prepare >"$LOGS/sysbench-prepare.log" 2>&1 ||
+        { tail -n 20 "$LOGS/sysbench-prepare.log" >&2; die "sysbench prepare failed"; }
+    say "warming the buffer pool"
+    for ((t = 1; t <= TABLES; t++)); do
+        sql "SELECT COUNT(*), SUM(LENGTH(c)), SUM(LENGTH(pad)) FROM sbtest.sbtest$t" >/dev/null
+        sql "ANALYZE TABLE sbtest.sbtest$t" >/dev/null
+    done
+    read -r DATA_B INDEX_B ROWS_EST <<<"$(sql "SELECT SUM(data_length), SUM(index_length), SUM(table_rows) FROM information_schema.tables WHERE table_schema = 'sbtest'")"
+    DATASET_B=$((DATA_B + INDEX_B))
+    DATASET_MIB=$(awk -v b="$DATASET_B" 'BEGIN { printf "%.1f", b / 1048576 }')
+    BP_PAGES=$(sql "SELECT COUNT(*) FROM information_schema.innodb_buffer_page WHERE table_name LIKE '\`sbtest\`.%'" 2>/dev/null || echo '?')
+    BINLOG_SIZE=$(sql 'SHOW BINARY LOGS' | awk 'END { printf "%s (%.0f MiB)", $1, $2 / 1048576 }')
+    say "dataset: $DATASET_MIB MiB (data $((DATA_B / 1048576)) MiB + secondary index $((INDEX_B / 1048576)) MiB), ~$ROWS_EST rows (estimate), $BP_PAGES pages in the buffer pool; current binlog $BINLOG_SIZE"
+}
+if [ "$DO_BACKUP" = 1 ] || [ "$DO_RESTORE" = 1 ]; then dataset; fi
 
 # Waits (at most BENCH_QUIET_WAIT s) until other processes use less than 10 %
 # of one CPU over a 1 s window, so a run does not share the CPUs with
@@ -597,9 +625,206 @@ stall_section() {
     sql 'ALTER TABLE sbtest.sbtest1 DROP COLUMN IF EXISTS bench_x' >/dev/null || true
 }
 if [ "$DO_BACKUP" = 1 ]; then stall_section; fi
+
+### 4. DDL: a schema change behind an idle transaction (seed 004)
+# An application session has read bench_ddl.t in a transaction and gone idle
+# for DDL_IDLE_S s. 0.5 s after it started, each tool adds an index to the
+# table. A probe (one point SELECT and one point UPDATE on the table every
+# 20 ms) runs from 0.5 s before the DDL starts until 0.5 s after it ends; its
+# worst latency is how long the application was frozen.
+DDL_DB=bench_ddl
+DDL_ALTER='ADD INDEX idx_v (v)'
+DDL_CONFIGS=(alter pt-osc mdlsafe)
+run_ddl() { # CONFIG
+    local T=(timeout -s TERM "$TOOL_TIMEOUT")
+    case $1 in
+        # The server's default lock_wait_timeout (86400 s): it waits as long as it takes.
+        alter) "${T[@]}" mariadb --defaults-file="$CNF" -D "$DDL_DB" -e "ALTER TABLE t $DDL_ALTER" ;;
+        # Defaults, as an operator would run it: for its session it sets
+        # lock_wait_timeout=60 and innodb_lock_wait_timeout=1, and it retries
+        # each step (create_triggers 10 tries, 1 s apart, ...).
+        pt-osc) "${T[@]}" pt-online-schema-change --alter "$DDL_ALTER" "F=$CNF,D=$DDL_DB,t=t" --execute ;;
+        # Defaults: --max-stall 500, --deadline 3600, nobody killed.
+        mdlsafe) "${T[@]}" "$MDLSAFE" ddl --defaults-file "$CNF" -D "$DDL_DB" --json "ALTER TABLE t $DDL_ALTER" ;;
+        *) die "unknown DDL configuration $1" ;;
+    esac
+}
+label_ddl() {
+    case $1 in
+        alter) echo 'mariadb -e "ALTER TABLE t ADD INDEX idx_v (v)"' ;;
+        pt-osc) echo 'pt-online-schema-change --alter "ADD INDEX idx_v (v)" D=bench_ddl,t=t --execute' ;;
+        mdlsafe) echo 'mdlsafe ddl "ALTER TABLE t ADD INDEX idx_v (v)"' ;;
+    esac
+}
+label_ddl_short() {
+    case $1 in
+        alter) echo 'plain ALTER TABLE' ;;
+        pt-osc) echo 'pt-online-schema-change (defaults)' ;;
+        mdlsafe) echo 'mdlsafe ddl (--max-stall 500)' ;;
+    esac
+}
+
+# A fresh table for every run: pt-online-schema-change replaces it, the others
+# add the index in place.
+ddl_table() {
+    sql "DROP DATABASE IF EXISTS $DDL_DB; CREATE DATABASE $DDL_DB" || die "cannot create database $DDL_DB"
+    mariadb --defaults-file="$CNF" -N -B -D "$DDL_DB" -e "
+        CREATE TABLE t (id INT UNSIGNED NOT NULL PRIMARY KEY, k INT NOT NULL, c VARCHAR(120) NOT NULL,
+                        v VARCHAR(64) NOT NULL) ENGINE = InnoDB;
+        INSERT INTO t SELECT seq, seq MOD 1000, CONCAT('c-', seq, '-', MD5(seq)), MD5(seq * 7) FROM seq_1_to_$DDL_ROWS;
+        ANALYZE TABLE t;
+        SELECT COUNT(*), SUM(LENGTH(c)), SUM(LENGTH(v)) FROM t;" >/dev/null || die "cannot fill $DDL_DB.t"
+}
+
+ddl_section() {
+    local i cfg base ready k probe_pid probe_t0 fifo idle_pid idle_fd idle_id idle_cmd sfd t commit_at committed
+    local ddl_pid done_f ddl_rc t_ddl0 t_ddl1 t_idle0 t_commit probe_stopped limit_us ddl_wall busy pj
+    local completed note n_idx max_at attempts worst_wait lwt
+
+    printf 'tool\trun\tddl_rc\tcompleted\tddl_wall_s\tddl_started_after_idle_s\tidle_trx_held_s\tprobe_queries\tprobe_max_ms\tprobe_max_at_s\tprobe_p99_ms\tprobe_p50_ms\tprobe_errors\tprobe_over_100ms\tnote\n' >"$DDL_TSV"
+    DDL_TABLE_MIB=""
+    # A file descriptor that never delivers data: read -t on it sleeps without a fork.
+    exec {sfd}<> <(:)
+    fifo=$WORK/ddl-idle.fifo
+    done_f=$WORK/ddl-done
+    for ((i = 1; i <= DDL_RUNS; i++)); do
+        for cfg in "${DDL_CONFIGS[@]}"; do
+            base=$LOGS/ddl-$cfg-$i
+            ready=$WORK/probe-ready
+            rm -f -- "$ready" "$fifo" "$done_f" "$done_f.tmp"
+            ddl_table
+            [ -n "$DDL_TABLE_MIB" ] || DDL_TABLE_MIB=$(sql "SELECT ROUND((data_length + index_length) / 1048576, 1) FROM information_schema.tables WHERE table_schema = '$DDL_DB' AND table_name = 't'")
+            sync
+            busy=$(wait_quiet)
+
+            # 1. The application's probe: SELECT and UPDATE by turns, 10 ms apart,
+            #    so one of each every 20 ms.
+            "$PROBE" -t "$DDL_DB.t" -n "$DDL_ROWS" -i 10 -s 100 -r "$ready" "$CNF" "$PROBE_LIMIT" \
+                >"$base.probe.json" 2>"$base.probe.err" &
+            probe_pid=$!
+            BG_PIDS+=("$probe_pid")
+            for ((k = 0; k < 500; k++)); do
+                [ -e "$ready" ] && break
+                read -r -t 0.02 -u "$sfd" || true
+            done
+            [ -e "$ready" ] || { cat "$base.probe.err" >&2; die "the probe did not connect"; }
+            probe_t0=${EPOCHREALTIME//[!0-9]/}
+
+            # 2. The idle transaction: a mariadb client reading its statements from a
+            #    FIFO whose write end we hold. Between statements it waits on the FIFO,
+            #    so its session is idle ("Sleep") with the transaction open, holding
+            #    its shared metadata lock on t, exactly like an application that read
+            #    and went away. Closing the FIFO after COMMIT ends the client.
+            mkfifo "$fifo"
+            mariadb --defaults-file="$CNF" -N -B --unbuffered <"$fifo" >"$base.idle.out" 2>&1 &
+            idle_pid=$!
+            BG_PIDS+=("$idle_pid")
+            exec {idle_fd}>"$fifo"
+            (printf "START TRANSACTION; SELECT 'idle-trx-ready', CONNECTION_ID(), id FROM %s.t ORDER BY id LIMIT 1;\n" "$DDL_DB" >&"$idle_fd") 2>/dev/null ||
+                die "the idle-transaction client did not start (see $base.idle.out)"
+            for ((k = 0; k < 500; k++)); do
+                grep -q '^idle-trx-ready' "$base.idle.out" 2>/dev/null && break
+                read -r -t 0.02 -u "$sfd" || true
+            done
+            t_idle0=${EPOCHREALTIME//[!0-9]/}
+            idle_id=$(awk '/^idle-trx-ready/ { print $2; exit }' "$base.idle.out")
+            [ -n "$idle_id" ] || { cat "$base.idle.out" >&2; die "the idle transaction did not start"; }
+            idle_cmd=$(sql "SELECT CONCAT(COMMAND, IF(t.trx_id IS NULL, ' no-trx', ' in-trx')) FROM information_schema.PROCESSLIST p LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID WHERE p.ID = $idle_id")
+
+            # 3. The DDL, 0.5 s after the transaction started; a wrapper notes when it ends.
+            t=${EPOCHREALTIME//[!0-9]/}
+            k=$((t_idle0 + 500000 - t))
+            [ "$k" -gt 0 ] && { read -r -t "$(printf '%d.%06d' $((k / 1000000)) $((k % 1000000)))" -u "$sfd" || true; }
+            t_ddl0=${EPOCHREALTIME//[!0-9]/}
+            (
+                rc=0
+                run_ddl "$cfg" >"$base.ddl.log" 2>&1 </dev/null || rc=$?
+                t1=${EPOCHREALTIME//[!0-9]/}
+                echo "$rc $t1" >"$done_f.tmp" && mv -f "$done_f.tmp" "$done_f"
+            ) &
+            ddl_pid=$!
+            BG_PIDS+=("$ddl_pid")
+
+            # 4. Commit the idle transaction DDL_IDLE_S s after it started; stop the
+            #    probe 0.5 s after the DDL ended.
+            commit_at=$((t_idle0 + DDL_IDLE_S * 1000000))
+            limit_us=$((t_ddl0 + (TOOL_TIMEOUT + 60) * 1000000))
+            committed=0 probe_stopped=0 ddl_rc='' t_ddl1='' t_commit=''
+            while :; do
+                t=${EPOCHREALTIME//[!0-9]/}
+                if [ "$committed" = 0 ] && [ "$t" -ge "$commit_at" ]; then
+                    (printf 'COMMIT;\n' >&"$idle_fd") 2>/dev/null || say "ddl $i $cfg: the idle-transaction client was gone before COMMIT"
+                    exec {idle_fd}>&-
+                    t_commit=$t committed=1
+                fi
+                if [ -z "$t_ddl1" ] && [ -e "$done_f" ]; then
+                    read -r ddl_rc t_ddl1 <"$done_f"
+                fi
+                if [ -n "$t_ddl1" ] && [ "$probe_stopped" = 0 ] && [ "$t" -ge $((t_ddl1 + 500000)) ]; then
+                    kill -TERM "$probe_pid" 2>/dev/null || true
+                    probe_stopped=1
+                fi
+                [ "$committed" = 1 ] && [ "$probe_stopped" = 1 ] && break
+                if [ "$t" -ge "$limit_us" ]; then
+                    say "ddl $i $cfg: still running after $((TOOL_TIMEOUT + 60)) s: giving up on it"
+                    kill -TERM "$probe_pid" 2>/dev/null || true
+                    probe_stopped=1
+                    [ "$committed" = 1 ] || { exec {idle_fd}>&-; committed=1; }
+                    break
+                fi
+                read -r -t 0.01 -u "$sfd" || true
+            done
+            wait_bounded "$ddl_pid" 60 || true
+            if [ -z "$t_ddl1" ]; then
+                if [ -e "$done_f" ]; then read -r ddl_rc t_ddl1 <"$done_f"; else ddl_rc=124 t_ddl1=${EPOCHREALTIME//[!0-9]/}; fi
+            fi
+            wait_bounded "$idle_pid" 30 || true
+            wait_bounded "$probe_pid" 30 || true
+            BG_PIDS=()
+            rm -f -- "$fifo"
+
+            # 5. Did the change happen?
+            n_idx=$(sql "SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = '$DDL_DB' AND table_name = 't' AND index_name = 'idx_v'" || echo 0)
+            completed=no
+            [ "$ddl_rc" = 0 ] && [ "${n_idx:-0}" -gt 0 ] && completed=yes
+            pj=$base.probe.json
+            ddl_wall=$(awk -v a="$t_ddl0" -v b="$t_ddl1" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')
+            max_at=$(awk -v p0="$probe_t0" -v d0="$t_ddl0" -v m="$(jget "$pj" max_at_s)" 'BEGIN { if (m == "") print "-"; else printf "%.2f", (p0 - d0) / 1e6 + m }')
+            note="idle_session=${idle_cmd:-?}"
+            [ -n "$t_commit" ] && note="$note commit_at_s=$(awk -v a="$t_ddl0" -v b="$t_commit" 'BEGIN { printf "%.2f", (b - a) / 1e6 }')"
+            case $cfg in
+                mdlsafe)
+                    attempts=$(tr -d ' \n' <"$base.ddl.log" | grep -o '"attempts":[0-9]*' | head -n1 | cut -d: -f2 || true)
+                    worst_wait=$(tr -d ' \n' <"$base.ddl.log" | grep -o '"worst_wait_ms":[0-9.]*' | head -n1 | cut -d: -f2 || true)
+                    note="$note attempts=${attempts:-?}"
+                    [ -n "$worst_wait" ] && note="$note worst_wait_ms=$(printf '%.0f' "$worst_wait")"
+                    ;;
+                pt-osc)
+                    lwt=$(grep -c 'Lock wait timeout' "$base.ddl.log" || true)
+                    note="$note lock_wait_timeouts=${lwt:-0}"
+                    grep -q '^Successfully altered' "$base.ddl.log" || note="$note not-successfully-altered"
+                    ;;
+            esac
+            [ -n "$busy" ] && note="$note machine-busy"
+            printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$i" "$ddl_rc" "$completed" "$ddl_wall" \
+                "$(awk -v a="$t_idle0" -v b="$t_ddl0" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')" \
+                "$([ -n "$t_commit" ] && awk -v a="$t_idle0" -v b="$t_commit" 'BEGIN { printf "%.3f", (b - a) / 1e6 }' || echo -)" \
+                "$(jget "$pj" queries)" "$(jget "$pj" max_ms)" "$max_at" "$(jget "$pj" p99_ms)" "$(jget "$pj" p50_ms)" \
+                "$(jget "$pj" errors)" "$(jget "$pj" over_slow)" "$note" >>"$DDL_TSV"
+            say "ddl $i $cfg: exit $ddl_rc in ${ddl_wall}s, completed $completed; probe worst $(jget "$pj" max_ms) ms (${max_at}s after the DDL started), p99 $(jget "$pj" p99_ms) ms, errors $(jget "$pj" errors); $note"
+            if [ "$ddl_rc" != 0 ]; then
+                say "ddl $i $cfg: the DDL failed; log: $base.ddl.log"
+                tail -n 5 "$base.ddl.log" >&2 || true
+            fi
+        done
+    done
+    exec {sfd}<&-
+    sql "DROP DATABASE IF EXISTS $DDL_DB" || true
+}
+if [ "$DO_DDL" = 1 ]; then ddl_section; fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
-### 4. Report
+### 5. Report
 # median of the successful runs' column; "FAIL" when none succeeded
 col_stat() { # config column(1-based) stat(median|max) [tsv, default the timed backups']
     awk -F'\t' -v c="$1" -v k="$2" -v st="$3" 'NR > 1 && $1 == c && $3 == 0 { print $k }' "${4:-$RUNS_TSV}" |
@@ -617,21 +842,91 @@ stall_stat() { # scenario config column stat(max|median)
             if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "FAIL" || v == "-" || v == "") print (v == "" ? "-" : v); else printf f, v }'; }
+ddl_stat() { # config column stat(median|max), over every DDL run that has a value
+    awk -F'\t' -v c="$1" -v k="$2" 'NR > 1 && $1 == c && $k != "" && $k != "-" { print $k }' "$DDL_TSV" |
+        sort -g | awk -v st="$3" '{ a[NR] = $1 } END {
+            if (NR == 0) { print "-"; exit }
+            if (st == "max") { print a[NR]; exit }
+            if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# The DDL section, between markers so that BENCH_ONLY=ddl can replace it in latest.md.
+ddl_report() {
+    local cfg per ok n ms mx
+    echo "<!-- bench-ddl -->"
+    if [ "$ONLY" = ddl ]; then
+        echo "## Benchmark: mdlsafe ddl against plain ALTER and pt-online-schema-change"
+        echo
+        echo "$DATE. Same machine, one run of \`BENCH_ONLY=ddl bench/run.sh\`, tools interleaved round-robin."
+        echo
+        echo "- Machine: $NPROC CPUs ($CPU_MODEL), $MEM RAM, Linux $KERNEL, $FS; load average at start $LOAD_START, at end $LOAD_END"
+        echo "- Server: MariaDB $MARIADB_VERSION on the same machine, buffer pool $SANDBOX_BUFFER_POOL, binary log on (ROW), performance_schema on; clients over the unix socket"
+        echo "- Tools: $MDLSAFE_VERSION (git $GIT_REV); $PTOSC_VERSION; $MCLIENT_VERSION"
+        echo
+    fi
+    echo "### DDL: a schema change behind an idle transaction (seed 004; median of $DDL_RUNS runs)"
+    echo
+    echo "| tool | worst client latency ms (median) | worst client latency ms (max) | per run ms | DDL wall s (median) | completed |"
+    echo "|---|---:|---:|---|---:|---|"
+    for cfg in "${DDL_CONFIGS[@]}"; do
+        per=$(awk -F'\t' -v c="$cfg" 'NR > 1 && $1 == c { printf "%s%.0f", (n++ ? ", " : ""), $9 }' "$DDL_TSV")
+        ok=$(awk -F'\t' -v c="$cfg" 'NR > 1 && $1 == c && $4 == "yes"' "$DDL_TSV" | wc -l)
+        n=$(awk -F'\t' -v c="$cfg" 'NR > 1 && $1 == c' "$DDL_TSV" | wc -l)
+        printf '| %s | %s | %s | %s | %s | %s |\n' "$(label_ddl_short "$cfg")" \
+            "$(fmt "$(ddl_stat "$cfg" 9 median)" '%.0f')" "$(fmt "$(ddl_stat "$cfg" 9 max)" '%.0f')" "${per:--}" \
+            "$(fmt "$(ddl_stat "$cfg" 5 median)" '%.2f')" "$([ "$ok" -eq "$n" ] && echo "yes ($ok/$n)" || echo "**no** ($ok/$n completed)")"
+    done
+    echo
+    ms=$(ddl_stat mdlsafe 9 median); mx=$(ddl_stat mdlsafe 9 max)
+    if [ "$ms" != - ]; then
+        awk -v ms="$ms" -v mx="$mx" -v n="$DDL_RUNS" 'BEGIN {
+            printf "Target: mdlsafe worst client latency **%.0f ms** (target < 600 ms); median of %d runs, worst run %.0f ms.\n", ms, n, mx }'
+        echo
+    fi
+    echo "Table \`$DDL_DB.t\`: $DDL_ROWS rows (id INT PRIMARY KEY, k INT, c VARCHAR(120), v VARCHAR(64); ${DDL_TABLE_MIB:-?} MiB),"
+    echo "made afresh before every run. An application session runs \`START TRANSACTION; SELECT ... FROM t LIMIT 1\`"
+    echo "and goes idle (\`Sleep\`) with its transaction open, holding its metadata lock on t, for $DDL_IDLE_S s, then"
+    echo "\`COMMIT\`. 0.5 s after it started, the DDL adds an index to t:"
+    echo
+    for cfg in "${DDL_CONFIGS[@]}"; do
+        echo "- $(label_ddl_short "$cfg"): \`$(label_ddl "$cfg")\`"
+    done
+    echo
+    echo "Each tool runs with its defaults: the ALTER under the server's \`lock_wait_timeout\` (86400 s);"
+    echo "pt-online-schema-change sets \`lock_wait_timeout=60\` for its session, so its \`CREATE TRIGGER\` on t"
+    echo "waits for the transaction like the ALTER; mdlsafe ddl waits at most \`--max-stall\` 500 ms per attempt,"
+    echo "then gives way and retries. A probe plays the application: one point \`SELECT\` and one point \`UPDATE\`"
+    echo "on t every 20 ms (one statement every 10 ms, by turns, autocommit), from 0.5 s before the DDL starts"
+    echo "until 0.5 s after it ends. Worst client latency: the slowest probe statement of the run, i.e. how long"
+    echo "the table was frozen for the application. DDL wall: from its start to its exit, including the wait"
+    echo "for the transaction. Completed: exit 0 and the index is there."
+    echo
+    echo "<details><summary>every DDL run</summary>"
+    echo
+    echo '```'
+    column -t -s $'\t' "$DDL_TSV" 2>/dev/null || cat "$DDL_TSV"
+    echo '```'
+    echo
+    echo "</details>"
+    echo "<!-- /bench-ddl -->"
+}
 
 {
     case $ONLY in
-        all) echo "## Benchmark: mdlsafe backup and restore against mydumper/myloader and mariadb-dump/mariadb" ;;
+        all) echo "## Benchmark: mdlsafe backup, restore and ddl against mydumper/myloader, mariadb-dump/mariadb, plain ALTER and pt-online-schema-change" ;;
         backup) echo "## Benchmark: mdlsafe backup against mydumper and mariadb-dump" ;;
         restore) echo "## Benchmark: mdlsafe restore against myloader and the mariadb client" ;;
     esac
-    echo
-    echo "$DATE. Same machine, same data, one run of \`bench/run.sh\`, configurations interleaved round-robin."
-    echo
-    echo "- Machine: $NPROC CPUs ($CPU_MODEL), $MEM RAM, Linux $KERNEL, $FS; load average at start $LOAD_START, at end $LOAD_END"
-    echo "- Server: MariaDB $MARIADB_VERSION on the same machine, buffer pool $SANDBOX_BUFFER_POOL, binary log on (ROW), performance_schema on; clients over the unix socket"
-    echo "- Dataset: sysbench ($SYSBENCH_VERSION) oltp schema, $TABLES tables x $TABLE_SIZE rows, **$DATASET_MIB MiB** (InnoDB data + index), warm in the buffer pool; current binlog file $BINLOG_SIZE"
-    echo "- Tools: $MDLSAFE_VERSION (git $GIT_REV); $MYDUMPER_VERSION; $MYLOADER_VERSION; $MDUMP_VERSION; $MCLIENT_VERSION; $ZSTD_VERSION"
-    echo
+    if [ "$ONLY" != ddl ]; then # BENCH_ONLY=ddl: ddl_report writes its own header
+        echo
+        echo "$DATE. Same machine, same data, one run of \`bench/run.sh\`, configurations interleaved round-robin."
+        echo
+        echo "- Machine: $NPROC CPUs ($CPU_MODEL), $MEM RAM, Linux $KERNEL, $FS; load average at start $LOAD_START, at end $LOAD_END"
+        echo "- Server: MariaDB $MARIADB_VERSION on the same machine, buffer pool $SANDBOX_BUFFER_POOL, binary log on (ROW), performance_schema on; clients over the unix socket"
+        echo "- Dataset: sysbench ($SYSBENCH_VERSION) oltp schema, $TABLES tables x $TABLE_SIZE rows, **$DATASET_MIB MiB** (InnoDB data + index), warm in the buffer pool; current binlog file $BINLOG_SIZE"
+        echo "- Tools: $MDLSAFE_VERSION (git $GIT_REV); $MYDUMPER_VERSION; $MYLOADER_VERSION; $MDUMP_VERSION; $MCLIENT_VERSION; $ZSTD_VERSION${PTOSC_VERSION:+; $PTOSC_VERSION}"
+        echo
+    fi
     if [ "$DO_BACKUP" = 1 ]; then
         echo "### Backup of the whole dataset (median of $RUNS runs)"
         echo
@@ -786,13 +1081,30 @@ fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "FAIL" || v == "-" || v == "")
         echo "</details>"
         echo
     fi
-} >"$OUT_MD"
-
-cat "$OUT_MD"
+    if [ "$DO_DDL" = 1 ]; then ddl_report; fi
+} >"$OUT_MD.new"
+if [ "$ONLY" = ddl ]; then
+    # Appended to what is there, in place of an earlier run's DDL section.
+    if [ -f "$OUT_MD" ]; then
+        awk '/^<!-- bench-ddl -->$/ { skip = 1 } !skip { print } /^<!-- \/bench-ddl -->$/ { skip = 0 }' "$OUT_MD" |
+            awk 'NF { while (blank-- > 0) print ""; blank = 0; print; next } { blank++ }' >"$OUT_MD.old"
+        [ -s "$OUT_MD.old" ] && echo >>"$OUT_MD.old"
+        cat "$OUT_MD.old" "$OUT_MD.new" >"$OUT_MD"
+        rm -f "$OUT_MD.old" "$OUT_MD.new"
+    else
+        mv -f "$OUT_MD.new" "$OUT_MD"
+    fi
+    ddl_report_shown=$(awk '/^<!-- bench-ddl -->$/ { on = 1 } on { print }' "$OUT_MD")
+    printf '%s\n' "$ddl_report_shown"
+else
+    mv -f "$OUT_MD.new" "$OUT_MD"
+    cat "$OUT_MD"
+fi
 case $ONLY in
-    all) say "results: $OUT_MD (runs: $RUNS_TSV, $STALL_TSV, $RESTORE_TSV; logs: $LOGS)" ;;
+    all) say "results: $OUT_MD (runs: $RUNS_TSV, $STALL_TSV, $RESTORE_TSV, $DDL_TSV; logs: $LOGS)" ;;
     backup) say "results: $OUT_MD (runs: $RUNS_TSV, $STALL_TSV; logs: $LOGS)" ;;
     restore) say "results: $OUT_MD (runs: $RESTORE_TSV; logs: $LOGS)" ;;
+    ddl) say "results: $OUT_MD, DDL section (runs: $DDL_TSV; logs: $LOGS/ddl-*)" ;;
 esac
 if [ "$RESTORE_BAD" -gt 0 ]; then
     die "RESTORE IS WRONG: in $RESTORE_BAD restore run(s) CHECKSUM TABLE of $RDB differs from sbtest (see 'checksums' in $RESTORE_TSV and $LOGS/restore-checksums-*.txt)"
