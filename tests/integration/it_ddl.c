@@ -242,8 +242,79 @@ static void test_dry_run_changes_nothing_and_copy_is_refused(void **state)
 	assert_string_equal(before, after);
 	free(after);
 	free(before);
-	it_exec(m, "DROP DATABASE " DB);
 	mysql_close(m);
+}
+
+/* A long INPLACE ALTER doing its work is not a wait: with a budget far
+ * shorter than the build, it still runs once, to the end. */
+static void test_work_longer_than_the_budget_is_not_interrupted(void **state)
+{
+	MYSQL *m = it_connect();
+	struct it_run r;
+	json_t *j, *st;
+
+	(void)state;
+	fresh_table(m);
+	it_exec(m, "INSERT INTO " DB ".t SELECT seq, seq, LEFT(MD5(seq), 20) FROM " DB ".seq_1001_to_600000");
+	it_mdlsafe(&r, true, "ddl", "-D", DB, "--max-stall", "200", "--json", "ALTER TABLE t ADD INDEX idx_c (c, v)", NULL);
+	if (r.status != 0)
+		fail_msg("ddl: exit %d: %s", r.status, r.err);
+	j = it_json(&r);
+	st = json_array_get(json_object_get(j, "statements"), 0);
+	assert_int_equal(json_integer_value(json_object_get(st, "attempts")), 1);
+	if (json_real_value(json_object_get(st, "duration_seconds")) < 0.4)
+		fail_msg("the index build took %.2f s: too short to show anything against a 0.2 s budget",
+			 json_real_value(json_object_get(st, "duration_seconds")));
+	json_decref(j);
+	it_run_release(&r);
+	assert_true(has_index(m, "idx_c"));
+	mysql_close(m);
+}
+
+/* Many sessions piling up behind a waiting DDL: it gives way before the
+ * budget is spent. */
+static void test_a_growing_queue_makes_it_give_way_early(void **state)
+{
+	MYSQL *m = it_connect(), *idle;
+	struct client cl[5];
+	struct it_run r;
+	char id[32];
+	json_t *j, *st;
+
+	(void)state;
+	fresh_table(m);
+	idle = idle_reader(id, sizeof(id));
+	memset(cl, 0, sizeof(cl));
+	for (int i = 0; i < 5; i++)
+		pthread_create(&cl[i].thread, NULL, client_main, &cl[i]);
+	it_mdlsafe(&r, true, "ddl", "-D", DB, "--max-stall", "5000", "--max-queue", "3", "--deadline", "2", "--json",
+		   "ALTER TABLE t ADD INDEX idx_v (v)", NULL);
+	for (int i = 0; i < 5; i++) {
+		cl[i].stop = true;
+		pthread_join(cl[i].thread, NULL);
+	}
+	it_exec(idle, "COMMIT");
+	mysql_close(idle);
+	/* The deadline ends it; every attempt gave way long before 5 s. */
+	assert_int_equal(r.status, 11);
+	j = it_json(&r);
+	st = json_array_get(json_object_get(j, "statements"), 0);
+	if (json_real_value(json_object_get(st, "worst_wait_ms")) > 2000)
+		fail_msg("waited %.0f ms with 5 sessions queued (--max-queue 3)",
+			 json_real_value(json_object_get(st, "worst_wait_ms")));
+	json_decref(j);
+	it_run_release(&r);
+	mysql_close(m);
+}
+
+static int drop_db(void **state)
+{
+	MYSQL *m = it_connect();
+
+	(void)state;
+	it_exec(m, "DROP DATABASE IF EXISTS " DB);
+	mysql_close(m);
+	return 0;
 }
 
 int main(void)
@@ -254,6 +325,8 @@ int main(void)
 		cmocka_unit_test(test_kill_policy_kills_the_idle_blocker_and_logs_it),
 		cmocka_unit_test(test_deadline_gives_up_names_the_blocker_and_changes_nothing),
 		cmocka_unit_test(test_dry_run_changes_nothing_and_copy_is_refused),
+		cmocka_unit_test(test_work_longer_than_the_budget_is_not_interrupted),
+		cmocka_unit_test(test_a_growing_queue_makes_it_give_way_early),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, drop_db);
 }
