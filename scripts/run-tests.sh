@@ -17,6 +17,8 @@ bash tests/sandbox/start.sh
 export MDLSAFE_TEST_CNF="$SANDBOX_CNF"
 export MDLSAFE_TEST_NOPROC_CNF="$SANDBOX_NOPROC_CNF"
 export MDLSAFE_TEST_ROOT_PASSWORD="$SANDBOX_ROOT_PASSWORD"
+# How a test restarts the server under a running mdlsafe (data kept).
+export MDLSAFE_TEST_SANDBOX_RESTART="bash $PWD/tests/sandbox/stop.sh >/dev/null && bash $PWD/tests/sandbox/start.sh --keep-data >/dev/null"
 # Connector/C keeps a few process-wide allocations until exit; everything
 # else must be leak-free.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"

@@ -8,5 +8,6 @@ int cmd_backup(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_ddl(int argc, char **argv);
+int cmd_guard(int argc, char **argv);
 
 #endif

@@ -9,6 +9,10 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 NOPROC_PASSWORD='noproc-pw'
+# --keep-data: start the server again on the datadir a plain stop.sh left
+# (tests that restart the server under a running mdlsafe use it).
+KEEP_DATA=0
+[ "${1:-}" = --keep-data ] && KEEP_DATA=1
 MARKER="$SANDBOX_DIR/.mdlsafe-sandbox"
 SETUP_DONE="$SANDBOX_DIR/.setup-done"
 WAIT_SECS=60
@@ -206,7 +210,15 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$SANDBOX_PORT") 2>/dev/null; then
 fi
 check_sandbox_dir
 
-### 3. Fresh sandbox directory and datadir
+user_args=()
+if [ "$(id -u)" -eq 0 ]; then
+    user_args=(--user="$(id -un)") # root must name itself, or mariadbd refuses to run
+fi
+
+### 3. Fresh sandbox directory and datadir (or the kept one)
+if [ "$KEEP_DATA" -eq 1 ] && [ -e "$MARKER" ] && [ -d "$SANDBOX_DATADIR/mysql" ]; then
+    say "starting again on the kept datadir $SANDBOX_DATADIR"
+else
 rm -rf -- "$SANDBOX_DIR"
 mkdir -p -- "$SANDBOX_DIR"
 chmod 0700 -- "$SANDBOX_DIR"
@@ -216,17 +228,13 @@ mkdir -p -- "$SANDBOX_DIR/binlog" "$SANDBOX_DIR/files" "$SANDBOX_DIR/tmp" \
     "$(dirname "$SANDBOX_DATADIR")" "$(dirname "$SANDBOX_SOCKET")" \
     "$(dirname "$SANDBOX_PIDFILE")" "$(dirname "$SANDBOX_LOG")"
 
-user_args=()
-if [ "$(id -u)" -eq 0 ]; then
-    user_args=(--user="$(id -un)") # root must name itself, or mariadbd refuses to run
-fi
-
 install_log="$SANDBOX_DIR/install-db.log"
 if ! "$INSTALL_DB" --no-defaults --datadir="$SANDBOX_DATADIR" \
     --auth-root-authentication-method=normal --skip-test-db \
     ${user_args[@]+"${user_args[@]}"} </dev/null >"$install_log" 2>&1; then
     cat "$install_log" >&2
     die "mariadb-install-db failed (log: $install_log)"
+fi
 fi
 
 ### 4. Start mariadbd, detached
