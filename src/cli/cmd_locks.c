@@ -97,7 +97,7 @@ static void locks_sleep(double s)
 static int locks_print_once(struct db *db, const struct locks_args *a, bool clear, double *oldest,
 			    struct ms_err *e)
 {
-	struct mdl_inspect_opts io = { a->source, a->all };
+	struct mdl_inspect_opts io = { a->source, a->all, NULL };
 	struct mdl_snapshot snap;
 	struct mdl_graph g;
 

@@ -229,7 +229,7 @@ static int probe_algorithm(struct ddl *d, struct stmt *s, struct ms_err *e)
  * longer than the budget (they may hold it without the source showing). */
 static json_t *holders(struct ddl *d, const struct stmt *s)
 {
-	struct mdl_inspect_opts io = { MDL_SOURCE_AUTO, false };
+	struct mdl_inspect_opts io = { MDL_SOURCE_AUTO, false, NULL };
 	struct mdl_snapshot snap;
 	struct ms_err e;
 	json_t *a = json_array();
@@ -354,7 +354,7 @@ static bool work_state(const char *st)
 static void kill_by_policy(struct watcher *w)
 {
 	struct ddl *d = w->d;
-	struct mdl_inspect_opts io = { MDL_SOURCE_AUTO, false };
+	struct mdl_inspect_opts io = { MDL_SOURCE_AUTO, false, NULL };
 	struct mdl_snapshot snap;
 	struct mdl_graph g;
 	struct ms_err e;

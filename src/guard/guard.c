@@ -33,6 +33,8 @@ struct guard {
 	const struct guard_opts *o;
 	struct db db;
 	bool connected;
+	struct mdl_capabilities caps;  /* probed at connect, again every minute */
+	double probed_at;
 	struct ddl_policies safety;    /* "any": only the hard safety rules */
 	struct pile *piles;
 	size_t n_piles;
@@ -337,10 +339,17 @@ static void open_pile(struct guard *g, const char *object, const struct mdl_snap
  * connection failed (the caller reconnects). */
 static int poll_once(struct guard *g, struct ms_err *e)
 {
-	struct mdl_inspect_opts io = { MDL_SOURCE_AUTO, false };
+	struct mdl_inspect_opts io = { MDL_SOURCE_AUTO, false, &g->caps };
 	struct mdl_snapshot snap;
 	struct mdl_graph gr;
 
+	/* What the server offers changes rarely (an instrument switched on):
+	 * look again once a minute, not every poll. */
+	if (now() - g->probed_at >= 60) {
+		if (mdl_inspect_probe(&g->db, &g->caps, e) || mdl_inspect_require(&g->db, &g->caps, e))
+			return -1;
+		g->probed_at = now();
+	}
 	if (mdl_inspect_load(&g->db, &io, &snap, e))
 		return -1;
 	if (mdl_graph_build(&snap, &gr, e)) {
@@ -402,6 +411,7 @@ static int connect_guard(struct guard *g, struct ms_err *e)
 	if (db_open(&g->db, g->o->conn, "guard", NULL, e))
 		return -1;
 	g->connected = true;
+	g->probed_at = 0; /* a restarted server may offer other sources */
 	return 0;
 }
 
@@ -421,14 +431,12 @@ int guard_run(const struct guard_opts *o, struct ms_err *e)
 		ddl_policies_release(&g.safety);
 		return -1;
 	}
-	{
-		struct mdl_capabilities caps;
-		if (mdl_inspect_probe(&g.db, &caps, e) || mdl_inspect_require(&g.db, &caps, e)) {
-			db_close(&g.db);
-			ddl_policies_release(&g.safety);
-			return -1;
-		}
+	if (mdl_inspect_probe(&g.db, &g.caps, e) || mdl_inspect_require(&g.db, &g.caps, e)) {
+		db_close(&g.db);
+		ddl_policies_release(&g.safety);
+		return -1;
 	}
+	g.probed_at = now();
 	log_event(&g, "start", json_pack("{s:f, s:f, s:b, s:f, s:b}", "interval_ms", o->interval_s * 1000, "max_stall_ms",
 					 o->max_stall_s * 1000, "kill_waiting_ddl", o->kill_waiting_ddl,
 					 "kill_idle_blockers_seconds", o->kill_idle_s, "dry_run", o->dry_run));

@@ -258,8 +258,11 @@ int mdl_inspect_load(struct db *db, const struct mdl_inspect_opts *o, struct mdl
 	int rc = -1;
 
 	memset(s, 0, sizeof(*s));
-	if (mdl_inspect_probe(db, &caps, e) || mdl_inspect_require(db, &caps, e) ||
-	    mdl_inspect_choose(&caps, o->source, &s->source, e))
+	if (o->caps)
+		caps = *o->caps;
+	else if (mdl_inspect_probe(db, &caps, e) || mdl_inspect_require(db, &caps, e))
+		return -1;
+	if (mdl_inspect_choose(&caps, o->source, &s->source, e))
 		return -1;
 	s->server_version = strdup(mysql_get_server_info(db->mysql));
 	s->self_id = db->thread_id;
@@ -337,7 +340,7 @@ int mdl_inspect_enable(struct db *db, const struct mdl_capabilities *caps, const
 
 char *mdl_verdict_now(struct db *db)
 {
-	struct mdl_inspect_opts io = { MDL_SOURCE_AUTO, false };
+	struct mdl_inspect_opts io = { MDL_SOURCE_AUTO, false, NULL };
 	struct mdl_snapshot snap;
 	struct mdl_graph g;
 	struct ms_err e;

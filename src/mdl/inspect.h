@@ -6,9 +6,15 @@
 #include "db/db.h"
 #include "mdl/snapshot.h"
 
+struct mdl_capabilities;
+
 struct mdl_inspect_opts {
 	enum mdl_source source;   /* AUTO: best available */
 	bool row_locks;           /* also read InnoDB row-lock waits */
+	/* What mdl_inspect_probe found earlier on this connection (already
+	 * checked with mdl_inspect_require), so a poller need not ask five
+	 * questions per poll; NULL: probe now. */
+	const struct mdl_capabilities *caps;
 };
 
 /* What the server can tell us; filled by mdl_inspect_probe. */
