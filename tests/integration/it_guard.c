@@ -99,10 +99,14 @@ static void test_seed004_waiting_alter_is_cancelled_and_readers_proceed(void **s
 	double t0;
 	json_t *opened, *actions;
 	unsigned long idle_id, alter_id;
+	char metrics[300], *prom;
+	FILE *pf;
+	size_t got;
 
 	(void)state;
 	fresh_tables(m);
-	start_guard(&c, "--kill-waiting-ddl", "--max-stall", "1000", NULL, NULL);
+	snprintf(metrics, sizeof(metrics), "--metrics-file=/tmp/mdlsafe-it-guard-%d.prom", (int)getpid());
+	start_guard(&c, "--kill-waiting-ddl", "--max-stall", "1000", metrics, NULL);
 	idle = idle_reader();
 	idle_id = it_id(idle);
 	t0 = it_now();
@@ -135,7 +139,31 @@ static void test_seed004_waiting_alter_is_cancelled_and_readers_proceed(void **s
 	opened = events("pileup_close");
 	assert_int_equal(json_array_size(opened), 1);
 	json_decref(opened);
+	/* The metrics file counts it. */
+	pf = fopen(strchr(metrics, '=') + 1, "r");
+	assert_non_null(pf);
+	prom = calloc(1, 8192);
+	got = fread(prom, 1, 8191, pf);
+	fclose(pf);
+	assert_true(got > 0);
+	assert_non_null(strstr(prom, "mdlsafe_guard_pileups_total 1\n"));
+	assert_non_null(strstr(prom, "mdlsafe_guard_kills_total{reason=\"waiting_ddl\"} 1\n"));
+	assert_non_null(strstr(prom, "mdlsafe_guard_up 0\n"));
+	free(prom);
+	unlink(strchr(metrics, '=') + 1);
 	mysql_close(m);
+}
+
+/* --once: one pass, exit 0 when nobody waits. */
+static void test_once_without_a_pileup_exits_zero(void **state)
+{
+	struct it_run r;
+
+	(void)state;
+	it_mdlsafe(&r, true, "guard", "--once", NULL);
+	if (r.status != 0)
+		fail_msg("guard --once: exit %d: %s", r.status, r.err);
+	it_run_release(&r);
 }
 
 /* Seed 000: LOCK TABLES t1 READ, t2 READ waits for t2 behind an open write
@@ -305,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_seed000_lock_tables_behind_a_writer_is_cancelled_and_writers_proceed),
 		cmocka_unit_test(test_idle_blocker_is_killed_and_the_ddl_completes),
 		cmocka_unit_test(test_dry_run_and_protected_users_kill_nothing),
+		cmocka_unit_test(test_once_without_a_pileup_exits_zero),
 		cmocka_unit_test(test_server_restart_is_survived),
 	};
 	return cmocka_run_group_tests(tests, NULL, teardown);
