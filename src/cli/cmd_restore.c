@@ -185,12 +185,10 @@ static void on_progress(void *ctx, const struct restore_progress *p)
 	char done[32], total[32], rate[32], eta[32] = "";
 	double r = p->elapsed_s > 0 ? (double)p->bytes / p->elapsed_s : 0;
 
-	if (!a->tty && p->elapsed_s - a->last_log < 10 && strcmp(p->phase, "load"))
-		return;
-	if (!a->tty && p->elapsed_s - a->last_log < 10 && p->bytes < p->bytes_total)
-		return;
-	/* Nothing moved since the last line: say nothing. */
-	if (!a->tty && a->last_phase == p->phase && a->last_bytes == p->bytes && p->elapsed_s - a->last_log < 10)
+	/* Without a terminal: a line when the phase changes, when the data is
+	 * all in, and every 10 s otherwise. */
+	if (!a->tty && a->last_phase == p->phase && p->elapsed_s - a->last_log < 10 &&
+	    !(p->bytes == p->bytes_total && a->last_bytes != p->bytes))
 		return;
 	a->last_log = p->elapsed_s;
 	a->last_bytes = p->bytes;

@@ -108,13 +108,12 @@ static bool past_deadline(const struct restore *rs)
 static void verify_progress(void *ctx, const char *file, unsigned long long stored)
 {
 	struct restore *rs = ctx;
-	static double last;
 	double now = lockreq_now();
 
 	(void)file;
 	(void)stored;
-	if (now - last >= 1.0) {
-		last = now;
+	if (now - rs->verify_reported_at >= 1.0) {
+		rs->verify_reported_at = now;
 		report(rs, "verify");
 	}
 }
@@ -248,20 +247,33 @@ static int check_targets(struct restore *rs, struct ms_err *e)
 	unsigned n_clash = 0;
 	int rc = 0;
 
+	/* One query per target database, not one per table. */
+	for (size_t d = 0; d < rs->n_dbs && rc == 0; d++) {
+		char *sch = db_quote_string(&rs->coord, rs->dbs[d].name);
+		struct buf q = BUF_INIT;
+		MYSQL_RES *r = NULL;
+		MYSQL_ROW row;
+
+		buf_addf(&q, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", sch ? sch : "''");
+		json_t *names = json_object();
+
+		rc = db_query(&rs->coord, buf_str(&q), &r, e);
+		while (rc == 0 && r && (row = mysql_fetch_row(r)))
+			if (row[0])
+				json_object_set_new(names, row[0], json_true());
+		for (size_t i = 0; rc == 0 && i < rs->n_tables; i++)
+			if (!strcmp(rs->tables[i].db, rs->dbs[d].name) && json_object_get(names, rs->tables[i].name))
+				rs->tables[i].exists = true;
+		json_decref(names);
+		if (r)
+			mysql_free_result(r);
+		free(sch);
+		buf_release(&q);
+	}
 	for (size_t i = 0; i < rs->n_tables && rc == 0; i++) {
 		struct rtable *t = &rs->tables[i];
-		char *sch = db_quote_string(&rs->coord, t->db), *nm = db_quote_string(&rs->coord, t->name), *v = NULL;
-		struct buf q = BUF_INIT;
 
-		buf_addf(&q, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-			 sch ? sch : "''", nm ? nm : "''");
-		rc = db_query_value(&rs->coord, buf_str(&q), &v, e);
-		t->exists = rc == 0 && v && strcmp(v, "0");
-		free(v);
-		free(sch);
-		free(nm);
-		buf_release(&q);
-		if (rc || !t->exists)
+		if (!t->exists)
 			continue;
 		if (created_before(rs, t))
 			continue;

@@ -84,6 +84,7 @@ struct restore {
 	unsigned definer_fallbacks, lock_retries, yields;
 	json_t *warnings;              /* strings */
 	double started_at, deadline;
+	double verify_reported_at;     /* last progress report while verifying */
 };
 
 /* plan.c: the manifest as databases, tables and chunks, filtered and renamed. */

@@ -336,10 +336,11 @@ static void test_swap_under_an_idle_transaction_stays_within_the_budget_and_name
 	/* It gave way and said who was in the way. */
 	assert_non_null(strstr(r.err, "gave way"));
 	assert_non_null(strstr(r.err, idle_id));
-	/* Readers went on while it waited: the worst wait is the budget plus
-	 * scheduling slack, not the 3 s the transaction stayed open. */
+	/* Readers went on while it waited: the worst wait is the 300 ms budget
+	 * plus scheduling slack; not the 3 s the transaction stayed open, nor
+	 * the 1 s lock_wait_timeout that backs the budget up. */
 	assert_true(rd.queries > 20);
-	if (rd.worst_s > 1.0)
+	if (rd.worst_s > 0.7)
 		fail_msg("a reader waited %.3f s behind the swap (budget 0.3 s)", rd.worst_s);
 	it_run_release(&r);
 	assert_restored(m, DST);
@@ -362,16 +363,16 @@ static int journal_has_chunk(const char *path)
 	return strstr(buf, "chunk_done") != NULL;
 }
 
-static void test_killed_restore_resumes_without_duplicate_rows(void **state)
+/* Starts a -j 1 restore of BIG into BIG_r and SIGKILLs it as soon as its
+ * journal records a finished chunk: some rows are in, not all. */
+static void kill_restore_after_a_chunk(MYSQL *m)
 {
-	MYSQL *m = it_connect();
 	struct it_child c;
 	struct it_run r;
 	char cnf[300], journal[400];
 	const char *args[] = { "restore", big_dir, "--rename", BIG ":" BIG "_r", "-j", "1", cnf, NULL };
 	double t0;
 
-	(void)state;
 	snprintf(cnf, sizeof(cnf), "--defaults-file=%s", it_cnf());
 	snprintf(journal, sizeof(journal), "%s.restore-journal", big_dir);
 	it_exec(m, "DROP DATABASE IF EXISTS " BIG "_r");
@@ -382,6 +383,15 @@ static void test_killed_restore_resumes_without_duplicate_rows(void **state)
 	it_mdlsafe_finish(&c, SIGKILL, 30, &r);
 	assert_int_equal(r.status, 128 + SIGKILL);
 	it_run_release(&r);
+}
+
+static void test_killed_restore_resumes_without_duplicate_rows(void **state)
+{
+	MYSQL *m = it_connect();
+	struct it_run r;
+
+	(void)state;
+	kill_restore_after_a_chunk(m);
 	/* Killed between chunks: some rows are in, not all. */
 	{
 		char *n = it_value(m, "SELECT COUNT(*) FROM " BIG "_r.t");
@@ -412,23 +422,11 @@ static void test_killed_restore_resumes_without_duplicate_rows(void **state)
 static void test_verify_reports_rows_that_differ_from_the_backup(void **state)
 {
 	MYSQL *m = it_connect();
-	struct it_child c;
 	struct it_run r;
-	char cnf[300], journal[400];
-	const char *args[] = { "restore", big_dir, "--rename", BIG ":" BIG "_r", "-j", "1", cnf, NULL };
-	double t0;
 	json_t *j, *diffs;
 
 	(void)state;
-	snprintf(cnf, sizeof(cnf), "--defaults-file=%s", it_cnf());
-	snprintf(journal, sizeof(journal), "%s.restore-journal", big_dir);
-	it_exec(m, "DROP DATABASE IF EXISTS " BIG "_r");
-	it_mdlsafe_start(&c, args, NULL);
-	t0 = it_now();
-	while (!journal_has_chunk(journal) && it_now() - t0 < 60)
-		it_sleep_ms(5);
-	it_mdlsafe_finish(&c, SIGKILL, 30, &r);
-	it_run_release(&r);
+	kill_restore_after_a_chunk(m);
 	/* Every row in: those of finished chunks stay changed, the others are
 	 * loaded again by the resume. */
 	it_exec(m, "UPDATE " BIG "_r.t SET pad = CONCAT('changed ', pad)");
