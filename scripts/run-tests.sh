@@ -11,8 +11,19 @@ export SANDBOX_PORT="${SANDBOX_PORT:-23316}"
 unset SANDBOX_SOCKET SANDBOX_DATADIR SANDBOX_PIDFILE SANDBOX_LOG SANDBOX_CNF SANDBOX_NOPROC_CNF
 . tests/sandbox/env.sh
 
-trap 'bash tests/sandbox/stop.sh --wipe >/dev/null 2>&1 || true' EXIT
+# A second server, for restoring a physical backup into another server.
+SANDBOX_B_DIR="${SANDBOX_B_DIR:-$PWD/.sandbox-test-b}"
+sandbox_b() { # start.sh|stop.sh [args]: the script, run for server B
+    local script=$1; shift
+    env -u SANDBOX_SOCKET -u SANDBOX_DATADIR -u SANDBOX_PIDFILE -u SANDBOX_LOG -u SANDBOX_CNF \
+        -u SANDBOX_NOPROC_CNF SANDBOX_DIR="$SANDBOX_B_DIR" SANDBOX_PORT="${SANDBOX_B_PORT:-23326}" \
+        bash "tests/sandbox/$script" "$@"
+}
+
+trap 'bash tests/sandbox/stop.sh --wipe >/dev/null 2>&1 || true; sandbox_b stop.sh --wipe >/dev/null 2>&1 || true' EXIT
 bash tests/sandbox/start.sh
+sandbox_b start.sh
+export MDLSAFE_TEST_CNF_B="$SANDBOX_B_DIR/client.cnf"
 
 export MDLSAFE_TEST_CNF="$SANDBOX_CNF"
 export MDLSAFE_TEST_NOPROC_CNF="$SANDBOX_NOPROC_CNF"

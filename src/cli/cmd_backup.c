@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "dump/backup.h"
+#include "physical/pbackup.h"
 
 enum {
 	OPT_OUT = 'o',
@@ -24,12 +25,17 @@ enum {
 	OPT_NO_DATA,
 	OPT_NO_ROUTINES,
 	OPT_JSON,
+	OPT_PHYSICAL,
+	OPT_COPY,
+	OPT_SNAPSHOT_CMD,
+	OPT_MAX_FREEZE,
+	OPT_UNSUPPORTED,
 };
 
 static const struct cli_opt backup_opts[] = {
 	{ "output", 'o', CLI_REQUIRED_ARG, "DIR", "write the backup to DIR (must not exist; built in DIR.partial)" },
 	{ "databases", 'B', CLI_REQUIRED_ARG, "DB", "back up this database (repeatable; default: all user databases)" },
-	{ "tables", OPT_TABLES, CLI_REQUIRED_ARG, "DB.T", "back up this table (repeatable)" },
+	{ "tables", OPT_TABLES, CLI_REQUIRED_ARG, "DB.T", "back up this table (repeatable; with --physical, T alone names a table of -B)" },
 	{ "exclude", OPT_EXCLUDE, CLI_REQUIRED_ARG, "PATTERN", "leave out tables matching this glob on DB.T, e.g. 'app._*_audit' (repeatable)" },
 	{ "jobs", 'j', CLI_REQUIRED_ARG, "N", "worker connections (default: number of CPUs)" },
 	{ "compress", OPT_COMPRESS, CLI_REQUIRED_ARG, "zstd|none", "data file compression (default zstd)" },
@@ -42,6 +48,11 @@ static const struct cli_opt backup_opts[] = {
 	{ "no-data", OPT_NO_DATA, CLI_NO_ARG, NULL, "definitions only" },
 	{ "no-routines", OPT_NO_ROUTINES, CLI_NO_ARG, NULL, "leave out procedures, functions and events" },
 	{ "json", OPT_JSON, CLI_NO_ARG, NULL, "print a JSON summary on stdout at the end" },
+	{ "physical", OPT_PHYSICAL, CLI_NO_ARG, NULL, "copy one database's table files during a short, bounded freeze (on the database host; needs -B DB)" },
+	{ "copy", OPT_COPY, CLI_REQUIRED_ARG, "auto|reflink|copy", "--physical: reflink when the filesystem can, else a kernel copy (auto, default); reflink only; never reflink" },
+	{ "snapshot-cmd", OPT_SNAPSHOT_CMD, CLI_REQUIRED_ARG, "CMD", "--physical: run CMD (sh -c) while frozen instead of copying the data files (LVM/ZFS/cloud snapshot); env MDLSAFE_DATADIR, MDLSAFE_DB, MDLSAFE_DB_DIR" },
+	{ "max-freeze", OPT_MAX_FREEZE, CLI_REQUIRED_ARG, "SECONDS", "--physical: unfreeze and fail if the freeze lasts longer (default 60)" },
+	{ "unsupported", OPT_UNSUPPORTED, CLI_REQUIRED_ARG, "logical|refuse", "--physical: tables that cannot be copied as files (partitioned, encrypted, shared tablespace, other engines) are dumped as SQL (logical, default) or refuse the backup" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -57,17 +68,28 @@ static const struct cli_command_spec backup_spec = {
 	"MyISAM/Aria tables are read under a short, bounded LOCK TABLES ... READ each.\n"
 	"Data files are multi-row INSERTs: zstdcat DIR/DB/T.*.sql.zst | mariadb DB restores by hand.\n"
 	"Needs SELECT, SHOW VIEW, TRIGGER, EVENT, RELOAD (BACKUP STAGE) and PROCESS; SUPER or\n"
-	"BINLOG ADMIN lets workers release each table's lock on servers with binary logging.",
+	"BINLOG ADMIN lets workers release each table's lock on servers with binary logging.\n"
+	"\n"
+	"--physical -B DB copies the database's InnoDB (.ibd + .cfg), MyISAM and Aria files\n"
+	"instead: FLUSH TABLES ... FOR EXPORT / WITH READ LOCK, each attempt waiting at most\n"
+	"--max-stall, then the copy (or --snapshot-cmd), then UNLOCK. Writers to DB wait for\n"
+	"the freeze, which is reported and bounded by --max-freeze. Run it on the database host\n"
+	"as root or mysql; needs RELOAD and LOCK TABLES besides the above. Views, routines,\n"
+	"triggers, events, sequences and tables that are not files go to DIR/logical/.",
 	backup_opts,
 	"Examples:\n"
 	"  mdlsafe backup -o /backups/$(date +%F) -S /run/mysqld/mysqld.sock -u backup\n"
 	"  mdlsafe backup -o /backups/app -B app --exclude 'app._*_audit' -j 4\n"
-	"  mdlsafe verify /backups/app",
+	"  mdlsafe verify /backups/app\n"
+	"  mdlsafe backup --physical -B app -o /backups/app-phys --max-freeze 30\n"
+	"  mdlsafe backup --physical -B app -o /backups/app-snap --snapshot-cmd 'zfs snapshot tank/mysql@app'",
 	true,
 };
 
 struct backup_args {
 	struct backup_opts o;
+	struct pbackup_opts p;
+	bool physical, physical_option;
 	bool json;
 	bool tty;
 	double last_log;
@@ -87,8 +109,6 @@ static int backup_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	case OPT_DB:
 		return cli_add_str(&o->filter.dbs, &o->filter.n_dbs, arg, e);
 	case OPT_TABLES:
-		if (!strchr(arg, '.'))
-			return ms_fail(e, MS_USAGE, "--tables %s: give the table as DB.T", arg);
 		return cli_add_str(&o->filter.tables, &o->filter.n_tables, arg, e);
 	case OPT_EXCLUDE:
 		return cli_add_str(&o->filter.exclude, &o->filter.n_exclude, arg, e);
@@ -141,8 +161,78 @@ static int backup_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	case OPT_JSON:
 		a->json = true;
 		return 0;
+	case OPT_PHYSICAL:
+		a->physical = true;
+		return 0;
+	}
+	a->physical_option = true;
+	switch (id) {
+	case OPT_COPY:
+		if (copy_mode_parse(arg) < 0)
+			return ms_fail(e, MS_USAGE, "--copy: '%s' is not auto, reflink or copy", arg);
+		a->p.copy = (enum copy_mode)copy_mode_parse(arg);
+		return 0;
+	case OPT_SNAPSHOT_CMD:
+		if (!arg[0])
+			return ms_fail(e, MS_USAGE, "--snapshot-cmd: the command is empty");
+		a->p.snapshot_cmd = arg;
+		return 0;
+	case OPT_MAX_FREEZE:
+		return cli_parse_double("--max-freeze", arg, 0.1, 86400, &a->p.max_freeze_s, e);
+	case OPT_UNSUPPORTED:
+		if (strcmp(arg, "logical") && strcmp(arg, "refuse"))
+			return ms_fail(e, MS_USAGE, "--unsupported: '%s' is not logical or refuse", arg);
+		a->p.refuse_unsupported = !strcmp(arg, "refuse");
+		return 0;
 	}
 	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
+}
+
+static int logical_check(struct backup_args *a, struct ms_err *e)
+{
+	if (a->physical_option)
+		return ms_fail(e, MS_USAGE, "--copy, --snapshot-cmd, --max-freeze and --unsupported go with --physical");
+	for (size_t i = 0; i < a->o.filter.n_tables; i++)
+		if (!strchr(a->o.filter.tables[i], '.'))
+			return ms_fail(e, MS_USAGE, "--tables %s: give the table as DB.T", a->o.filter.tables[i]);
+	return 0;
+}
+
+/* --physical backs up one database: its options, with T alone in --tables
+ * meaning a table of it. */
+static int physical_setup(struct backup_args *a, struct ms_err *e)
+{
+	struct pbackup_opts *p = &a->p;
+
+	if (a->o.filter.n_dbs != 1)
+		return ms_fail(e, MS_USAGE, "--physical backs up one database: give exactly one -B DB (%zu given)",
+			       a->o.filter.n_dbs);
+	if (a->o.no_data || a->o.no_routines || a->o.on_ddl_abort)
+		return ms_fail(e, MS_USAGE, "--no-data, --no-routines and --on-ddl are for logical backups, not --physical");
+	p->database = a->o.filter.dbs[0];
+	for (size_t i = 0; i < a->o.filter.n_tables; i++) {
+		char *t = a->o.filter.tables[i], *full;
+
+		if (strchr(t, '.')) {
+			if (strncmp(t, p->database, strlen(p->database)) || t[strlen(p->database)] != '.')
+				return ms_fail(e, MS_USAGE, "--tables %s: --physical backs up `%s` only", t, p->database);
+			continue;
+		}
+		full = malloc(strlen(p->database) + strlen(t) + 2);
+		if (!full)
+			return ms_fail(e, MS_INTERNAL, "out of memory");
+		sprintf(full, "%s.%s", p->database, t);
+		free(t);
+		a->o.filter.tables[i] = full;
+	}
+	p->dir = a->o.dir;
+	p->filter = a->o.filter;
+	p->max_stall_s = a->o.max_stall_s;
+	p->timeout_s = a->o.timeout_s;
+	p->jobs = a->o.jobs;
+	if (p->max_freeze_s == 0)
+		p->max_freeze_s = 60;
+	return 0;
 }
 
 /* A line on a terminal, a log line every 10 s otherwise. */
@@ -194,6 +284,8 @@ int cmd_backup(int argc, char **argv)
 		rc = ms_fail(&e, MS_USAGE, "unexpected argument '%s'; the target directory goes after -o", argv[first]);
 	if (rc == 0 && !a.o.dir)
 		rc = ms_fail(&e, MS_USAGE, "say where to write the backup with -o DIR; see 'mdlsafe backup --help'");
+	if (rc == 0)
+		rc = a.physical ? physical_setup(&a, &e) : logical_check(&a, &e);
 	if (rc) {
 		dump_filter_release(&a.o.filter);
 		db_params_release(&conn);
@@ -204,7 +296,14 @@ int cmd_backup(int argc, char **argv)
 	a.o.note = on_note;
 	a.o.ctx = &a;
 	a.tty = isatty(STDERR_FILENO);
-	rc = backup_run(&a.o, &summary, &e);
+	if (a.physical) {
+		a.p.conn = &conn;
+		a.p.note = on_note;
+		a.p.ctx = &a;
+		rc = pbackup_run(&a.p, &summary, &e);
+	} else {
+		rc = backup_run(&a.o, &summary, &e);
+	}
 	if (a.tty)
 		fputc('\n', stderr);
 	dump_filter_release(&a.o.filter);
@@ -221,6 +320,18 @@ int cmd_backup(int argc, char **argv)
 	if (a.json) {
 		json_dumpf(summary, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
+	} else if (a.physical) {
+		json_t *k = json_object_get(summary, "tables");
+		fprintf(stderr,
+			"mdlsafe backup: done: %s (%lld InnoDB, %lld MyISAM, %lld Aria tables as files, %lld as SQL) in %.1f s; "
+			"frozen %.0f ms\n",
+			json_string_value(json_object_get(summary, "directory")),
+			(long long)json_integer_value(json_object_get(k, "innodb")),
+			(long long)json_integer_value(json_object_get(k, "myisam")),
+			(long long)json_integer_value(json_object_get(k, "aria")),
+			(long long)json_integer_value(json_object_get(k, "logical")),
+			json_real_value(json_object_get(summary, "duration_s")),
+			json_real_value(json_object_get(summary, "freeze_ms")));
 	} else {
 		fprintf(stderr, "mdlsafe backup: done: %s (%lld tables, %lld rows, %lld yields) in %.1f s\n",
 			json_string_value(json_object_get(summary, "directory")),

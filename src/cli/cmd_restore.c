@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "physical/prestore.h"
 #include "restore/restore.h"
 
 enum {
@@ -24,6 +25,8 @@ enum {
 	OPT_TIMEOUT,
 	OPT_JSON,
 	OPT_INDEXES,
+	OPT_PHYSICAL,
+	OPT_SNAPSHOT_DIR,
 };
 
 static const struct cli_opt restore_opts[] = {
@@ -49,6 +52,8 @@ static const struct cli_opt restore_opts[] = {
 	{ "max-stall", OPT_MAX_STALL, CLI_REQUIRED_ARG, "MS", "longest any query may queue behind one of our DROP/RENAME/CREATE TRIGGER (default 500)" },
 	{ "timeout", OPT_TIMEOUT, CLI_REQUIRED_ARG, "SECONDS", "give up after this long (the journal keeps the progress)" },
 	{ "json", OPT_JSON, CLI_NO_ARG, NULL, "print a JSON summary on stdout at the end" },
+	{ "physical", OPT_PHYSICAL, CLI_NO_ARG, NULL, "restore a backup --physical: import its table files (on the database host, as root or mysql; --if-exists fail|replace)" },
+	{ "snapshot-dir", OPT_SNAPSHOT_DIR, CLI_REQUIRED_ARG, "DIR", "--physical: the data directory of the mounted snapshot a --snapshot-cmd backup took" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -71,12 +76,15 @@ static const struct cli_command_spec restore_spec = {
 	"  mdlsafe restore /backups/2026-11-21 -S /run/mysqld/mysqld.sock -u admin\n"
 	"  mdlsafe restore /backups/app --rename app:app_copy --verify\n"
 	"  mdlsafe restore /backups/app -B app --if-exists swap -j 4\n"
-	"  mdlsafe restore /backups/app --resume      # after a failure or kill",
+	"  mdlsafe restore /backups/app --resume      # after a failure or kill\n"
+	"  mdlsafe restore --physical /backups/app-phys --rename app:app_copy",
 	true,
 };
 
 struct restore_args {
 	struct restore_opts o;
+	bool physical;
+	const char *snapshot_dir;
 	bool json;
 	bool tty;
 	double last_log;
@@ -114,8 +122,6 @@ static int restore_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	case OPT_DB:
 		return cli_add_str(&o->filter.dbs, &o->filter.n_dbs, arg, e);
 	case OPT_TABLES:
-		if (!strchr(arg, '.'))
-			return ms_fail(e, MS_USAGE, "--tables %s: give the table as DB.T", arg);
 		return cli_add_str(&o->filter.tables, &o->filter.n_tables, arg, e);
 	case OPT_EXCLUDE:
 		return cli_add_str(&o->filter.exclude, &o->filter.n_exclude, arg, e);
@@ -167,6 +173,12 @@ static int restore_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	case OPT_JSON:
 		a->json = true;
 		return 0;
+	case OPT_PHYSICAL:
+		a->physical = true;
+		return 0;
+	case OPT_SNAPSHOT_DIR:
+		a->snapshot_dir = arg;
+		return 0;
 	case OPT_INDEXES:
 		if (!strcmp(arg, "after"))
 			o->keys_after_data = true;
@@ -210,6 +222,53 @@ static void on_note(void *ctx, const char *line)
 	fprintf(stderr, "%smdlsafe restore: %s\n", a->tty ? "\r\033[K" : "", line);
 }
 
+/* --physical: one database, T alone in --tables names a table of it (read
+ * from the manifest), no journal to resume, no swap. */
+static int check_mode(struct restore_args *a, struct ms_err *e)
+{
+	const char *db = NULL;
+	json_t *m = NULL;
+
+	if (!a->physical) {
+		if (a->snapshot_dir)
+			return ms_fail(e, MS_USAGE, "--snapshot-dir goes with --physical");
+		for (size_t i = 0; i < a->o.filter.n_tables; i++)
+			if (!strchr(a->o.filter.tables[i], '.'))
+				return ms_fail(e, MS_USAGE, "--tables %s: give the table as DB.T", a->o.filter.tables[i]);
+		return 0;
+	}
+	if (a->o.resume || a->o.if_exists == RESTORE_SWAP || a->o.if_exists == RESTORE_SKIP)
+		return ms_fail(e, MS_USAGE, "--physical takes --if-exists fail or replace, and has no --resume: run it again "
+					    "with --if-exists replace after a failure");
+	for (size_t i = 0; i < a->o.filter.n_tables; i++) {
+		char *t = a->o.filter.tables[i], *full, *path;
+
+		if (strchr(t, '.'))
+			continue;
+		if (!m && (path = malloc(strlen(a->o.dir) + sizeof("/manifest.json")))) {
+			sprintf(path, "%s/manifest.json", a->o.dir);
+			m = json_load_file(path, 0, NULL);
+			free(path);
+			db = json_string_value(json_object_get(m, "database"));
+		}
+		if (!db) {
+			json_decref(m);
+			return ms_fail(e, MS_USAGE, "--tables %s: cannot read the backup's database from %s/manifest.json; give DB.T",
+				       t, a->o.dir);
+		}
+		full = malloc(strlen(db) + strlen(t) + 2);
+		if (!full) {
+			json_decref(m);
+			return ms_fail(e, MS_INTERNAL, "out of memory");
+		}
+		sprintf(full, "%s.%s", db, t);
+		free(t);
+		a->o.filter.tables[i] = full;
+	}
+	json_decref(m);
+	return 0;
+}
+
 static void args_release(struct restore_args *a)
 {
 	dump_filter_release(&a->o.filter);
@@ -245,12 +304,22 @@ int cmd_restore(int argc, char **argv)
 		return rc > 0 ? MS_OK : cli_report_error("restore", &e);
 	}
 	a.o.dir = argv[first];
+	if (check_mode(&a, &e)) {
+		args_release(&a);
+		db_params_release(&conn);
+		return cli_report_error("restore", &e);
+	}
 	a.o.conn = &conn;
 	a.o.progress = on_progress;
 	a.o.note = on_note;
 	a.o.ctx = &a;
 	a.tty = isatty(STDERR_FILENO);
-	rc = restore_run(&a.o, &summary, &e);
+	if (a.physical) {
+		struct prestore_opts po = { a.o, a.snapshot_dir };
+		rc = prestore_run(&po, &summary, &e);
+	} else {
+		rc = restore_run(&a.o, &summary, &e);
+	}
 	if (a.tty)
 		fputc('\n', stderr);
 	if (a.json) {
@@ -270,7 +339,13 @@ int cmd_restore(int argc, char **argv)
 		json_decref(summary);
 		return cli_report_error("restore", &e);
 	}
-	if (!a.json)
+	if (!a.json && a.physical)
+		fprintf(stderr, "mdlsafe restore: done: %zu tables imported into %s, %lld rows from SQL, in %.1f s\n",
+			json_array_size(json_object_get(summary, "imported")),
+			json_string_value(json_object_get(summary, "database")),
+			(long long)json_integer_value(json_object_get(json_object_get(summary, "logical"), "rows")),
+			json_real_value(json_object_get(summary, "duration_s")));
+	else if (!a.json)
 		fprintf(stderr, "mdlsafe restore: done: %lld tables (%lld skipped), %lld rows in %.1f s%s\n",
 			(long long)json_integer_value(json_object_get(summary, "tables")),
 			(long long)json_integer_value(json_object_get(summary, "tables_skipped")),

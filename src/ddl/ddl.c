@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mdl/graph.h"
+#include "mdl/holders.h"
 #include "mdl/inspect.h"
 #include "mdl/lockreq.h"
 #include "sql/sql_targets.h"
@@ -229,31 +230,11 @@ static int probe_algorithm(struct ddl *d, struct stmt *s, struct ms_err *e)
  * longer than the budget (they may hold it without the source showing). */
 static json_t *holders(struct ddl *d, const struct stmt *s)
 {
-	struct mdl_inspect_opts io = { MDL_SOURCE_AUTO, false, NULL };
-	struct mdl_snapshot snap;
-	struct ms_err e;
-	json_t *a = json_array();
+	const unsigned long ours[] = { d->exec.thread_id, d->watch.thread_id };
+	json_t *names = json_pack("{s:b}", s->table, true), *a;
 
-	if (mdl_inspect_load(&d->watch, &io, &snap, &e))
-		return a;
-	for (size_t i = 0; i < snap.n_sessions; i++) {
-		const struct mdl_session *ss = &snap.sessions[i];
-		bool holds = false;
-
-		if (ss->is_mdlsafe || ss->is_system || ss->id == d->exec.thread_id || ss->id == d->watch.thread_id)
-			continue;
-		for (size_t l = 0; l < snap.n_locks && !holds; l++)
-			holds = snap.locks[l].session == i && snap.locks[l].granted && snap.locks[l].schema &&
-				snap.locks[l].name && !strcmp(snap.locks[l].schema, s->schema) &&
-				!strcmp(snap.locks[l].name, s->table);
-		if (holds || (ss->has_trx && ss->trx_age_s >= d->o->max_stall_s))
-			json_array_append_new(a, json_pack("{s:I, s:s, s:s, s:s, s:f, s:b, s:s}", "id", (json_int_t)ss->id,
-							   "user", ss->user ? ss->user : "", "host", ss->host ? ss->host : "",
-							   "command", ss->command ? ss->command : "",
-							   "transaction_age_seconds", ss->has_trx ? ss->trx_age_s : 0.0,
-							   "holds_table", holds, "statement", ss->info ? ss->info : ""));
-	}
-	mdl_snapshot_release(&snap);
+	a = mdl_holders(&d->watch, s->schema, names, d->o->max_stall_s, ours, 2);
+	json_decref(names);
 	return a;
 }
 

@@ -42,15 +42,15 @@ static void on_yield(void *ctx, const struct watchdog_yield *y)
 }
 
 /* Only one backup per server at a time (seed 000 had six overlapping runs). */
-static int take_server_lock(struct backup *bk, struct ms_err *e)
+int backup_server_lock(struct db *db, struct ms_err *e)
 {
 	char *got = NULL, *holder = NULL;
 	int rc = 0;
 
-	if (db_query_value(&bk->coord, "SELECT GET_LOCK('mdlsafe.backup', 0)", &got, e))
+	if (db_query_value(db, "SELECT GET_LOCK('mdlsafe.backup', 0)", &got, e))
 		return ms_fail_context(e, "taking the one-backup-at-a-time lock");
 	if (!got || strcmp(got, "1")) {
-		db_query_value(&bk->coord, "SELECT IS_USED_LOCK('mdlsafe.backup')", &holder, NULL);
+		db_query_value(db, "SELECT IS_USED_LOCK('mdlsafe.backup')", &holder, NULL);
 		rc = ms_fail(e, MS_BUSY,
 			     "another mdlsafe backup is running against this server (session %s holds the lock 'mdlsafe.backup'); wait for it to finish",
 			     holder ? holder : "?");
@@ -58,6 +58,23 @@ static int take_server_lock(struct backup *bk, struct ms_err *e)
 	free(got);
 	free(holder);
 	return rc;
+}
+
+static int mark_schema_only(struct backup *bk, struct ms_err *e)
+{
+	for (size_t i = 0; i < bk->plan.n_tables; i++) {
+		struct dump_table *t = &bk->plan.tables[i];
+		char *name = malloc(strlen(t->schema) + strlen(t->name) + 2);
+
+		if (!name)
+			return ms_fail(e, MS_INTERNAL, "out of memory");
+		sprintf(name, "%s.%s", t->schema, t->name);
+		t->no_data = bk->o->no_data;
+		for (size_t k = 0; k < bk->o->n_schema_only && !t->no_data; k++)
+			t->no_data = !strcmp(bk->o->schema_only[k], name);
+		free(name);
+	}
+	return 0;
 }
 
 static int add_item(struct work_item **v, size_t *n, size_t table, size_t chunk)
@@ -81,7 +98,7 @@ static int build_queues(struct backup *bk, struct ms_err *e)
 	for (size_t i = 0; i < bk->plan.n_tables; i++) {
 		struct table_state *ts = &bk->tables[i];
 		struct dump_table *t = &bk->plan.tables[i];
-		size_t n = bk->o->no_data ? 1 : t->n_chunks;
+		size_t n = t->no_data ? 1 : t->n_chunks;
 
 		ts->t = t;
 		ts->chunk_files = calloc(t->n_chunks, sizeof(*ts->chunk_files));
@@ -243,23 +260,30 @@ static int write_db_file(struct backup *bk, const char *db, const char *name, co
 	return 0;
 }
 
-/* CREATE DATABASE, views, routines and events of each database. */
+/* CREATE DATABASE, sequences, views, routines and events of each database.
+ * Sequences are read after the rows: the restored ones never hand out a
+ * value the restored rows hold. */
 static int dump_databases(struct backup *bk, json_t *db_files, struct ms_err *e)
 {
 	for (size_t d = 0; d < bk->plan.n_databases; d++) {
 		const char *db = bk->plan.databases[d];
-		char *create = NULL, *views = NULL, *routines = NULL, *events = NULL;
+		char *create = NULL, *sequences = NULL, *views = NULL, *routines = NULL, *events = NULL;
 		json_t *files = json_object();
 		int rc;
 
-		rc = schema_create_database(&bk->coord, db, &create, e) || schema_views(&bk->coord, db, &views, e) ||
+		rc = schema_create_database(&bk->coord, db, &create, e) ||
+		     schema_sequences(&bk->coord, db, &bk->o->filter, &sequences, e) ||
+		     schema_views(&bk->coord, db, &views, e) ||
 		     (!bk->o->no_routines && (schema_routines(&bk->coord, db, &routines, e) ||
 					      schema_events(&bk->coord, db, &events, e)));
 		if (!rc)
-			rc = write_db_file(bk, db, "schema", create, files, e) || write_db_file(bk, db, "views", views, files, e) ||
+			rc = write_db_file(bk, db, "schema", create, files, e) ||
+			     write_db_file(bk, db, "sequences", sequences, files, e) ||
+			     write_db_file(bk, db, "views", views, files, e) ||
 			     write_db_file(bk, db, "routines", routines, files, e) ||
 			     write_db_file(bk, db, "events", events, files, e);
 		free(create);
+		free(sequences);
 		free(views);
 		free(routines);
 		free(events);
@@ -381,7 +405,7 @@ static void note_non_transactional(struct backup *bk)
 		return;
 	len = (size_t)snprintf(line, sizeof(line), "non-transactional tables, each read under its own short lock and consistent only with itself:");
 	for (size_t i = 0; i < bk->plan.n_tables && len < sizeof(line); i++) {
-		if (bk->plan.tables[i].transactional)
+		if (bk->plan.tables[i].transactional || bk->plan.tables[i].no_data)
 			continue;
 		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s %s.%s (%s)", n ? "," : "",
 					bk->plan.tables[i].schema, bk->plan.tables[i].name, bk->plan.tables[i].engine);
@@ -409,11 +433,11 @@ int backup_run(const struct backup_opts *o, json_t **summary, struct ms_err *e)
 	if (stale && o->note)
 		o->note(o->ctx, "removed an unfinished backup directory left by an interrupted run");
 	if (db_open(&bk.coord, o->conn, "backup", NULL, e) || rowfmt_session_prepare(&bk.coord, e) ||
-	    take_server_lock(&bk, e))
+	    (!o->server_lock_held && backup_server_lock(&bk.coord, e)))
 		goto out;
 	if (dump_plan_load(&bk.coord, &o->filter, o->no_data ? 0 : o->chunk_rows, o->no_data ? 0 : o->chunk_bytes,
 			   &bk.plan, e) ||
-	    build_queues(&bk, e) || open_workers(&bk, e))
+	    mark_schema_only(&bk, e) || build_queues(&bk, e) || open_workers(&bk, e))
 		goto out;
 	note_non_transactional(&bk);
 	if (bk.sql_log_bin_denied && o->note)
@@ -437,7 +461,7 @@ int backup_run(const struct backup_opts *o, json_t **summary, struct ms_err *e)
 		goto out;
 	for (size_t i = 0; i < bk.plan.n_tables; i++) {
 		struct table_state *ts = &bk.tables[i];
-		if (!o->no_data && ts->chunks_done != ts->t->n_chunks) {
+		if (!ts->t->no_data && ts->chunks_done != ts->t->n_chunks) {
 			ms_fail(e, MS_INTERNAL, "%s.%s was not read completely (%zu of %zu chunks); nothing was kept",
 				ts->t->schema, ts->t->name, ts->chunks_done, ts->t->n_chunks);
 			goto out;

@@ -32,12 +32,26 @@ struct backup_opts {
 	unsigned long long chunk_rows; /* split tables bigger than this (0: no limit) */
 	unsigned long long chunk_bytes;
 	bool no_data, no_routines;
+	/* Tables ("DB.T") whose definition and triggers are read, not their
+	 * rows: backup --physical copies those rows as files. */
+	char **schema_only;
+	size_t n_schema_only;
+	/* The caller holds the one-backup-per-server lock already (backup_server_lock). */
+	bool server_lock_held;
 	/* Called about once a second from the coordinating thread. */
 	void (*progress)(void *ctx, const struct backup_progress *p);
 	/* Notes worth a log line: yields, fallbacks, warnings. */
 	void (*note)(void *ctx, const char *line);
 	void *ctx;
 };
+
+/* Seconds since the epoch as "2026-11-21T10:00:00Z", for manifests. */
+json_t *backup_iso_time(double t);
+
+/* Only one backup per server at a time: takes the named lock
+ * 'mdlsafe.backup' on db's session (held until it closes), or fails with
+ * MS_BUSY naming the session that holds it. */
+int backup_server_lock(struct db *db, struct ms_err *e);
 
 /* Runs the backup into o->dir. On success *summary (caller decrefs) holds
  * what --json prints: duration, bytes, rows, tables, yields, consistency

@@ -6,7 +6,7 @@
 
 #include "dump/backup_internal.h"
 
-static json_t *iso_time(double t)
+json_t *backup_iso_time(double t)
 {
 	time_t s = (time_t)t;
 	struct tm tm;
@@ -78,8 +78,8 @@ json_t *backup_manifest(struct backup *bk, json_t *db_files)
 	json_object_set_new(server, "version", json_string(mysql_get_server_info(bk->coord.mysql)));
 	json_object_set_new(server, "host", json_string(bk->coord.target));
 	json_object_set_new(m, "server", server);
-	json_object_set_new(m, "started_at", iso_time(bk->started_at));
-	json_object_set_new(m, "finished_at", iso_time(bk->finished_at));
+	json_object_set_new(m, "started_at", backup_iso_time(bk->started_at));
+	json_object_set_new(m, "finished_at", backup_iso_time(bk->finished_at));
 	json_object_set_new(m, "consistency_point", backup_consistency_json(bk));
 	json_object_set_new(m, "sql_log_bin_off", json_boolean(!bk->sql_log_bin_denied));
 

@@ -250,8 +250,8 @@ int dump_plan_load(struct db *db, const struct dump_filter *f, unsigned long lon
 	memset(p, 0, sizeof(*p));
 	if (db_query(db,
 		     "SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE, IFNULL(TABLE_ROWS, 0), "
-		     "IFNULL(DATA_LENGTH, 0) + IFNULL(INDEX_LENGTH, 0) FROM information_schema.TABLES "
-		     "WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY DATA_LENGTH DESC, TABLE_SCHEMA, TABLE_NAME",
+		     "IFNULL(DATA_LENGTH, 0) + IFNULL(INDEX_LENGTH, 0), TABLE_TYPE FROM information_schema.TABLES "
+		     "WHERE TABLE_TYPE IN ('BASE TABLE', 'SEQUENCE') ORDER BY DATA_LENGTH DESC, TABLE_SCHEMA, TABLE_NAME",
 		     &r, e))
 		return ms_fail_context(e, "listing tables");
 	while (rc == 0 && r && (row = mysql_fetch_row(r))) {
@@ -268,6 +268,10 @@ int dump_plan_load(struct db *db, const struct dump_filter *f, unsigned long lon
 				rc = ms_fail(e, MS_INTERNAL, "out of memory");
 			continue;
 		}
+		/* A sequence is written with its database's objects; it only
+		 * brings its database into the backup. */
+		if (row[5] && !strcmp(row[5], "SEQUENCE"))
+			continue;
 		rc = plan_add_table(db, p, row, chunk_rows, chunk_bytes, e);
 	}
 	if (r)

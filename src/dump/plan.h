@@ -26,6 +26,7 @@ struct dump_chunk {
 struct dump_table {
 	char *schema, *name, *engine;
 	bool transactional;  /* InnoDB: read inside the shared snapshot */
+	bool no_data;        /* definition and triggers only (--no-data, backup_opts.schema_only) */
 	unsigned long long est_rows, est_bytes;
 	char *pk;            /* single integer primary-key column, or NULL */
 	struct dump_chunk *chunks;

@@ -2,6 +2,7 @@
  * session settings it was created under, in an order that restores. */
 #include "dump/schema.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,80 @@ int schema_create_database(struct db *db, const char *schema, char **sql, struct
 	return *sql ? 0 : -1;
 }
 
+/* Moves *p past the '...', "..." or `...` that starts there. A backslash
+ * escapes in strings (the dump session has no NO_BACKSLASH_ESCAPES), not in
+ * a quoted name. */
+static void skip_quoted(const char **p)
+{
+	char quote = **p;
+	const char *s = *p + 1;
+
+	while (*s) {
+		if (*s == '\\' && s[1] && quote != '`') {
+			s += 2;
+		} else if (*s == quote) {
+			if (s[1] != quote) {
+				s++;
+				break;
+			}
+			s += 2;
+		} else {
+			s++;
+		}
+	}
+	*p = s;
+}
+
+/*
+ * SHOW CREATE TABLE names the sequence a DEFAULT uses with its database,
+ * its own included, whatever the session's default database (DEFAULT
+ * nextval(`db`.`s`), checked on 10.11): restored under another name, the
+ * table would use the original's sequence, or fail where that database does
+ * not exist. Drops the qualifier when it is `schema`, so the sequence is the
+ * one restored beside the table. Outside quotes these names can only be the
+ * functions: every identifier is quoted. NULL when out of memory.
+ */
+static char *unqualify_own_sequences(const char *create, const char *schema)
+{
+	static const char *const funcs[] = { "nextval(", "lastval(", "setval(" };
+	char *qs = db_quote_ident(schema);
+	struct buf b = BUF_INIT;
+	const char *p = create;
+	size_t nq;
+
+	if (!qs)
+		return NULL;
+	nq = strlen(qs);
+	while (*p) {
+		const char *from = p;
+		bool dropped = false;
+
+		if (*p == '\'' || *p == '"' || *p == '`') {
+			skip_quoted(&p);
+			buf_add(&b, from, (size_t)(p - from));
+			continue;
+		}
+		for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]) && !dropped; i++) {
+			size_t n = strlen(funcs[i]);
+
+			if (strncasecmp(p, funcs[i], n) || (p > create && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) ||
+			    strncmp(p + n, qs, nq) || p[n + nq] != '.')
+				continue;
+			buf_add(&b, p, n);
+			p += n + nq + 1;
+			dropped = true;
+		}
+		if (!dropped)
+			buf_addch(&b, *p++);
+	}
+	free(qs);
+	if (b.failed) {
+		buf_release(&b);
+		return NULL;
+	}
+	return b.data ? buf_detach(&b) : strdup("");
+}
+
 int schema_show_create_table(struct db *db, const char *schema, const char *table, char **sql,
 			     struct ms_err *e)
 {
@@ -170,9 +245,9 @@ int schema_show_create_table(struct db *db, const char *schema, const char *tabl
 		mysql_free_result(res);
 		return ms_fail(e, MS_USAGE, "%s.%s is a view, not a table", schema, table);
 	}
-	*sql = dup_or_oom(create, e);
+	*sql = unqualify_own_sequences(create, schema);
 	mysql_free_result(res);
-	return *sql ? 0 : -1;
+	return *sql ? 0 : oom(e);
 }
 
 /* ---- object blocks ------------------------------------------------------ */
@@ -404,6 +479,107 @@ fail:
 	return -1;
 }
 
+/* ---- sequences ---------------------------------------------------------- */
+
+/* One integer column of a row the server returned, checked before it goes
+ * into SQL text. */
+static int integer_value(const char *v, const char *what, long long *out, struct ms_err *e)
+{
+	char *end;
+
+	if (!v || !*v)
+		return ms_fail(e, MS_SERVER, "%s: the server returned no value", what);
+	*out = strtoll(v, &end, 10);
+	return *end ? ms_fail(e, MS_SERVER, "%s: '%s' is not an integer", what, v) : 0;
+}
+
+/*
+ * Appends the statements that put a freshly created sequence where `name`
+ * is now. next_not_cached_value is what NEXTVAL hands out next once the
+ * server's cache is gone, as after a restart (exact with CACHE 1 or
+ * NOCACHE). SETVAL(s, n, 0, round) makes the next NEXTVAL return exactly n
+ * and sets the cycle count, but it never moves a sequence back: after
+ * ALTER SEQUENCE RESTART below START it is ignored (checked on 10.11), so
+ * RESTART WITH n comes first. Both accept n past MAXVALUE, so a used-up
+ * sequence stays used up.
+ */
+static int add_sequence_state(struct buf *b, struct db *db, const char *schema, const char *name,
+			      struct ms_err *e)
+{
+	char *qs = db_quote_ident(schema), *qn = db_quote_ident(name), what[300];
+	struct buf sql = BUF_INIT;
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	long long next, round;
+	int rc = -1;
+
+	snprintf(what, sizeof(what), "the state of sequence %s.%s", schema, name);
+	if (!qs || !qn) {
+		oom(e);
+		goto done;
+	}
+	buf_addf(&sql, "SELECT next_not_cached_value, cycle_count FROM %s.%s", qs, qn);
+	if (sql.failed) {
+		oom(e);
+		goto done;
+	}
+	if (db_query(db, sql.data, &r, e))
+		goto done;
+	if (!r || !(row = mysql_fetch_row(r))) {
+		ms_fail(e, MS_SERVER, "%s: the sequence returned no row", what);
+		goto done;
+	}
+	if (integer_value(row[0], what, &next, e) || integer_value(row[1], what, &round, e))
+		goto done;
+	buf_addf(b, "ALTER SEQUENCE %s RESTART WITH %lld;\nDO SETVAL(%s, %lld, 0, %lld);\n", qn, next, qn, next, round);
+	rc = b->failed ? oom(e) : 0;
+done:
+	if (r)
+		mysql_free_result(r);
+	buf_release(&sql);
+	free(qs);
+	free(qn);
+	return rc;
+}
+
+int schema_sequences(struct db *db, const char *schema, const struct dump_filter *f, char **sql,
+		     struct ms_err *e)
+{
+	struct buf b = BUF_INIT;
+	MYSQL_RES *list;
+	MYSQL_ROW name;
+	size_t n = 0;
+	int rc = 0;
+
+	*sql = NULL;
+	if (list_objects(db, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'SEQUENCE' "
+			 "AND TABLE_SCHEMA =", schema, NULL, NULL, "ORDER BY TABLE_NAME", &list, e))
+		return -1;
+	while (rc == 0 && list && (name = mysql_fetch_row(list))) {
+		MYSQL_RES *res;
+		MYSQL_ROW row;
+		const char *create;
+
+		if (!dump_filter_selects(f, schema, name[0]) || dump_filter_excludes(f, schema, name[0]))
+			continue;
+		rc = show_create(db, "SEQUENCE", schema, name[0], &res, &row, &create, e);
+		if (rc)
+			break;
+		buf_addf(&b, "%s;\n", create);
+		mysql_free_result(res);
+		rc = add_sequence_state(&b, db, schema, name[0], e);
+		n++;
+	}
+	if (list)
+		mysql_free_result(list);
+	if (rc == 0 && b.failed)
+		rc = oom(e);
+	if (rc == 0 && n)
+		*sql = buf_detach(&b);
+	buf_release(&b);
+	return rc;
+}
+
 /* ---- views, in dependency order ----------------------------------------- */
 
 struct view_def {
@@ -445,27 +621,6 @@ static char *read_ident(const char **p)
 		return NULL;
 	}
 	return b.data ? buf_detach(&b) : strdup("");
-}
-
-static void skip_string(const char **p)
-{
-	char quote = **p;
-	const char *s = *p + 1;
-
-	while (*s) {
-		if (*s == '\\' && s[1]) {
-			s += 2;
-		} else if (*s == quote) {
-			if (s[1] != quote) {
-				s++;
-				break;
-			}
-			s += 2;
-		} else {
-			s++;
-		}
-	}
-	*p = s;
 }
 
 static bool preceded_by_alias_context(const char *start, const char *at)
@@ -528,7 +683,7 @@ static int view_find_deps(struct view_def *v, size_t n, size_t self, const char 
 		int np = 0, rc = 0;
 
 		if (*p == '\'' || *p == '"') {
-			skip_string(&p);
+			skip_quoted(&p);
 			continue;
 		}
 		if (*p != '`') {

@@ -1,9 +1,10 @@
-/* Definitions to SQL text: databases, tables, triggers, views, routines and
- * events as statements the plain mariadb client restores. */
+/* Definitions to SQL text: databases, sequences, tables, triggers, views,
+ * routines and events as statements the plain mariadb client restores. */
 #ifndef MDLSAFE_SCHEMA_H
 #define MDLSAFE_SCHEMA_H
 
 #include "db/db.h"
+#include "dump/plan.h"
 #include "util/error.h"
 
 /*
@@ -11,15 +12,18 @@
  * '' and sql_quote_show_create=1: other modes change what SHOW CREATE prints).
  *
  * Restore order, each part with the rowfmt_file_header settings in effect:
- *	database, tables, data, triggers, routines, views, events.
- * Routines come before views because CREATE VIEW fails when a stored
+ *	database, sequences, tables, data, triggers, routines, views, events.
+ * Sequences come before tables because a column DEFAULT may use one (NEXT
+ * VALUE FOR s): CREATE TABLE fails when it does not exist. Routines come
+ * before views because CREATE VIEW fails when a stored
  * function it calls does not exist yet (checked on 10.11); routines do not
  * check the tables or views they use. Triggers come after the data so they
  * do not fire on the rows being restored.
  *
  * Names of the dumped database inside bodies stay as the user wrote them: a
  * trigger or routine that says `db`.`t` still does after a restore into
- * another database. Tables, data and views are unqualified.
+ * another database. Sequences, tables, data and views are unqualified, and
+ * so is a table's DEFAULT that uses a sequence of its own database.
  *
  * Each object is recreated with the DEFINER and SQL SECURITY it had. A
  * definer account that does not exist at restore does not stop the CREATE
@@ -31,8 +35,9 @@
  * caller frees. */
 int schema_create_database(struct db *db, const char *schema, char **sql, struct ms_err *e);
 
-/* SHOW CREATE TABLE text (AUTO_INCREMENT kept, table unqualified), without a
- * terminator; caller frees. Fails for a view. */
+/* SHOW CREATE TABLE text (AUTO_INCREMENT kept, table unqualified, and
+ * sequences of `schema` unqualified in DEFAULTs), without a terminator;
+ * caller frees. Fails for a view. */
 int schema_show_create_table(struct db *db, const char *schema, const char *table, char **sql,
 			     struct ms_err *e);
 
@@ -58,5 +63,12 @@ int schema_routines(struct db *db, const char *schema, char **sql, struct ms_err
 
 /* Events. */
 int schema_events(struct db *db, const char *schema, char **sql, struct ms_err *e);
+
+/* The sequences of a database that f selects (as tables are, on
+ * "schema.sequence"), each as its CREATE SEQUENCE and the statements that
+ * make its next NEXTVAL return what the original's would (cached values
+ * are skipped, as after a server restart). */
+int schema_sequences(struct db *db, const char *schema, const struct dump_filter *f, char **sql,
+		     struct ms_err *e);
 
 #endif

@@ -284,7 +284,7 @@ static enum item_result dump_under_hold(struct worker *w, struct table_state *ts
 		res = is_yield_error(e->sql_errno) ? ITEM_YIELDED : ITEM_FAILED;
 		goto release;
 	}
-	for (size_t c = first; c <= last && res == ITEM_DONE && !bk->o->no_data; c++) {
+	for (size_t c = first; c <= last && res == ITEM_DONE && !ts->t->no_data; c++) {
 		struct store_file_info info;
 		memset(&info, 0, sizeof(info));
 		if (dump_rows(w, ts, c, &info, e))
@@ -292,7 +292,7 @@ static enum item_result dump_under_hold(struct worker *w, struct table_state *ts
 		else
 			record_chunk(bk, ts, c, &info);
 	}
-	if (res == ITEM_DONE && bk->o->no_data) {
+	if (res == ITEM_DONE && ts->t->no_data) {
 		pthread_mutex_lock(&bk->mu);
 		bk->tables_done++;
 		pthread_mutex_unlock(&bk->mu);

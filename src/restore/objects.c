@@ -1,5 +1,6 @@
-/* Views, triggers, routines and events: created under the definer policy,
- * with --if-exists applied, each CREATE bounded as a lock request. */
+/* Sequences, views, triggers, routines and events: created under the
+ * definer policy, with --if-exists applied, each CREATE bounded as a lock
+ * request. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,11 @@ struct objects_ctx {
 	const struct rdb *d;
 	const char *what;
 	unsigned created, skipped;
+	/* The statements after a CREATE SEQUENCE set its state: the sequence
+	 * is journaled once they ran (at the next CREATE or the file's end),
+	 * and left alone with it when the CREATE is. */
+	char pending_key[700], pending_label[600];
+	bool skip_state;
 };
 
 /* "DROP TRIGGER IF EXISTS `x`", for replacing an object or undoing one
@@ -131,11 +137,23 @@ static int object_stmt(struct restore *rs, struct db *db, const char *stmt, size
 	int rc;
 
 	if (!sqlsplit_create_object(stmt, len, &ob) || ob.kind == SQLSPLIT_TABLE || ob.kind == SQLSPLIT_DATABASE) {
-		char *sql = strndup(stmt, len);
-		rc = sql ? db_exec(db, sql, e) : ms_fail(e, MS_INTERNAL, "out of memory");
+		char *sql;
+
+		if (c->skip_state)
+			return 0;
+		sql = strndup(stmt, len);
+		/* A sequence's state: on a live server someone may use it already. */
+		rc = !sql ? ms_fail(e, MS_INTERNAL, "out of memory")
+		     : c->pending_key[0] ? exec_bounded(rs, db, sql, c->pending_label, e) : db_exec(db, sql, e);
 		free(sql);
 		return rc;
 	}
+	if (c->pending_key[0] && journal_record(rs->journal, "object_done", c->pending_key, e))
+		return -1;
+	c->pending_key[0] = '\0';
+	c->skip_state = ob.kind == SQLSPLIT_SEQUENCE;
+	if (ob.kind == SQLSPLIT_SEQUENCE && !restore_chosen(rs, c->d->src, ob.name.name))
+		return 0;
 	snprintf(key, sizeof(key), "%s/%s/%s", c->d->name, sqlsplit_kind_name(ob.kind), ob.name.name);
 	snprintf(label, sizeof(label), "%s %s.%s", sqlsplit_kind_name(ob.kind), c->d->name, ob.name.name);
 	if (journal_has(rs->journal, "object_done", key))
@@ -157,6 +175,12 @@ static int object_stmt(struct restore *rs, struct db *db, const char *stmt, size
 				   "--if-exists replace or swap replaces it", label);
 	} else if (rc == 0) {
 		c->created++;
+		if (ob.kind == SQLSPLIT_SEQUENCE) {
+			c->skip_state = false;
+			snprintf(c->pending_key, sizeof(c->pending_key), "%s", key);
+			snprintf(c->pending_label, sizeof(c->pending_label), "%s", label);
+			return 0;
+		}
 	}
 	if (rc == 0)
 		rc = journal_record(rs->journal, "object_done", key, e);
@@ -166,12 +190,12 @@ static int object_stmt(struct restore *rs, struct db *db, const char *stmt, size
 int restore_objects_file(struct restore *rs, struct db *db, struct backup_reader *rd, const struct rdb *d,
 			 const struct backup_file *f, const char *what, struct ms_err *e)
 {
-	struct objects_ctx c = { d, what, 0, 0 };
+	struct objects_ctx c = { .d = d, .what = what };
 
 	if (mysql_select_db(db->mysql, d->name))
 		return db_fail(db, e, "selecting the target database");
 	/* Note 1449 (missing definer) is only recorded with sql_notes on. */
-	if (db_exec(db, "SET SESSION sql_notes = 1", e))
+	if (db_exec(db, "SET SESSION sql_notes = 1", e) || restore_run_file(rs, db, rd, f, object_stmt, &c, e))
 		return -1;
-	return restore_run_file(rs, db, rd, f, object_stmt, &c, e);
+	return c.pending_key[0] ? journal_record(rs->journal, "object_done", c.pending_key, e) : 0;
 }

@@ -16,6 +16,11 @@ const char *restore_target_db(const struct restore_opts *o, const char *src)
 	return src;
 }
 
+bool restore_chosen(const struct restore *rs, const char *src, const char *name)
+{
+	return dump_filter_selects(&rs->o->filter, src, name) && !dump_filter_excludes(&rs->o->filter, src, name);
+}
+
 /* Looks a path up in the manifest's "files" (already checked by verify). */
 static int file_of(json_t *files, const char *path, struct backup_file *f, struct ms_err *e)
 {
@@ -68,6 +73,10 @@ static int table_load(struct restore *rs, json_t *files, json_t *jt, const char 
 		return -1;
 	if (!t->has_schema)
 		return ms_fail(e, MS_INCOMPLETE, "manifest.json: %s.%s has no schema_file", src_db, t->name);
+	for (i = 0; i < rs->o->n_external && !t->external; i++)
+		t->external = !strncmp(rs->o->external[i], src_db, strlen(src_db)) &&
+			      rs->o->external[i][strlen(src_db)] == '.' &&
+			      !strcmp(rs->o->external[i] + strlen(src_db) + 1, t->name);
 	t->chunks = calloc(json_array_size(chunks) + 1, sizeof(*t->chunks));
 	if (!t->chunks)
 		return ms_fail(e, MS_INTERNAL, "out of memory");
@@ -157,13 +166,12 @@ int restore_plan_load(struct restore *rs, struct ms_err *e)
 		}
 		/* "-B shop" or no filter: the database's objects come too; only
 		 * --tables picks tables alone. */
-		whole_db = dump_filter_selects(&rs->o->filter, src, "") && !dump_filter_excludes(&rs->o->filter, src, "");
+		whole_db = restore_chosen(rs, src, "");
 		for (i = 0; i < json_array_size(tables); i++) {
 			json_t *jt = json_array_get(tables, i);
 			const char *name = json_string_value(json_object_get(jt, "name"));
 
-			if (!name || !dump_filter_selects(&rs->o->filter, src, name) ||
-			    dump_filter_excludes(&rs->o->filter, src, name))
+			if (!name || !restore_chosen(rs, src, name))
 				continue;
 			if (table_load(rs, files, jt, src, restore_target_db(rs->o, src), e))
 				goto out;
@@ -172,7 +180,10 @@ int restore_plan_load(struct restore *rs, struct ms_err *e)
 			continue;
 		db->src = src;
 		db->name = restore_target_db(rs->o, src);
-		if (optional_file(files, jd, "schema_file", &db->schema, &db->has_schema, e))
+		/* Sequences are chosen one by one as tables are: a table's
+		 * DEFAULT may need one. */
+		if (optional_file(files, jd, "schema_file", &db->schema, &db->has_schema, e) ||
+		    optional_file(files, jd, "sequences_file", &db->sequences, &db->has_sequences, e))
 			goto out;
 		if (whole_db && (optional_file(files, jd, "views_file", &db->views, &db->has_views, e) ||
 				 optional_file(files, jd, "routines_file", &db->routines, &db->has_routines, e) ||

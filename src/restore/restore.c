@@ -153,6 +153,9 @@ static int check_backup(struct restore *rs, struct ms_err *e)
 	buf_release(&raw);
 	if (!rs->manifest)
 		return ms_fail(e, MS_INCOMPLETE, "manifest.json changed after it was verified: %s", jerr.text);
+	if (!rs->o->import_tables && json_is_string(json_object_get(rs->manifest, "kind")) &&
+	    !strcmp(json_string_value(json_object_get(rs->manifest, "kind")), "physical"))
+		return ms_fail(e, MS_USAGE, "%s is a physical backup: restore it with mdlsafe restore --physical", rs->o->dir);
 	return 0;
 }
 
@@ -294,11 +297,11 @@ static int check_targets(struct restore *rs, struct ms_err *e)
 	return rc;
 }
 
-/* Objects (views, routines, events, triggers) of the backup that exist
- * already; counted into *clash for --if-exists fail. */
+/* Objects (sequences, views, routines, events, triggers) of the backup
+ * that exist already; counted into *clash for --if-exists fail. */
 struct object_scan {
 	struct restore *rs;
-	const char *db;
+	const struct rdb *d;
 	struct buf *list;
 	unsigned n;
 };
@@ -312,10 +315,11 @@ static int scan_object(struct restore *rs, struct db *db, const char *stmt, size
 	struct buf q = BUF_INIT;
 	int rc;
 
-	(void)rs;
-	if (!sqlsplit_create_object(stmt, len, &ob))
+	if (!sqlsplit_create_object(stmt, len, &ob) ||
+	    (ob.kind == SQLSPLIT_SEQUENCE && !restore_chosen(rs, sc->d->src, ob.name.name)))
 		return 0;
 	switch (ob.kind) {
+	case SQLSPLIT_SEQUENCE: /* a table or view of that name is in its way too */
 	case SQLSPLIT_VIEW: sql = "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"; break;
 	case SQLSPLIT_FUNCTION:
 	case SQLSPLIT_PROCEDURE:
@@ -326,7 +330,7 @@ static int scan_object(struct restore *rs, struct db *db, const char *stmt, size
 	case SQLSPLIT_TRIGGER: sql = "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s AND TRIGGER_NAME = %s"; break;
 	default: return 0;
 	}
-	sch = db_quote_string(db, sc->db);
+	sch = db_quote_string(db, sc->d->name);
 	nm = db_quote_string(db, ob.name.name);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
@@ -335,7 +339,7 @@ static int scan_object(struct restore *rs, struct db *db, const char *stmt, size
 	rc = db_query_value(db, buf_str(&q), &v, e);
 	if (rc == 0 && v && strcmp(v, "0")) {
 		if (sc->n < 5)
-			buf_addf(sc->list, "%s%s %s.%s", sc->list->len ? ", " : "", sqlsplit_kind_name(ob.kind), sc->db,
+			buf_addf(sc->list, "%s%s %s.%s", sc->list->len ? ", " : "", sqlsplit_kind_name(ob.kind), sc->d->name,
 				 ob.name.name);
 		sc->n++;
 	}
@@ -354,21 +358,23 @@ static int check_objects(struct restore *rs, struct backup_reader *rd, struct ms
 
 	for (size_t d = 0; d < rs->n_dbs && rc == 0; d++) {
 		const struct rdb *db = &rs->dbs[d];
-		const struct backup_file *files[] = { db->has_views ? &db->views : NULL,
+		const struct backup_file *files[] = { db->has_sequences ? &db->sequences : NULL,
+						      db->has_views ? &db->views : NULL,
 						      db->has_routines ? &db->routines : NULL,
 						      db->has_events ? &db->events : NULL };
-		struct object_scan sc = { rs, db->name, &list, 0 };
+		struct object_scan sc = { rs, db, &list, 0 };
 
-		for (size_t i = 0; i < 3 && rc == 0; i++)
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && rc == 0; i++)
 			if (files[i])
 				rc = restore_run_file(rs, &rs->coord, rd, files[i], scan_object, &sc, e);
 		n += sc.n;
 	}
 	if (rc == 0 && n)
 		rc = ms_fail(e, MS_USAGE,
-			     "%u view%s, routine%s or event%s of the backup already exist (%s%s): nothing was changed; "
-			     "use --rename DB:NEWDB, or --if-exists skip|replace|swap",
-			     n, n == 1 ? "" : "s", n == 1 ? "" : "s", n == 1 ? "" : "s", buf_str(&list), n > 5 ? ", ..." : "");
+			     "%u sequence%s, view%s, routine%s or event%s of the backup already exist (%s%s): nothing was "
+			     "changed; use --rename DB:NEWDB, or --if-exists skip|replace|swap",
+			     n, n == 1 ? "" : "s", n == 1 ? "" : "s", n == 1 ? "" : "s", n == 1 ? "" : "s", buf_str(&list),
+			     n > 5 ? ", ..." : "");
 	buf_release(&list);
 	return rc;
 }
@@ -397,19 +403,24 @@ static int database_stmt(struct restore *rs, struct db *db, const char *stmt, si
 	return rc;
 }
 
+/* The database, then its sequences: a table's DEFAULT may use one. */
 static int create_database(struct restore *rs, struct backup_reader *rd, const struct rdb *d, struct ms_err *e)
 {
 	char *id;
 	struct buf sql = BUF_INIT;
 	int rc;
 
-	if (d->has_schema)
-		return restore_run_file(rs, &rs->coord, rd, &d->schema, database_stmt, (void *)d, e);
-	id = db_quote_ident(d->name);
-	buf_addf(&sql, "CREATE DATABASE IF NOT EXISTS %s", id ? id : "``");
-	free(id);
-	rc = db_exec(&rs->coord, buf_str(&sql), e);
-	buf_release(&sql);
+	if (d->has_schema) {
+		rc = restore_run_file(rs, &rs->coord, rd, &d->schema, database_stmt, (void *)d, e);
+	} else {
+		id = db_quote_ident(d->name);
+		buf_addf(&sql, "CREATE DATABASE IF NOT EXISTS %s", id ? id : "``");
+		free(id);
+		rc = db_exec(&rs->coord, buf_str(&sql), e);
+		buf_release(&sql);
+	}
+	if (rc == 0 && d->has_sequences)
+		rc = restore_objects_file(rs, &rs->coord, rd, d, &d->sequences, "sequences", e);
 	return rc;
 }
 
@@ -795,9 +806,11 @@ static int run(struct restore *rs, json_t **summary, struct ms_err *e)
 	for (size_t d = 0; d < rs->n_dbs; d++)
 		if (create_database(rs, rd, &rs->dbs[d], e))
 			goto out;
+	if (rs->o->import_tables && rs->o->import_tables(rs->o->import_ctx, &rs->coord, e))
+		goto out;
 	for (size_t i = 0; i < rs->n_tables; i++) {
 		struct rtable *t = &rs->tables[i];
-		if (t->skip)
+		if (t->skip || t->external)
 			continue;
 		if (create_table(rs, rd, t, e))
 			goto out;

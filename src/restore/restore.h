@@ -51,6 +51,17 @@ struct restore_opts {
 	bool verify;                       /* re-read every table and compare with the backup */
 	bool keys_after_data;              /* build plain secondary indexes after the rows (InnoDB) */
 	const char *journal;               /* NULL: "<DIR>.restore-journal" */
+	/*
+	 * Tables ("DB.T", names as in the backup) whose rows come from
+	 * elsewhere: restore --physical imports their files. They are checked
+	 * against --if-exists like the others, then created and filled by
+	 * import_tables(), which runs after the checks and CREATE DATABASE and
+	 * before any other table is created; their triggers are restored here.
+	 */
+	char **external;
+	size_t n_external;
+	int (*import_tables)(void *ctx, struct db *coord, struct ms_err *e);
+	void *import_ctx;
 	double max_stall_s;
 	double timeout_s;                  /* 0: none */
 	void (*progress)(void *ctx, const struct restore_progress *p);
@@ -62,6 +73,9 @@ struct restore_opts {
  * prints. On failure e names the table and file that failed and why, and
  * the journal is kept for --resume. */
 int restore_run(const struct restore_opts *o, json_t **summary, struct ms_err *e);
+
+/* The target name of backup database src (--rename applied). */
+const char *restore_target_db(const struct restore_opts *o, const char *src);
 
 /* "DIR.restore-journal" for a backup directory (trailing slashes ignored);
  * caller frees. */

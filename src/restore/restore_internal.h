@@ -38,12 +38,13 @@ struct rtable {
 	char *deferred_keys;           /* "ADD KEY ..., ..." built after the data; NULL: none */
 	bool parse_only;               /* create_table: read the schema file, create nothing */
 	bool keys_taken;               /* a session is adding the deferred indexes */
+	bool external;                 /* restore_opts.external: created and filled by import_tables() */
 };
 
 struct rdb {
 	const char *src, *name;        /* backup name, target name */
-	struct backup_file schema, views, routines, events;
-	bool has_schema, has_views, has_routines, has_events;
+	struct backup_file schema, sequences, views, routines, events;
+	bool has_schema, has_sequences, has_views, has_routines, has_events;
 };
 
 struct restore;
@@ -93,7 +94,9 @@ void restore_plan_release(struct restore *rs);
 /* The load queue: every chunk not skipped or done, biggest first, so the
  * workers finish together. */
 int restore_plan_queue(struct restore *rs, struct ms_err *e);
-const char *restore_target_db(const struct restore_opts *o, const char *src);
+/* Whether -B, --tables and --exclude choose table or sequence `name` of
+ * the backup's database `src`. */
+bool restore_chosen(const struct restore *rs, const char *src, const char *name);
 
 /* load.c */
 int restore_worker_open(struct restore *rs, struct rworker *w, const char *role, struct ms_err *e);
@@ -109,8 +112,10 @@ int restore_run_file(struct restore *rs, struct db *db, struct backup_reader *rd
  * once); the ALTER never waits for a lock: NOWAIT, retried with backoff. */
 int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct ms_err *e);
 
-/* objects.c: CREATE of views, triggers, routines and events, with the
- * definer policy and --if-exists applied. */
+/* objects.c: CREATE of sequences, views, triggers, routines and events,
+ * with the definer policy and --if-exists applied. A sequence is created
+ * only when the filters select it, as a table would be, with the
+ * statements that set its state; it is journaled once they ran. */
 int restore_objects_file(struct restore *rs, struct db *db, struct backup_reader *rd, const struct rdb *d,
 			 const struct backup_file *f, const char *what, struct ms_err *e);
 

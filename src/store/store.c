@@ -800,6 +800,64 @@ int store_file_close(struct store_file *f, struct store_file_info *info, struct 
 	return 0;
 }
 
+/* Creates relpath for writing like store_file_create, without a store_file. */
+static int raw_create(struct store *st, const char *relpath, struct ms_err *e)
+{
+	const char *why = store_relpath_problem(relpath);
+	int fd;
+
+	if (why)
+		return ms_fail(e, MS_INTERNAL, "invalid backup file path \"%s\": it %s", relpath, why);
+	if (!strcmp(relpath, MANIFEST_NAME) || !strcmp(relpath, STORE_PARTIAL_MARKER))
+		return ms_fail(e, MS_INTERNAL, "invalid backup file path \"%s\": the name is reserved", relpath);
+	pthread_mutex_lock(&st->mu);
+	if (parents_make(st, relpath, e) != 0) {
+		pthread_mutex_unlock(&st->mu);
+		return -1;
+	}
+	fd = openat(st->dir_fd, relpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	pthread_mutex_unlock(&st->mu);
+	if (fd < 0)
+		return fail_errno(st, e, errno, "create", st->partial_path, relpath);
+	return fd;
+}
+
+int store_copy_in(struct store *st, const char *relpath, int src_fd, enum copy_mode mode,
+		  enum copy_used *hint, enum copy_used *used, bool (*cancel)(void *), void *ctx,
+		  struct ms_err *e)
+{
+	int fd = raw_create(st, relpath, e), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = copy_fd(src_fd, fd, mode, hint, used, cancel, ctx, relpath, e);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = fail_errno(st, e, errno, "fsync", st->partial_path, relpath);
+	if (close(fd) != 0 && rc == 0)
+		rc = fail_errno(st, e, errno, "write", st->partial_path, relpath);
+	if (rc)
+		unlinkat(st->dir_fd, relpath, 0);
+	return rc;
+}
+
+int store_file_hash(struct store *st, const char *relpath, struct store_file_info *info, struct ms_err *e)
+{
+	int fd = openat(st->dir_fd, relpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc;
+
+	memset(info, 0, sizeof(*info));
+	info->rows = -1;
+	info->compress = STORE_COMPRESS_NONE;
+	if (fd < 0)
+		return fail_errno(st, e, errno, "read", st->partial_path, relpath);
+	rc = copy_hash_fd(fd, info->xxh3, &info->bytes, relpath, e);
+	close(fd);
+	if (rc)
+		return -1;
+	info->stored_bytes = info->bytes;
+	info->path = strdup(relpath);
+	return info->path ? 0 : ms_fail(e, MS_INTERNAL, "out of memory");
+}
+
 void store_file_discard(struct store *st, const char *relpath)
 {
 	if (store_relpath_problem(relpath))

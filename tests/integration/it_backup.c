@@ -125,6 +125,35 @@ static json_t *manifest_table(json_t *m, const char *db, const char *table)
 	return NULL;
 }
 
+/* The whole of a small file; caller frees. */
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = calloc(1, 65536);
+	size_t n;
+
+	if (!f || !text)
+		fail_msg("cannot read %s", path);
+	n = fread(text, 1, 65535, f);
+	fclose(f);
+	text[n] = '\0';
+	return text;
+}
+
+/* DB's sequences file, which the manifest must list for DB, the backup's
+ * only database; caller frees. */
+static char *sequences_file(const char *dir)
+{
+	json_t *man = load_manifest(dir), *db = json_array_get(json_object_get(man, "databases"), 0);
+	char path[700];
+
+	assert_string_equal(json_string_value(json_object_get(db, "name")), DB);
+	assert_string_equal(json_string_value(json_object_get(db, "sequences_file")), DB "/sequences.sql");
+	json_decref(man);
+	snprintf(path, sizeof(path), "%s/" DB "/sequences.sql", dir);
+	return read_file(path);
+}
+
 /* Starts a backup of DB in the background. */
 static void start_backup(struct it_child *c, const char *dir, const char *extra1, const char *extra2)
 {
@@ -152,8 +181,10 @@ static void start_backup(struct it_child *c, const char *dir, const char *extra1
 }
 
 /* Restores a backup's database by hand, the emergency way the README gives,
- * into `target`, and compares every table with CHECKSUM TABLE. */
-static void restore_by_hand_and_compare(const char *dir, const char *target, const char *const *tables)
+ * into `target`, and compares every table with CHECKSUM TABLE. `check`, if
+ * not NULL, is a query on the copy that must return `want`. */
+static void restore_by_hand_and_compare(const char *dir, const char *target, const char *const *tables,
+					const char *check, const char *want)
 {
 	MYSQL *m = it_connect();
 	char cmd[2048];
@@ -162,7 +193,8 @@ static void restore_by_hand_and_compare(const char *dir, const char *target, con
 	it_exec(m, "CREATE DATABASE `%s`", target);
 	snprintf(cmd, sizeof(cmd),
 		 "set -e; cd '%s/" DB "'; "
-		 "for f in *.schema.sql; do [ \"$f\" = schema.sql ] || cat \"$f\"; done | mariadb --defaults-file='%s' '%s'; "
+		 "{ [ ! -f sequences.sql ] || cat sequences.sql; "
+		 "for f in *.schema.sql; do [ \"$f\" = schema.sql ] || cat \"$f\"; done; } | mariadb --defaults-file='%s' '%s'; "
 		 "for f in *.sql.zst; do zstdcat \"$f\"; done | mariadb --defaults-file='%s' '%s'; "
 		 "for f in *.triggers.sql routines.sql views.sql; do [ -f \"$f\" ] && cat \"$f\"; done | "
 		 "mariadb --defaults-file='%s' '%s'",
@@ -190,6 +222,12 @@ static void restore_by_hand_and_compare(const char *dir, const char *target, con
 		free(a);
 		free(b);
 	}
+	if (check) {
+		char *got = it_value(m, "%s", check);
+		if (!got || strcmp(got, want))
+			fail_msg("%s: got %s, want %s", check, got ? got : "NULL", want);
+		free(got);
+	}
 	it_exec(m, "DROP DATABASE `%s`", target);
 	mysql_close(m);
 }
@@ -198,8 +236,8 @@ static void test_backup_restores_by_hand_identical_and_verifies(void **state)
 {
 	MYSQL *m = it_connect();
 	struct it_run r;
-	char dir[512];
-	const char *tables[] = { "t1", "t2", "types", NULL };
+	char dir[512], file[700], *text;
+	const char *tables[] = { "t1", "t2", "types", "tickets", NULL };
 	json_t *j, *cp;
 
 	(void)state;
@@ -215,6 +253,13 @@ static void test_backup_restores_by_hand_identical_and_verifies(void **state)
 	it_exec(m, "USE " DB);
 	it_exec(m, "CREATE OR REPLACE TRIGGER t1_bi BEFORE INSERT ON t1 FOR EACH ROW SET NEW.v = NEW.v + 1000");
 	it_exec(m, "CREATE OR REPLACE VIEW v1 AS SELECT id FROM t1 WHERE id < 5");
+	/* A sequence in use, NOCACHE so its next value (25) is exact, and a
+	 * table whose DEFAULT draws from it. */
+	it_exec(m, "CREATE OR REPLACE SEQUENCE ticket_ids START WITH 10 INCREMENT BY 3 NOCACHE");
+	it_exec(m, "CREATE OR REPLACE TABLE tickets (id BIGINT NOT NULL DEFAULT NEXT VALUE FOR ticket_ids PRIMARY KEY, "
+		   "what VARCHAR(10))");
+	it_exec(m, "DO NEXTVAL(ticket_ids), NEXTVAL(ticket_ids)");
+	it_exec(m, "INSERT INTO tickets (what) VALUES ('a'), ('b'), ('c')");
 
 	out_dir(dir, sizeof(dir), "roundtrip");
 	it_mdlsafe(&r, true, "backup", "-o", dir, "-B", DB, "--exclude", DB ".big", "--json", NULL);
@@ -241,7 +286,19 @@ static void test_backup_restores_by_hand_identical_and_verifies(void **state)
 	assert_non_null(strstr(r.out, "OK"));
 	it_run_release(&r);
 
-	restore_by_hand_and_compare(dir, DB "_restored", tables);
+	text = sequences_file(dir);
+	assert_non_null(strstr(text, "CREATE SEQUENCE `ticket_ids` start with 10 "));
+	assert_non_null(strstr(text, "DO SETVAL(`ticket_ids`, 25, 0, 0);"));
+	free(text);
+	/* The table names its sequence unqualified: the copy's own. */
+	snprintf(file, sizeof(file), "%s/" DB "/tickets.schema.sql", dir);
+	text = read_file(file);
+	assert_non_null(strstr(text, "DEFAULT nextval(`ticket_ids`)"));
+	free(text);
+
+	restore_by_hand_and_compare(dir, DB "_restored", tables, "SELECT NEXTVAL(" DB "_restored.ticket_ids)", "25");
+	it_exec(m, "DROP TABLE " DB ".tickets");
+	it_exec(m, "DROP SEQUENCE " DB ".ticket_ids");
 	it_exec(m, "DROP TABLE " DB ".types");
 	it_exec(m, "DROP VIEW " DB ".v1");
 	it_exec(m, "DROP TRIGGER " DB ".t1_bi");
@@ -499,6 +556,59 @@ static void test_exclude_leaves_tables_out_and_manifest_says_so(void **state)
 	assert_false(exists(file));
 }
 
+static bool has_string(json_t *array, const char *want)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(array, i, v)
+		if (json_is_string(v) && !strcmp(json_string_value(v), want))
+			return true;
+	return false;
+}
+
+/* Sequences are chosen as tables are: --exclude leaves one out and the
+ * manifest says so; --tables picks one, and brings its database along
+ * even when none of its tables is chosen. */
+static void test_sequences_are_chosen_like_tables(void **state)
+{
+	static const char *const args[2][6] = {
+		{ "-B", DB, "--exclude", DB ".big", "--exclude", DB ".skip_ids" },
+		{ "--tables", DB ".keep_ids" },
+	};
+	MYSQL *m = it_connect();
+	struct it_run r;
+	char dir[512], *text;
+	json_t *man;
+
+	(void)state;
+	it_exec(m, "CREATE OR REPLACE SEQUENCE " DB ".keep_ids");
+	it_exec(m, "CREATE OR REPLACE SEQUENCE " DB ".skip_ids");
+	for (int i = 0; i < 2; i++) {
+		const char *const *a = args[i];
+
+		out_dir(dir, sizeof(dir), i ? "seqonly" : "seqfilter");
+		it_mdlsafe(&r, true, "backup", "-o", dir, a[0], a[1], a[2], a[3], a[4], a[5], NULL);
+		if (r.status != 0)
+			fail_msg("backup %s %s failed (%d): %s", a[0], a[1], r.status, r.err);
+		it_run_release(&r);
+		text = sequences_file(dir);
+		assert_non_null(strstr(text, "CREATE SEQUENCE `keep_ids`"));
+		assert_null(strstr(text, "skip_ids"));
+		free(text);
+		man = load_manifest(dir);
+		if (i == 0)
+			assert_true(has_string(json_object_get(man, "excluded"), DB ".skip_ids"));
+		else
+			assert_int_equal(json_array_size(json_object_get(json_array_get(json_object_get(man, "databases"), 0),
+									 "tables")),
+					 0);
+		json_decref(man);
+	}
+	it_exec(m, "DROP SEQUENCE " DB ".keep_ids, " DB ".skip_ids");
+	mysql_close(m);
+}
+
 static void test_chunked_table_round_trips(void **state)
 {
 	struct it_run r;
@@ -517,7 +627,7 @@ static void test_chunked_table_round_trips(void **state)
 	assert_true(json_array_size(json_object_get(t, "chunks")) >= 3);
 	assert_int_equal(json_integer_value(json_object_get(t, "rows")), BIG_ROWS);
 	json_decref(man);
-	restore_by_hand_and_compare(dir, DB "_chunks", tables);
+	restore_by_hand_and_compare(dir, DB "_chunks", tables, NULL, NULL);
 }
 
 /* A backup that cannot proceed says who blocks it and stops at --timeout,
@@ -626,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_second_backup_refuses_and_killed_backup_leaves_no_directory),
 		cmocka_unit_test(test_verify_names_a_corrupted_chunk),
 		cmocka_unit_test(test_exclude_leaves_tables_out_and_manifest_says_so),
+		cmocka_unit_test(test_sequences_are_chosen_like_tables),
 		cmocka_unit_test(test_chunked_table_round_trips),
 		cmocka_unit_test(test_blocked_backup_names_the_blocker_and_stops_at_timeout),
 		cmocka_unit_test(test_non_transactional_tables_are_read_under_own_lock_and_said_so),

@@ -1,6 +1,7 @@
 /* `mdlsafe restore` against the sandbox: every type comes back with the same
- * CHECKSUM TABLE, objects work afterwards, live tables are replaced without
- * a lock request outliving the budget, and a killed restore resumes. */
+ * CHECKSUM TABLE, objects and sequences work afterwards, live tables are
+ * replaced without a lock request outliving the budget, and a killed
+ * restore resumes. */
 #include "harness.h"
 
 #include <fcntl.h>
@@ -38,8 +39,8 @@ static void backup(const char *dir, const char *db, const char *chunk_rows)
 }
 
 /* The all-types table, a chunked table with a secondary index, a
- * MyISAM table, and every kind of object, one with a definer that will
- * not exist at restore time. */
+ * MyISAM table, a sequence a table's DEFAULT uses, and every kind of
+ * object, one with a definer that will not exist at restore time. */
 static void build_source(MYSQL *m)
 {
 	it_fill_all_types(m, SRC);
@@ -55,6 +56,12 @@ static void build_source(MYSQL *m)
 	it_exec(m, "CREATE EVENT nightly ON SCHEDULE EVERY 1 DAY DO DELETE FROM audit WHERE id < 0");
 	it_exec(m, "CREATE USER IF NOT EXISTS 'it_gone'@'localhost'");
 	it_exec(m, "CREATE DEFINER = 'it_gone'@'localhost' SQL SECURITY DEFINER VIEW gone_view AS SELECT 1 AS one");
+	/* NOCACHE: what the backup reads is exactly the next value, 1035. */
+	it_exec(m, "CREATE SEQUENCE ticket_ids START WITH 1000 INCREMENT BY 7 NOCACHE");
+	it_exec(m, "CREATE TABLE tickets (id BIGINT NOT NULL DEFAULT NEXT VALUE FOR ticket_ids PRIMARY KEY, "
+		   "what VARCHAR(20)) ENGINE=InnoDB");
+	it_exec(m, "DO NEXTVAL(ticket_ids), NEXTVAL(ticket_ids)");
+	it_exec(m, "INSERT INTO tickets (what) VALUES ('a'), ('b'), ('c')");
 }
 
 static int group_setup(void **state)
@@ -74,6 +81,7 @@ static int group_setup(void **state)
 	it_exec(m, "CREATE DATABASE " BIG);
 	it_exec(m, "CREATE TABLE " BIG ".t (id INT PRIMARY KEY, pad VARCHAR(200), KEY k_pad (pad(8))) ENGINE=InnoDB");
 	it_exec(m, "INSERT INTO " BIG ".t SELECT seq, REPEAT(CHAR(65 + seq %% 26), 150) FROM " SRC ".seq_1_to_300000");
+	it_exec(m, "CREATE SEQUENCE " BIG ".ids NOCACHE");
 	mysql_close(m);
 	backup(backup_dir, SRC, "1000");
 	backup(big_dir, BIG, "10000");
@@ -167,6 +175,48 @@ static void assert_restored(MYSQL *m, const char *db)
 	assert_value(m, "1", sql);
 	it_exec(m, "CALL `%s`.count_orders(@n)", db);
 	assert_value(m, "5000", "SELECT @n");
+	/* The sequence hands out what the original would have next, and the
+	 * table's DEFAULT draws from the copy's sequence, not the original's. */
+	assert_same(m, SRC, db, "tickets");
+	snprintf(sql, sizeof(sql), "SELECT NEXTVAL(`%s`.ticket_ids)", db);
+	assert_value(m, "1035", sql);
+	it_exec(m, "INSERT INTO `%s`.tickets (what) VALUES ('d')", db);
+	snprintf(sql, sizeof(sql), "SELECT id FROM `%s`.tickets WHERE what = 'd'", db);
+	assert_value(m, "1042", sql);
+	assert_value(m, "1035", "SELECT next_not_cached_value FROM " SRC ".ticket_ids");
+	it_exec(m, "DELETE FROM `%s`.tickets WHERE what = 'd'", db);
+}
+
+/* The manifest lists the sequences file, which creates the sequence and
+ * sets its next value. */
+static void test_backup_writes_sequences_with_their_next_value(void **state)
+{
+	char path[400], text[4096];
+	json_error_t je;
+	json_t *man, *db;
+	const char *file;
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/manifest.json", backup_dir);
+	man = json_load_file(path, 0, &je);
+	if (!man)
+		fail_msg("%s: %s", path, je.text);
+	db = json_array_get(json_object_get(man, "databases"), 0);
+	assert_string_equal(json_string_value(json_object_get(db, "name")), SRC);
+	file = json_string_value(json_object_get(db, "sequences_file"));
+	assert_non_null(file);
+	assert_string_equal(file, SRC "/sequences.sql");
+	snprintf(path, sizeof(path), "%s/%s", backup_dir, file);
+	json_decref(man);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	assert_non_null(strstr(text, "CREATE SEQUENCE `ticket_ids` start with 1000"));
+	assert_non_null(strstr(text, "DO SETVAL(`ticket_ids`, 1035, 0, 0);"));
 }
 
 static void test_round_trip_of_every_type_and_object_under_another_name(void **state)
@@ -216,7 +266,43 @@ static void test_round_trip_with_one_job(void **state)
 	mysql_close(m);
 }
 
+/* A restore into DST that must refuse before any change, naming `what`. */
+static void assert_refused(const char *what)
+{
+	struct it_run r;
+
+	it_mdlsafe(&r, true, "restore", backup_dir, "--rename", SRC ":" DST, NULL);
+	assert_int_equal(r.status, 2);
+	if (!strstr(r.err, what) || !strstr(r.err, "nothing was changed"))
+		fail_msg("the refusal does not name %s and say nothing was changed: %s", what, r.err);
+	it_run_release(&r);
+}
+
 static void test_if_exists_fail_refuses_and_changes_nothing(void **state)
+{
+	MYSQL *m = it_connect();
+
+	(void)state;
+	it_exec(m, "DROP DATABASE IF EXISTS " DST);
+	it_exec(m, "CREATE DATABASE " DST);
+	it_exec(m, "CREATE TABLE " DST ".orders (id INT PRIMARY KEY)");
+	it_exec(m, "INSERT INTO " DST ".orders VALUES (7)");
+	assert_refused(DST ".orders");
+	assert_value(m, "7", "SELECT GROUP_CONCAT(id) FROM " DST ".orders");
+	assert_value(m, "1", "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" DST "'");
+	/* A sequence of the same name is in the way too, and keeps its state. */
+	it_exec(m, "DROP TABLE " DST ".orders");
+	it_exec(m, "CREATE SEQUENCE " DST ".ticket_ids START WITH 5 NOCACHE");
+	assert_refused("SEQUENCE " DST ".ticket_ids");
+	assert_value(m, "5", "SELECT NEXTVAL(" DST ".ticket_ids)");
+	assert_value(m, "1", "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" DST "'");
+	it_exec(m, "DROP DATABASE " DST);
+	mysql_close(m);
+}
+
+/* skip leaves an existing sequence as it is: the restored table's DEFAULT
+ * then uses it. */
+static void test_if_exists_skip_leaves_an_existing_sequence_alone(void **state)
 {
 	MYSQL *m = it_connect();
 	struct it_run r;
@@ -224,15 +310,15 @@ static void test_if_exists_fail_refuses_and_changes_nothing(void **state)
 	(void)state;
 	it_exec(m, "DROP DATABASE IF EXISTS " DST);
 	it_exec(m, "CREATE DATABASE " DST);
-	it_exec(m, "CREATE TABLE " DST ".orders (id INT PRIMARY KEY)");
-	it_exec(m, "INSERT INTO " DST ".orders VALUES (7)");
-	it_mdlsafe(&r, true, "restore", backup_dir, "--rename", SRC ":" DST, NULL);
-	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, DST ".orders"));
-	assert_non_null(strstr(r.err, "nothing was changed"));
+	it_exec(m, "CREATE SEQUENCE " DST ".ticket_ids START WITH 5000 NOCACHE");
+	it_mdlsafe(&r, true, "restore", backup_dir, "--rename", SRC ":" DST, "--if-exists", "skip", NULL);
+	if (r.status != 0)
+		fail_msg("--if-exists skip: exit %d: %s", r.status, r.err);
+	assert_non_null(strstr(r.err, "SEQUENCE " DST ".ticket_ids exists: left as it is"));
 	it_run_release(&r);
-	assert_value(m, "7", "SELECT GROUP_CONCAT(id) FROM " DST ".orders");
-	assert_value(m, "1", "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" DST "'");
+	assert_same(m, SRC, DST, "tickets");
+	it_exec(m, "INSERT INTO " DST ".tickets (what) VALUES ('d')");
+	assert_value(m, "5000", "SELECT id FROM " DST ".tickets WHERE what = 'd'");
 	it_exec(m, "DROP DATABASE " DST);
 	mysql_close(m);
 }
@@ -254,6 +340,7 @@ static void test_replace_and_swap_put_the_backup_in_place(void **state)
 		it_run_release(&r);
 		it_exec(m, "DELETE FROM " DST ".orders WHERE id > 10");
 		it_exec(m, "UPDATE " DST ".`all types` SET vc = 'changed'");
+		it_exec(m, "DO NEXTVAL(" DST ".ticket_ids), NEXTVAL(" DST ".ticket_ids)");
 		it_mdlsafe(&r, true, "restore", backup_dir, "--rename", SRC ":" DST, "--if-exists", modes[i], "--verify", NULL);
 		if (r.status != 0)
 			fail_msg("--if-exists %s: exit %d: %s", modes[i], r.status, r.err);
@@ -399,6 +486,9 @@ static void test_killed_restore_resumes_without_duplicate_rows(void **state)
 		assert_true(atol(n) > 0 && atol(n) < 300000);
 		free(n);
 	}
+	/* The sequence, created before the tables, is in use already: the
+	 * resume must not set it back. */
+	assert_value(m, "1", "SELECT NEXTVAL(" BIG "_r.ids)");
 	/* Without --resume, it refuses to start over on top. */
 	it_mdlsafe(&r, true, "restore", big_dir, "--rename", BIG ":" BIG "_r", NULL);
 	if (r.status != 2 || !strstr(r.err, "--resume"))
@@ -412,6 +502,7 @@ static void test_killed_restore_resumes_without_duplicate_rows(void **state)
 	assert_same(m, BIG, BIG "_r", "t");
 	assert_value(m, "1", "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '" BIG "_r' "
 			     "AND INDEX_NAME = 'k_pad'");
+	assert_value(m, "2", "SELECT NEXTVAL(" BIG "_r.ids)");
 	it_exec(m, "DROP DATABASE " BIG "_r");
 	mysql_close(m);
 }
@@ -545,7 +636,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_of_every_type_and_object_under_another_name),
 		cmocka_unit_test(test_round_trip_with_one_job),
+		cmocka_unit_test(test_backup_writes_sequences_with_their_next_value),
 		cmocka_unit_test(test_if_exists_fail_refuses_and_changes_nothing),
+		cmocka_unit_test(test_if_exists_skip_leaves_an_existing_sequence_alone),
 		cmocka_unit_test(test_replace_and_swap_put_the_backup_in_place),
 		cmocka_unit_test(test_swap_under_an_idle_transaction_stays_within_the_budget_and_names_it),
 		cmocka_unit_test(test_killed_restore_resumes_without_duplicate_rows),
