@@ -583,7 +583,8 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 oom:
 	ms_fail(e, MS_INTERNAL, "out of memory");
 out:
-	for (size_t i = 0; i < ps.n_tables; i++) {
+	/* <= : a table being planned when a check failed has its name too. */
+	for (size_t i = 0; ps.tables && ps.external && i <= ps.n_tables; i++) {
 		free(ps.tables[i].fs);
 		free(ps.external[i]);
 	}

@@ -831,8 +831,6 @@ int store_copy_in(struct store *st, const char *relpath, int src_fd, enum copy_m
 	if (fd < 0)
 		return -1;
 	rc = copy_fd(src_fd, fd, mode, hint, used, cancel, ctx, relpath, e);
-	if (rc == 0 && fsync(fd) != 0)
-		rc = fail_errno(st, e, errno, "fsync", st->partial_path, relpath);
 	if (close(fd) != 0 && rc == 0)
 		rc = fail_errno(st, e, errno, "write", st->partial_path, relpath);
 	if (rc)
@@ -850,6 +848,8 @@ int store_file_hash(struct store *st, const char *relpath, struct store_file_inf
 	if (fd < 0)
 		return fail_errno(st, e, errno, "read", st->partial_path, relpath);
 	rc = copy_hash_fd(fd, info->xxh3, &info->bytes, relpath, e);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = fail_errno(st, e, errno, "fsync", st->partial_path, relpath);
 	close(fd);
 	if (rc)
 		return -1;

@@ -110,16 +110,19 @@ void store_file_info_release(struct store_file_info *i);
 /*
  * Physical backups: copies src_fd whole into relpath (created exclusively,
  * 0600, with its parents; same path rules as store_file_create) with
- * copy_fd(), and fsyncs it. No checksum is taken here, so a copy made while
- * tables are frozen costs only the copy: store_file_hash() reads it back
- * once they are not. On failure the partial copy is removed.
+ * copy_fd(). Neither a checksum nor an fsync is done here, so a copy made
+ * while tables are frozen costs only the copy (the page cache already holds
+ * a consistent copy; waiting for the disk halved the copy rate, measured):
+ * store_file_hash() reads it back and makes it durable once they are not.
+ * On failure the partial copy is removed.
  */
 int store_copy_in(struct store *st, const char *relpath, int src_fd, enum copy_mode mode,
 		  enum copy_used *hint, enum copy_used *used, bool (*cancel)(void *), void *ctx,
 		  struct ms_err *e);
 
 /* Fills *info (caller releases) for a file already in DIR.partial, as an
- * uncompressed, non-data file: its size and the XXH3 of its content. */
+ * uncompressed, non-data file: its size and the XXH3 of its content; and
+ * fsyncs it. */
 int store_file_hash(struct store *st, const char *relpath, struct store_file_info *info, struct ms_err *e);
 
 /* The manifest entry for a file, as verify reads it:
