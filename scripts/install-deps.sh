@@ -8,7 +8,7 @@
 set -euo pipefail
 
 PACKAGES="build-essential cmake pkg-config libmariadb-dev libzstd-dev libxxhash-dev libjansson-dev libcmocka-dev mariadb-server mariadb-client zstd"
-BENCH_PACKAGES="sysbench mydumper percona-toolkit time"
+BENCH_PACKAGES="sysbench mydumper percona-toolkit time mariadb-backup"
 
 say() { printf 'install-deps: %s\n' "$*"; }
 die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }

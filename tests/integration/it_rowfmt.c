@@ -605,6 +605,52 @@ static void test_objects_of_a_definer_that_is_gone_restore_but_fail_when_used(vo
 	mysql_close(m);
 }
 
+/* A DEFAULT that uses a sequence of the table's own database is written
+ * unqualified, so a copy under another name uses its own; one of another
+ * database and text in quotes stay as they are. schema_sequences writes
+ * the sequences the filter chooses, and nothing when it chooses none. */
+static void test_sequences_of_the_own_database_are_unqualified_and_filtered(void **state)
+{
+	char *excl[] = { OBJ ".skipped" };
+	struct dump_filter all = { 0 }, some = { NULL, 0, NULL, 0, excl, 1 };
+	MYSQL *m = it_connect();
+	struct db db;
+	struct ms_err e;
+	char *sql;
+
+	(void)state;
+	it_exec(m, "DROP DATABASE IF EXISTS " OBJ);
+	it_exec(m, "DROP DATABASE IF EXISTS " OBJ2);
+	it_exec(m, "CREATE DATABASE " OBJ);
+	it_exec(m, "CREATE DATABASE " OBJ2);
+	it_exec(m, "CREATE SEQUENCE " OBJ2 ".other");
+	dump_open(&db);
+	assert_int_equal(schema_sequences(&db, OBJ, &all, &sql, &e), 0);
+	assert_null(sql);
+	it_exec(m, "CREATE SEQUENCE " OBJ ".own");
+	it_exec(m, "CREATE SEQUENCE " OBJ ".skipped");
+	it_exec(m, "CREATE TABLE " OBJ ".t (a BIGINT DEFAULT NEXT VALUE FOR " OBJ ".own, "
+		   "b BIGINT DEFAULT PREVIOUS VALUE FOR " OBJ ".own, c BIGINT DEFAULT NEXT VALUE FOR " OBJ2 ".other, "
+		   "d VARCHAR(60) DEFAULT 'nextval(`" OBJ "`.x' COMMENT 'lastval(`" OBJ "`.`own`)')");
+	if (schema_show_create_table(&db, OBJ, "t", &sql, &e))
+		fail_msg("schema_show_create_table: %s", e.msg);
+	assert_non_null(strstr(sql, "DEFAULT nextval(`own`),"));
+	assert_non_null(strstr(sql, "DEFAULT lastval(`own`),"));
+	assert_non_null(strstr(sql, "DEFAULT nextval(`" OBJ2 "`.`other`),"));
+	assert_non_null(strstr(sql, "DEFAULT 'nextval(`" OBJ "`.x' COMMENT 'lastval(`" OBJ "`.`own`)'"));
+	free(sql);
+	if (schema_sequences(&db, OBJ, &some, &sql, &e))
+		fail_msg("schema_sequences: %s", e.msg);
+	assert_non_null(strstr(sql, "CREATE SEQUENCE `own` start with 1 "));
+	assert_non_null(strstr(sql, "DO SETVAL(`own`, 1, 0, 0);"));
+	assert_null(strstr(sql, "skipped"));
+	free(sql);
+	db_close(&db);
+	it_exec(m, "DROP DATABASE " OBJ);
+	it_exec(m, "DROP DATABASE " OBJ2);
+	mysql_close(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -614,6 +660,7 @@ int main(void)
 		cmocka_unit_test(test_bit_values_restore_the_same_from_hex_and_binary_literals),
 		cmocka_unit_test(test_definitions_restore_into_another_database_and_work),
 		cmocka_unit_test(test_objects_of_a_definer_that_is_gone_restore_but_fail_when_used),
+		cmocka_unit_test(test_sequences_of_the_own_database_are_unqualified_and_filtered),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
