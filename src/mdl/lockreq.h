@@ -23,6 +23,14 @@ struct lockreq_opts {
 	double deadline;     /* lockreq_now() time to give up at; 0: never */
 	struct db *probe;    /* a second session, to read the wait graph while we wait (may be NULL) */
 	const char *what;    /* for messages: "swap shop.users in" */
+	/*
+	 * Never queue: each try is lock_wait_timeout = 0, repeated every
+	 * 50 ms for budget_s, and who holds tables of this schema is named.
+	 * For RENAME TABLE: on 10.11 a RENAME that max_statement_time cuts off
+	 * while it renames a table with triggers empties the trigger file
+	 * (error 1064, table unusable), so it must not be interrupted.
+	 */
+	const char *nowait_schema;
 	/* Told when an attempt timed out, with who was in the way (may be NULL). */
 	void (*note)(void *ctx, const char *line);
 	void *ctx;

@@ -504,6 +504,7 @@ static int replace_existing(struct restore *rs, const struct rtable *t, struct m
 
 	snprintf(what, sizeof(what), "replace %s.%s", t->db, t->name);
 	lo = restore_lockreq_opts(rs, what);
+	lo.nowait_schema = t->db; /* a RENAME must not be cut off: see lockreq.h */
 	buf_addf(&sql, "RENAME TABLE %s TO %s", from ? from : "``", to ? to : "``");
 	free(from);
 	free(to);
@@ -580,6 +581,7 @@ static int swap_in(struct restore *rs, const struct rdb *d, struct ms_err *e)
 	sql.data[sql.len] = '\0';
 	snprintf(what, sizeof(what), "swap the tables of %s in", d->name);
 	lo = restore_lockreq_opts(rs, what);
+	lo.nowait_schema = d->name; /* a RENAME must not be cut off: see lockreq.h */
 	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : lockreq_exec(&rs->coord, buf_str(&sql), &lo, NULL, e);
 	buf_release(&sql);
 	if (rc == 0)
