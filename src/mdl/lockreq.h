@@ -21,7 +21,8 @@
 struct lockreq_opts {
 	double budget_s;     /* --max-stall: the longest one attempt may wait */
 	double deadline;     /* lockreq_now() time to give up at; 0: never */
-	struct db *probe;    /* a second session, to read the wait graph while we wait (may be NULL) */
+	struct db *probe;    /* a second session, to read the wait graph while we wait (may be NULL;
+	                      * with nowait_schema it is used only between tries: db itself will do) */
 	const char *what;    /* for messages: "swap shop.users in" */
 	/*
 	 * Never queue: each try is lock_wait_timeout = 0, repeated every

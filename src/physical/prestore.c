@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mdl/inspect.h"
 #include "mdl/lockreq.h"
 #include "physical/physical.h"
 #include "store/copy.h"
@@ -244,34 +243,15 @@ static int check_server(struct prestore *ps, struct db *db, struct ms_err *e)
 
 /* ---- the import --------------------------------------------------------- */
 
-/* A DDL on a name others may use never queues: NOWAIT, retried with
- * backoff until --timeout (the statement's work is not interrupted). */
-static int ddl_nowait(struct prestore *ps, struct db *db, const char *sql, const char *what, struct ms_err *e)
-{
-	for (unsigned attempt = 0;; attempt++) {
-		if (db_exec(db, sql, e) == 0)
-			return 0;
-		if (!lockreq_timed_out(e))
-			return ms_fail_context(e, "%s", what);
-		if (ps->deadline > 0 && lockreq_now() >= ps->deadline) {
-			char *now = mdl_verdict_now(db);
-			ms_fail(e, MS_TIMEOUT, "%s: the table stayed in use until --timeout (%u attempts); in the way: %s", what,
-				attempt + 1, now ? now : "(run 'mdlsafe locks')");
-			free(now);
-			return -1;
-		}
-		if (attempt % 10 == 0)
-			note(ps, "%s: the table is in use, retrying", what);
-		lockreq_backoff(0.1, attempt, 4);
-	}
-}
-
 static int exec_fmt(struct prestore *ps, struct db *db, bool nowait, struct ms_err *e, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 static int exec_fmt(struct prestore *ps, struct db *db, bool nowait, struct ms_err *e, const char *fmt, ...)
 {
 	struct buf sql = BUF_INIT;
+	/* nowait: statements that do real work once granted (DISCARD, IMPORT,
+	 * a rebuild, a DROP) never queue and are never cut off (lockreq.h). */
 	struct lockreq_opts lo = { .budget_s = ps->o->r.max_stall_s, .deadline = ps->deadline, .what = "restore a table",
+				   .nowait_schema = nowait ? ps->db : NULL,
 				   .note = ps->o->r.note, .ctx = ps->o->r.ctx };
 	va_list ap;
 	int rc;
@@ -279,12 +259,10 @@ static int exec_fmt(struct prestore *ps, struct db *db, bool nowait, struct ms_e
 	va_start(ap, fmt);
 	buf_vaddf(&sql, fmt, ap);
 	va_end(ap);
-	if (sql.failed)
-		rc = ms_fail(e, MS_INTERNAL, "out of memory");
-	else if (nowait)
-		rc = ddl_nowait(ps, db, buf_str(&sql), buf_str(&sql), e);
-	else
-		rc = lockreq_exec(db, buf_str(&sql), &lo, NULL, e);
+	/* A no-queue try names holders after it returns, so it can use its
+	 * own session; a waiting one would need a second. */
+	lo.probe = nowait ? db : NULL;
+	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : lockreq_exec(db, buf_str(&sql), &lo, NULL, e);
 	buf_release(&sql);
 	return rc;
 }
@@ -371,7 +349,7 @@ static int import_innodb(struct prestore *ps, struct db *db, struct itable *t, c
 	char *cfg = NULL;
 	int rc;
 
-	if (exec_fmt(ps, db, true, e, "ALTER TABLE %s NOWAIT DISCARD TABLESPACE", qt))
+	if (exec_fmt(ps, db, true, e, "ALTER TABLE %s DISCARD TABLESPACE", qt))
 		return -1;
 	{
 		char ibd[300], cfgname[300];
@@ -381,7 +359,7 @@ static int import_innodb(struct prestore *ps, struct db *db, struct itable *t, c
 		if (rc == 0)
 			rc = copy_fsync_dir(ps->db_dir, e);
 		if (rc == 0)
-			rc = exec_fmt(ps, db, true, e, "ALTER TABLE %s NOWAIT IMPORT TABLESPACE", qt);
+			rc = exec_fmt(ps, db, true, e, "ALTER TABLE %s IMPORT TABLESPACE", qt);
 		cfg = join3(ps->db_dir, cfgname, "");
 		if (cfg)
 			unlink(cfg); /* read by the IMPORT, useless after */
@@ -390,7 +368,7 @@ static int import_innodb(struct prestore *ps, struct db *db, struct itable *t, c
 	/* A FULLTEXT index is not in the export: rebuild the table, the only
 	 * way the server accepts (ADD after DROP crashes 10.11 here). */
 	if (rc == 0 && t->fulltext)
-		rc = exec_fmt(ps, db, true, e, "ALTER TABLE %s NOWAIT ENGINE=InnoDB, ALGORITHM=COPY", qt);
+		rc = exec_fmt(ps, db, true, e, "ALTER TABLE %s ENGINE=InnoDB, ALGORITHM=COPY", qt);
 	return rc;
 }
 
@@ -464,7 +442,7 @@ static int import_one(struct prestore *ps, struct db *db, struct itable *t, cons
 	def = read_small(ps->o->r.dir, t->definition_path, e);
 	if (!def)
 		goto out;
-	if (ps->o->r.if_exists == RESTORE_REPLACE && exec_fmt(ps, db, false, e, "DROP TABLE IF EXISTS %s", qt))
+	if (ps->o->r.if_exists == RESTORE_REPLACE && exec_fmt(ps, db, true, e, "DROP TABLE IF EXISTS %s", qt))
 		goto out;
 	if (exec_fmt(ps, db, false, e, "%s", def))
 		goto out;
