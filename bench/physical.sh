@@ -502,8 +502,8 @@ errs() { # distinct errors of a configuration's failed runs
         "$(fmt "$b" '%.1f' 1048576)" "$(rate "$b" "$w")" "cp --reflink=auto"
     echo
     echo "MiB/s (wall) = bytes copied (logical: the .ibd size) / wall. MiB/s (in freeze) = bytes_copied / freeze_ms"
-    echo "from mdlsafe's JSON: the copy happens while \`$DB\` is frozen (FLUSH TABLES ... FOR EXPORT), each file"
-    echo "fsynced, so the freeze is the copy plus the flush and lock steps. Freeze ms and copied MiB come from"
+    echo "from mdlsafe's JSON: the copy happens while \`$DB\` is frozen (FLUSH TABLES ... FOR EXPORT); the copies"
+    echo "are fsynced after the unlock (inside wall, not freeze), so compare wall with cp + sync. Freeze ms and copied MiB come from"
     echo "\`--json\`. Peak RSS: \`/usr/bin/time -f %M\`, largest of the runs."
     echo
     echo "### mariadb-backup (median of $RUNS runs)"
