@@ -9,6 +9,10 @@
 
 #include "util/buf.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define ROWFMT_DEFAULT_STATEMENT ((size_t)1 << 20)
 /* Input bytes of one value encoded between checks of the output size, so a
  * 1 GiB BLOB never needs a 2 GiB buffer. */
@@ -252,22 +256,54 @@ static const char escape_letter[256] = {
 	['\''] = '\'', ['"'] = '"', ['\032'] = 'Z', /* Ctrl-Z ends files on Windows */
 };
 
+#if defined(__SSE2__)
+/* Sixteen bytes at a time: a mask of the bytes that need an escape. */
+static inline unsigned escape_mask16(__m128i v)
+{
+	__m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\0')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\'')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\032')));
+	return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
 size_t rowfmt_escape(char *dst, const char *src, size_t len)
 {
 	size_t n = 0, i = 0;
 
-	while (i < len) {
-		/* Copy the run of bytes that need nothing in one go. */
-		size_t run = i;
-		while (run < len && !escape_letter[(unsigned char)src[run]])
-			run++;
-		memcpy(dst + n, src + i, run - i);
-		n += run - i;
-		if (run == len)
-			break;
+#if defined(__SSE2__)
+	/* Each step stores 16 bytes whatever they hold and keeps those before
+	 * the first that needs an escape. It stays inside dst's 2*len bytes:
+	 * n <= 2*i and i + 16 <= len, so n + 16 <= 2*len - 16. */
+	while (i + 16 <= len) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+		unsigned mask = escape_mask16(v);
+
+		_mm_storeu_si128((__m128i *)(void *)(dst + n), v);
+		if (!mask) {
+			i += 16;
+			n += 16;
+			continue;
+		}
+		unsigned k = (unsigned)__builtin_ctz(mask);
+		i += k;
+		n += k;
 		dst[n++] = '\\';
-		dst[n++] = escape_letter[(unsigned char)src[run]];
-		i = run + 1;
+		dst[n++] = escape_letter[(unsigned char)src[i++]];
+	}
+#endif
+	for (; i < len; i++) {
+		char letter = escape_letter[(unsigned char)src[i]];
+		if (letter) {
+			dst[n++] = '\\';
+			dst[n++] = letter;
+		} else {
+			dst[n++] = src[i];
+		}
 	}
 	return n;
 }
@@ -337,6 +373,7 @@ static size_t value_size(const struct rowfmt_column *c, const char *v, size_t le
 struct rowfmt_writer {
 	const struct rowfmt_table *t;
 	const struct rowfmt_column **dumped; /* n_dumped, in SELECT order */
+	unsigned char *kinds;                /* n_dumped: the current row's value kinds */
 	size_t max_stmt;
 	rowfmt_sink_fn sink;
 	void *ctx;
@@ -385,19 +422,25 @@ static int writer_emits(struct rowfmt_writer *w, const char *s, struct ms_err *e
 	return writer_emit(w, s, strlen(s), e);
 }
 
-static int writer_hex(struct rowfmt_writer *w, const char *v, size_t len, struct ms_err *e)
+static char *hex_encode(char *p, const char *v, size_t len)
 {
 	static const char digits[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+		*p++ = digits[c >> 4];
+		*p++ = digits[c & 15];
+	}
+	return p;
+}
+
+static int writer_hex(struct rowfmt_writer *w, const char *v, size_t len, struct ms_err *e)
+{
 	char tmp[2 * ROWFMT_CHUNK];
 
 	for (size_t off = 0; off < len; off += ROWFMT_CHUNK) {
 		size_t n = len - off < ROWFMT_CHUNK ? len - off : ROWFMT_CHUNK;
-		for (size_t i = 0; i < n; i++) {
-			unsigned char c = (unsigned char)v[off + i];
-			tmp[2 * i] = digits[c >> 4];
-			tmp[2 * i + 1] = digits[c & 15];
-		}
-		if (writer_emit(w, tmp, 2 * n, e))
+		if (writer_emit(w, tmp, (size_t)(hex_encode(tmp, v + off, n) - tmp), e))
 			return -1;
 	}
 	return 0;
@@ -460,7 +503,10 @@ int rowfmt_writer_begin(struct rowfmt_writer **wp, const struct rowfmt_table *t,
 	if (t->n_dumped == 0)
 		return ms_fail(e, MS_INTERNAL, "table %s.%s has no column to dump", t->schema, t->name);
 	w = calloc(1, sizeof(*w));
-	if (!w || !(w->dumped = calloc(t->n_dumped, sizeof(*w->dumped)))) {
+	if (!w || !(w->dumped = calloc(t->n_dumped, sizeof(*w->dumped))) ||
+	    !(w->kinds = calloc(t->n_dumped, sizeof(*w->kinds)))) {
+		if (w)
+			free(w->dumped);
 		free(w);
 		return ms_fail(e, MS_INTERNAL, "out of memory");
 	}
@@ -490,6 +536,7 @@ int rowfmt_writer_begin(struct rowfmt_writer **wp, const struct rowfmt_table *t,
 	if (oom || k != t->n_dumped) {
 		buf_release(&w->prefix);
 		free(w->dumped);
+		free(w->kinds);
 		free(w);
 		return oom ? ms_fail(e, MS_INTERNAL, "out of memory")
 			   : ms_fail(e, MS_INTERNAL, "table %s.%s: n_dumped does not match its columns",
@@ -499,12 +546,153 @@ int rowfmt_writer_begin(struct rowfmt_writer **wp, const struct rowfmt_table *t,
 	return 0;
 }
 
+/* ---- one pass for ordinary rows ----------------------------------------- */
+
+/* A row whose encoding could be bigger than this goes value by value through
+ * writer_emit, big values in ROWFMT_CHUNK pieces, so a 1 GiB BLOB never needs
+ * a buffer its size. Every other row (nearly all) is encoded in one pass
+ * straight into the statement buffer, and its exact size is known once it
+ * is written. */
+#define ROWFMT_FAST_ROW ((size_t)64 << 10)
+#define KIND_NULL 0xff
+
+/* The most bytes value_encode can write for v; its kind goes to *kind. */
+static size_t value_bound(const struct rowfmt_column *c, const char *v, size_t len, unsigned char *kind)
+{
+	enum rowfmt_kind k;
+
+	if (!v) {
+		*kind = KIND_NULL;
+		return 4;
+	}
+	k = value_kind(c, v, len);
+	*kind = (unsigned char)k;
+	switch (k) {
+	case ROWFMT_NUMBER:
+	case ROWFMT_FLOAT:
+		return len;
+	case ROWFMT_CHARSET_HEX:
+		return 1 + strlen(c->charset) + 1 + 2 + 2 * len;
+	case ROWFMT_BINARY:
+	case ROWFMT_BIT:
+	case ROWFMT_STRING:
+	case ROWFMT_SKIP:
+		break;
+	}
+	return 2 + 2 * len;
+}
+
+/* Writes what value_write would, at p; returns the end. */
+static char *value_encode(char *p, const struct rowfmt_column *c, unsigned char kind, const char *v, size_t len)
+{
+	switch (kind) {
+	case KIND_NULL:
+		memcpy(p, "NULL", 4);
+		return p + 4;
+	case ROWFMT_NUMBER:
+	case ROWFMT_FLOAT:
+		memcpy(p, v, len);
+		return p + len;
+	case ROWFMT_CHARSET_HEX:
+	case ROWFMT_BINARY:
+	case ROWFMT_BIT:
+		if (!len) {
+			*p++ = '\'';
+			*p++ = '\'';
+			return p;
+		}
+		if (kind == ROWFMT_CHARSET_HEX) {
+			size_t cl = strlen(c->charset);
+			*p++ = '_';
+			memcpy(p, c->charset, cl);
+			p += cl;
+			*p++ = ' ';
+		}
+		*p++ = '0';
+		*p++ = 'x';
+		return hex_encode(p, v, len);
+	default:
+		*p++ = '\'';
+		p += rowfmt_escape(p, v, len);
+		*p++ = '\'';
+		return p;
+	}
+}
+
+/* Room left before a row for what goes in front of it: ",\n" when a
+ * statement is open, else the INSERT prefix. */
+static size_t writer_gap(const struct rowfmt_writer *w)
+{
+	return w->stmt_bytes ? 2 : w->prefix.len;
+}
+
+/* The row of size bytes sits in the buffer after writer_gap(w) bytes. Fills
+ * the gap, first ending and handing over the open statement when the row
+ * does not fit in it (then the row moves to the start of the next one): the
+ * same cuts as the piecewise path. */
+static int writer_place_row(struct rowfmt_writer *w, size_t size, struct ms_err *e)
+{
+	char *at = w->out.data + w->out.len;
+
+	if (w->stmt_bytes && w->stmt_bytes + 2 + size + 2 > w->max_stmt) {
+		at[0] = ';';
+		at[1] = '\n';
+		if (w->sink(w->ctx, w->out.data, w->out.len + 2, e)) {
+			w->failed = true;
+			return -1;
+		}
+		memmove(w->out.data + w->prefix.len, at + 2, size);
+		w->out.len = 0;
+		w->stmt_bytes = 0;
+		at = w->out.data;
+	}
+	if (w->stmt_bytes) {
+		at[0] = ',';
+		at[1] = '\n';
+		w->out.len += 2 + size;
+		w->stmt_bytes += 2 + size;
+	} else {
+		memcpy(at, w->prefix.data, w->prefix.len);
+		w->out.len += w->prefix.len + size;
+		w->stmt_bytes = w->prefix.len + size;
+	}
+	w->out.data[w->out.len] = '\0';
+	w->rows++;
+	/* A row bigger than a statement: handed over now, as a piece. */
+	return w->out.len > w->max_stmt ? writer_flush(w, e) : 0;
+}
+
+static int writer_row_fast(struct rowfmt_writer *w, char **row, const unsigned long *lengths, size_t bound,
+			   struct ms_err *e)
+{
+	char *start, *p;
+
+	/* prefix + 2: a cut moves the row behind a new prefix. */
+	if (buf_reserve(&w->out, w->prefix.len + 2 + bound)) {
+		w->failed = true;
+		return ms_fail(e, MS_INTERNAL, "out of memory formatting rows of %s.%s", w->t->schema, w->t->name);
+	}
+	start = p = w->out.data + w->out.len + writer_gap(w);
+	*p++ = '(';
+	for (size_t i = 0; i < w->t->n_dumped; i++) {
+		if (i)
+			*p++ = ',';
+		p = value_encode(p, w->dumped[i], w->kinds[i], row[i], lengths[i]);
+	}
+	*p++ = ')';
+	return writer_place_row(w, (size_t)(p - start), e);
+}
+
 int rowfmt_writer_row(struct rowfmt_writer *w, char **row, const unsigned long *lengths, struct ms_err *e)
 {
-	size_t n = w->t->n_dumped, size = 2 + (n - 1);
+	size_t n = w->t->n_dumped, size = 2 + (n - 1), bound = size;
 
 	if (w->failed)
 		return ms_fail(e, MS_INTERNAL, "rows of %s.%s: an earlier write failed", w->t->schema, w->t->name);
+	for (size_t i = 0; i < n && bound <= ROWFMT_FAST_ROW; i++)
+		bound += value_bound(w->dumped[i], row[i], lengths[i], &w->kinds[i]);
+	if (bound <= ROWFMT_FAST_ROW)
+		return writer_row_fast(w, row, lengths, bound, e);
 	for (size_t i = 0; i < n; i++)
 		size += value_size(w->dumped[i], row[i], lengths[i]);
 	/* ",\n" before the row and ";\n" after it must still fit. */
@@ -554,6 +742,7 @@ int rowfmt_writer_end(struct rowfmt_writer *w, unsigned long long *rows, struct 
 	buf_release(&w->prefix);
 	buf_release(&w->out);
 	free(w->dumped);
+	free(w->kinds);
 	free(w);
 	return rc;
 }

@@ -28,6 +28,11 @@ void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf,
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
 void buf_addch(struct buf *b, char c);
 
+/* Makes room for extra more bytes (and the NUL) without adding any, so a
+ * caller can encode straight into data + len and then advance len itself.
+ * Returns -1 and sets b->failed when out of memory or over the cap. */
+int buf_reserve(struct buf *b, size_t extra);
+
 /* Returns the content ("" when empty); borrowed, valid until the next append. */
 const char *buf_str(const struct buf *b);
 
