@@ -123,9 +123,12 @@ static int backup_option(void *ctx, int id, const char *arg, struct ms_err *e)
 			return ms_fail(e, MS_USAGE, "--compress: '%s' is not zstd or none", arg);
 		return 0;
 	case OPT_COMPRESS_LEVEL:
-		if (cli_parse_uint("--compress-level", arg, 1, 19, &u, e))
-			return -1;
-		o->compress_level = (int)u;
+		/* -1000..-1: zstd's fast levels, literals still coded (store.h). */
+		if (arg[0] == '-' ? cli_parse_uint("--compress-level", arg + 1, 1, 1000, &u, e)
+				  : cli_parse_uint("--compress-level", arg, 1, 19, &u, e))
+			return ms_fail(e, MS_USAGE, "--compress-level: '%s' is not a zstd level: -1000..-1 (fast) or 1..19",
+				       arg);
+		o->compress_level = arg[0] == '-' ? -(int)u : (int)u;
 		return 0;
 	case OPT_MAX_STALL:
 		if (cli_parse_double("--max-stall", arg, 50, 3600000, &d, e))
