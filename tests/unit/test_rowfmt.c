@@ -90,6 +90,42 @@ static void test_escape_every_special_byte_like_the_connector(void **state)
 	assert_memory_equal(out, "\\0\\n\\r\\\\\\'\\\"\\Za", 15);
 }
 
+/* The 16-bytes-at-a-time path against the connector's own escaping, on
+ * every length up to 80 with special bytes dense and sparse, each into a
+ * buffer of exactly 2*len (ASan catches a store past it). */
+static void test_escape_matches_the_connector_at_every_length_and_position(void **state)
+{
+	static const char specials[] = { '\0', '\n', '\r', '\\', '\'', '"', '\032' };
+	unsigned seed = 12345;
+	MYSQL *m = mysql_init(NULL); /* no connection: its default character set */
+
+	(void)state;
+	assert_non_null(m);
+	for (size_t len = 0; len <= 80; len++) {
+		for (int density = 0; density < 3; density++) {
+			char *in = malloc(len + 1), *out = malloc(2 * len + 1), *want = malloc(2 * len + 1);
+			size_t n;
+			unsigned long w;
+
+			for (size_t i = 0; i < len; i++) {
+				seed = seed * 1103515245u + 12345u;
+				unsigned r = (seed >> 16) & 0xff;
+				/* density 0: none, 1: about 1 in 16, 2: about 1 in 2 */
+				bool special = density == 2 ? (r & 1) : density == 1 ? (r % 16 == 0) : false;
+				in[i] = special ? specials[r % sizeof(specials)] : (char)('a' + r % 26);
+			}
+			n = rowfmt_escape(out, in, len);
+			w = mysql_real_escape_string(m, want, in, (unsigned long)len);
+			assert_int_equal(n, (size_t)w);
+			assert_memory_equal(out, want, n);
+			free(in);
+			free(out);
+			free(want);
+		}
+	}
+	mysql_close(m);
+}
+
 static void test_escape_passes_every_other_byte_through(void **state)
 {
 	char in[256], out[512];
@@ -426,6 +462,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape_every_special_byte_like_the_connector),
 		cmocka_unit_test(test_escape_passes_every_other_byte_through),
+		cmocka_unit_test(test_escape_matches_the_connector_at_every_length_and_position),
 		cmocka_unit_test(test_each_kind_is_written_in_its_restorable_form),
 		cmocka_unit_test(test_null_in_every_column_is_written_as_null),
 		cmocka_unit_test(test_empty_values_are_empty_strings_not_bare_0x),

@@ -650,6 +650,61 @@ static void test_a_path_is_written_only_once(void **state)
 	store_close(st);
 }
 
+/* Files past several writeback steps (8 MiB), written at a fast level with
+ * literals coded and uncompressed, come back byte for byte. */
+static void test_large_files_at_a_fast_level_and_uncompressed_round_trip(void **state)
+{
+	struct fx *fx = *state;
+	struct store *st = open_ok(fx->dir, NULL);
+	size_t len = (size_t)21 << 20, piece = (size_t)1 << 20;
+	char *content = malloc(len), *plain = malloc(len);
+	unsigned long long x = 88172645463325252ULL;
+
+	assert_non_null(content);
+	assert_non_null(plain);
+	/* Row-like: digit groups from xorshift, a newline every 100 bytes. */
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		content[i] = i % 100 == 99 ? '\n' : (char)('0' + (x >> 33) % 10);
+	}
+	for (int k = 0; k < 2; k++) {
+		enum store_compress c = k ? STORE_COMPRESS_NONE : STORE_COMPRESS_ZSTD;
+		const char *rel = k ? "big.sql" : "big.sql.zst";
+		struct store_file *f = NULL;
+		struct store_file_info info;
+		struct ms_err e;
+		unsigned char *stored;
+		size_t stored_len;
+		char *path;
+
+		assert_int_equal(store_file_create(st, rel, c, -10, &f, &e), 0);
+		for (size_t off = 0; off < len; off += piece)
+			assert_int_equal(store_file_write(f, content + off, piece, &e), 0);
+		assert_int_equal(store_file_close(f, &info, &e), 0);
+		path = path_join(store_partial_path(st), info.path);
+		stored = file_read(path, &stored_len);
+		assert_int_equal(info.stored_bytes, stored_len);
+		if (c == STORE_COMPRESS_ZSTD) {
+			size_t n = ZSTD_decompress(plain, len, stored, stored_len);
+			assert_false(ZSTD_isError(n));
+			assert_int_equal(n, len);
+			assert_true(stored_len < len / 2); /* literals were coded */
+		} else {
+			assert_int_equal(stored_len, len);
+			memcpy(plain, stored, len);
+		}
+		assert_memory_equal(plain, content, len);
+		free(stored);
+		free(path);
+		store_file_info_release(&info);
+	}
+	free(content);
+	free(plain);
+	store_close(st);
+}
+
 static void test_compression_level_out_of_range_is_a_usage_error(void **state)
 {
 	struct fx *fx = *state;
@@ -967,6 +1022,7 @@ int main(void)
 		T(test_open_needs_an_existing_parent),
 		T(test_unsafe_relpaths_are_rejected),
 		T(test_a_path_is_written_only_once),
+		T(test_large_files_at_a_fast_level_and_uncompressed_round_trip),
 		T(test_compression_level_out_of_range_is_a_usage_error),
 		T(test_file_info_json_has_the_manifest_fields),
 		T(test_64mib_written_in_small_pieces_round_trips),
