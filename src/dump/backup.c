@@ -12,6 +12,7 @@
 #include "dump/rowfmt.h"
 #include "dump/schema.h"
 #include "mdl/inspect.h"
+#include "util/timespec.h"
 
 json_t *backup_consistency_json(const struct backup *bk)
 {
@@ -191,11 +192,7 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 		/* Wake when a worker finishes, or every 250 ms for progress and
 		 * --timeout: no polling delay at the end of a phase. */
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 250 * 1000 * 1000;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		timespec_add(&until, 0.25);
 		pthread_mutex_lock(&bk->mu);
 		for (unsigned i = 0; i < bk->n_workers; i++)
 			done += runs[i].done;

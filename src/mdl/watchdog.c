@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "sql/sql_targets.h"
+#include "util/timespec.h"
 
 #define WATCH_MAX 256
 /* Time allowed from the KILL QUERY to the lock being released: the worker
@@ -140,23 +141,6 @@ static size_t holders_for(struct watchdog *w, const char *info, const char *wait
 	}
 	sql_targets_release(&t);
 	return n;
-}
-
-static void timespec_add(struct timespec *t, double s)
-{
-	long ns = (long)(s * 1e9);
-
-	t->tv_sec += ns / 1000000000L;
-	t->tv_nsec += ns % 1000000000L;
-	if (t->tv_nsec >= 1000000000L) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000L;
-	}
-}
-
-static bool timespec_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
 /* Sleeps until the next poll is due, or less if watchdog_stop wakes it.
