@@ -2,6 +2,8 @@
 # Runs every test (unit and integration) for each build directory given,
 # against a private sandbox server that is stopped and wiped afterwards,
 # whether the tests pass or not. Exit status: ctest's.
+# TESTS=regex runs only the tests whose name matches (ctest -R), e.g.
+#     TESTS=it_restore bash scripts/run-tests.sh build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +40,6 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 status=0
 for build in "$@"; do
     echo "== ctest in $build"
-    (cd "$build" && ctest --output-on-failure --timeout 600) || status=1
+    (cd "$build" && ctest --output-on-failure --timeout 600 ${TESTS:+-R "$TESTS"}) || status=1
 done
 exit $status

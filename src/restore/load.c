@@ -224,8 +224,12 @@ static int clear_chunk(struct db *db, const struct rtable *t, const struct rchun
 
 static bool retryable(const struct ms_err *e)
 {
-	/* lock wait (metadata or row), deadlock, interrupted by a KILL QUERY */
-	return e->sql_errno == 1205 || e->sql_errno == 1213 || e->sql_errno == 1969 || e->sql_errno == 1317;
+	/* Lock wait (metadata or row), deadlock, interrupted by a KILL QUERY.
+	 * 1180 is the watchdog's KILL QUERY landing on a COMMIT: the server
+	 * rolls the transaction back before reporting it (ha_commit_trans's
+	 * error path), so it is retried like any interrupted statement. */
+	return e->sql_errno == 1205 || e->sql_errno == 1213 || e->sql_errno == 1969 || e->sql_errno == 1317 ||
+	       e->sql_errno == 1180;
 }
 
 static int load_chunk_once(struct rworker *w, struct rchunk *ch, bool clear, unsigned long long *committed,

@@ -501,3 +501,10 @@ double it_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+void it_assert_within_budget(double waited_s, double budget_s, const char *what)
+{
+	if (waited_s > budget_s + IT_STALL_SLACK_S)
+		fail_msg("%s waited %.3f s: over the %.3f s budget plus the %.3f s test slack", what, waited_s,
+			 budget_s, IT_STALL_SLACK_S);
+}

@@ -108,4 +108,15 @@ void it_fill_all_types(MYSQL *m, const char *db);
 void it_sleep_ms(int ms);
 double it_now(void);
 
+/* How far past the stall budget a measured wait may go in a test: the
+ * watchdog's poll and the 100 ms it allows for a release, a rollback of at
+ * most one commit unit, and scheduling on a busy 2-core CI machine. One
+ * number for every test that measures an application's wait; the budgets
+ * themselves are measured, without slack, by bench/. */
+#define IT_STALL_SLACK_S 0.3
+
+/* Fails the test when waited_s > budget_s + IT_STALL_SLACK_S, naming what
+ * waited and both numbers. */
+void it_assert_within_budget(double waited_s, double budget_s, const char *what);
+
 #endif
