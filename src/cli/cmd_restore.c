@@ -8,6 +8,7 @@
 #include "cli/options.h"
 #include "physical/prestore.h"
 #include "restore/restore.h"
+#include "store/verify.h"
 
 enum {
 	OPT_DB = 'B',
@@ -241,14 +242,14 @@ static int check_mode(struct restore_args *a, struct ms_err *e)
 		return ms_fail(e, MS_USAGE, "--physical takes --if-exists fail or replace, and has no --resume: run it again "
 					    "with --if-exists replace after a failure");
 	for (size_t i = 0; i < a->o.filter.n_tables; i++) {
-		char *t = a->o.filter.tables[i], *full, *path;
+		char *t = a->o.filter.tables[i], *full;
 
 		if (strchr(t, '.'))
 			continue;
-		if (!m && (path = malloc(strlen(a->o.dir) + sizeof("/manifest.json")))) {
-			sprintf(path, "%s/manifest.json", a->o.dir);
-			m = json_load_file(path, 0, NULL);
-			free(path);
+		if (!m) {
+			struct ms_err ignored;
+
+			m = backup_manifest_peek(a->o.dir, &ignored);
 			db = json_string_value(json_object_get(m, "database"));
 		}
 		if (!db) {

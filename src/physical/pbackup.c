@@ -743,7 +743,7 @@ static int logical_part(struct pbackup *pb, struct ms_err *e)
 	json_t *summary = NULL, *m = NULL;
 	json_error_t jerr;
 	size_t n = 0;
-	int rc = -1;
+	int rc = -1, fd;
 
 	if (!dir || !schema_only) {
 		ms_fail(e, MS_INTERNAL, "out of memory");
@@ -779,11 +779,15 @@ static int logical_part(struct pbackup *pb, struct ms_err *e)
 		ms_fail_context(e, "the logical part of the backup (views, routines, triggers, tables that are not files)");
 		goto out;
 	}
-	free(dir);
-	dir = path_join(store_partial_path(pb->store), PHYS_LOGICAL_DIR "/manifest.json", "");
-	m = dir ? json_load_file(dir, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+	/* Read back beneath our own directory descriptor, never by path. */
+	fd = store_file_open_read(pb->store, PHYS_LOGICAL_DIR "/manifest.json", e);
+	if (fd < 0)
+		goto out;
+	m = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+	close(fd);
 	if (!m) {
-		ms_fail(e, MS_IO, "cannot read back %s: %s", dir ? dir : "the logical manifest", jerr.text);
+		ms_fail(e, MS_IO, "cannot read back %s/" PHYS_LOGICAL_DIR "/manifest.json: %s",
+			store_partial_path(pb->store), jerr.text);
 		goto out;
 	}
 	for (size_t i = 0; i < json_array_size(json_object_get(m, "files")); i++) {

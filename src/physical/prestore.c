@@ -17,6 +17,7 @@
 #include "physical/physical.h"
 #include "store/copy.h"
 #include "store/verify.h"
+#include "util/beneath.h"
 #include "util/buf.h"
 
 struct itable {
@@ -34,7 +35,8 @@ struct itable {
 
 struct prestore {
 	const struct prestore_opts *o;
-	json_t *manifest;
+	json_t *manifest;              /* as verified */
+	int dir_fd;                    /* the backup directory verified */
 	const char *src_db, *db;       /* backup name, target name */
 	char *fs_db, *datadir, *db_dir;
 	struct itable *tables;
@@ -145,17 +147,9 @@ static int check_snapshot(struct prestore *ps, struct itable *t, struct ms_err *
 
 static int load_manifest(struct prestore *ps, struct ms_err *e)
 {
-	char *path = join3(ps->o->r.dir, "manifest.json", "");
-	json_error_t jerr;
 	json_t *tables, *files;
 	const char *kind;
 
-	if (!path)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
-	ps->manifest = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	free(path);
-	if (!ps->manifest)
-		return ms_fail(e, MS_INCOMPLETE, "%s/manifest.json: %s", ps->o->r.dir, jerr.text);
 	kind = json_string_value(json_object_get(ps->manifest, "kind"));
 	if (!kind || strcmp(kind, "physical"))
 		return ms_fail(e, MS_USAGE, "%s is a logical backup: restore it without --physical", ps->o->r.dir);
@@ -267,29 +261,23 @@ static int exec_fmt(struct prestore *ps, struct db *db, bool nowait, struct ms_e
 	return rc;
 }
 
-static char *read_small(const char *dir, const char *rel, struct ms_err *e)
+/* A file of the verified backup directory, read beneath it. */
+static char *read_small(const struct prestore *ps, const char *rel, struct ms_err *e)
 {
-	char *p = join3(dir, rel, ""), *text = NULL;
-	struct buf b = BUF_INIT;
-	char chunk[8192];
-	size_t n;
-	FILE *f = p ? fopen(p, "rb") : NULL;
+	int fd = beneath_open_regular(ps->dir_fd, rel, NULL);
+	char *text = NULL;
+	size_t len = 0;
 
-	if (!f) {
-		ms_fail(e, MS_IO, "cannot read %s: %s", p ? p : rel, strerror(errno));
-		free(p);
+	if (fd < 0 || fd_read_all(fd, &text, &len) != 0) {
+		ms_fail(e, MS_IO, "cannot read %s/%s: %s", ps->o->r.dir, rel, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_add(&b, chunk, n);
-	fclose(f);
-	free(p);
+	close(fd);
 	/* Written as one statement with ";\n" after it. */
-	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ';'))
-		b.data[--b.len] = '\0';
-	text = buf_detach(&b);
-	if (!text)
-		ms_fail(e, MS_INTERNAL, "out of memory");
+	while (len && (text[len - 1] == '\n' || text[len - 1] == ';'))
+		text[--len] = '\0';
 	return text;
 }
 
@@ -307,7 +295,7 @@ static int place(struct prestore *ps, const struct itable *t, size_t f, const ch
 		ms_fail(e, MS_INTERNAL, "out of memory");
 		goto done;
 	}
-	in = open(src, O_RDONLY | O_CLOEXEC);
+	in = t->paths[f] ? beneath_open_regular(ps->dir_fd, t->paths[f], NULL) : open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
 		ms_fail(e, MS_IO, "cannot open %s: %s", src, strerror(errno));
 		goto done;
@@ -439,7 +427,7 @@ static int import_one(struct prestore *ps, struct db *db, struct itable *t, cons
 
 	if (!qt)
 		return ms_fail(e, MS_INTERNAL, "out of memory");
-	def = read_small(ps->o->r.dir, t->definition_path, e);
+	def = read_small(ps, t->definition_path, e);
 	if (!def)
 		goto out;
 	if (ps->o->r.if_exists == RESTORE_REPLACE && exec_fmt(ps, db, true, e, "DROP TABLE IF EXISTS %s", qt))
@@ -507,6 +495,7 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 	struct prestore ps;
 	struct restore_opts ro = o->r;
 	struct verify_result vr;
+	struct verified_backup vb;
 	json_t *logical = NULL, *imported = json_array();
 	char *sub = NULL, *journal = NULL;
 	double t0 = lockreq_now();
@@ -515,9 +504,13 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 	memset(&ps, 0, sizeof(ps));
 	*summary = NULL;
 	ps.o = o;
+	ps.dir_fd = -1;
 	ps.deadline = o->r.timeout_s > 0 ? t0 + o->r.timeout_s : 0;
-	rc = verify_backup(o->r.dir, NULL, NULL, &vr, e);
+	rc = verify_backup_keep(o->r.dir, NULL, NULL, &vr, &vb, e);
 	verify_result_release(&vr);
+	/* What was verified is what is restored: no second read by path. */
+	ps.dir_fd = vb.dir_fd;
+	ps.manifest = vb.manifest;
 	if (rc) {
 		ms_fail_context(e, "refusing to restore %s, nothing was sent to the server", o->r.dir);
 		goto out;
@@ -572,6 +565,8 @@ out:
 	free(ps.datadir);
 	free(ps.db_dir);
 	json_decref(ps.manifest);
+	if (ps.dir_fd >= 0)
+		close(ps.dir_fd);
 	json_decref(logical);
 	json_decref(imported);
 	free(sub);

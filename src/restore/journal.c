@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/beneath.h"
+
 /* open+flock races with a run that removes the journal (a restore finishing)
  * are retried this often. */
 #define OPEN_ATTEMPTS 5
@@ -209,53 +211,6 @@ static bool same_inode(int fd, const char *path)
 
 	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
 	       a.st_ino == b.st_ino;
-}
-
-/* The whole file, NUL-terminated (the NUL not counted in *len). */
-static int file_slurp(int fd, char **out, size_t *len)
-{
-	struct stat sb;
-	size_t cap, n = 0;
-	char *data;
-
-	if (fstat(fd, &sb) != 0)
-		return -1;
-	cap = (size_t)sb.st_size + 4096;
-	data = malloc(cap);
-	if (!data) {
-		errno = ENOMEM;
-		return -1;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (cap - n < 2) {
-			char *bigger = realloc(data, cap * 2);
-			if (!bigger) {
-				free(data);
-				errno = ENOMEM;
-				return -1;
-			}
-			data = bigger;
-			cap *= 2;
-		}
-		r = read(fd, data + n, cap - n - 1);
-		if (r < 0) {
-			int err = errno;
-			if (err == EINTR)
-				continue;
-			free(data);
-			errno = err;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	data[n] = '\0';
-	*out = data;
-	*len = n;
-	return 0;
 }
 
 /* An OS error on the journal: what failed, why, and what to do next (then). */
@@ -598,7 +553,7 @@ int journal_open_resume(const char *path, struct journal **out, json_t **header_
 	*header_out = NULL;
 	if (journal_alloc(path, &j, e) != 0 || resume_lock(j, e) != 0)
 		goto fail;
-	if (file_slurp(j->fd, &data, &len) != 0) {
+	if (fd_read_all(j->fd, &data, &len) != 0) {
 		fail_os(e, errno, "read", path, RESUME_AGAIN);
 		goto fail;
 	}

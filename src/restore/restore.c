@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <xxhash.h>
 
 #include "restore/keys.h"
 #include "restore/restore_internal.h"
@@ -118,41 +117,22 @@ static void verify_progress(void *ctx, const char *file, unsigned long long stor
 	}
 }
 
-/* The backup is checked whole before the first statement goes out. */
+/* The backup is checked whole before the first statement goes out, and
+ * restored from the directory and manifest that were checked. */
 static int check_backup(struct restore *rs, struct ms_err *e)
 {
 	struct verify_result vr;
-	char *path;
-	json_error_t jerr;
-	struct buf raw = BUF_INIT;
-	FILE *f;
-	char chunk[65536];
-	size_t n;
-	int rc = verify_backup(rs->o->dir, verify_progress, rs, &vr, e);
+	struct verified_backup vb;
+	int rc = verify_backup_keep(rs->o->dir, verify_progress, rs, &vr, &vb, e);
 
 	verify_result_release(&vr);
-	if (rc)
+	if (rc) {
+		verified_backup_release(&vb);
 		return ms_fail_context(e, "refusing to restore %s, nothing was sent to the server", rs->o->dir);
-	if ((rs->dir_fd = backup_dir_open(rs->o->dir, e)) < 0)
-		return -1;
-	if (!(path = malloc(strlen(rs->o->dir) + sizeof("/manifest.json"))))
-		return ms_fail(e, MS_INTERNAL, "out of memory");
-	sprintf(path, "%s/manifest.json", rs->o->dir);
-	f = fopen(path, "rb");
-	free(path);
-	if (!f)
-		return ms_fail(e, MS_IO, "%s/manifest.json: cannot open it again after verifying", rs->o->dir);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_add(&raw, chunk, n);
-	fclose(f);
-	if (raw.failed)
-		return buf_release(&raw), ms_fail(e, MS_INTERNAL, "out of memory");
-	snprintf(rs->backup_id, sizeof(rs->backup_id), "%016llx",
-		 (unsigned long long)XXH3_64bits(raw.data ? raw.data : "", raw.len));
-	rs->manifest = json_loadb(raw.data ? raw.data : "", raw.len, JSON_REJECT_DUPLICATES, &jerr);
-	buf_release(&raw);
-	if (!rs->manifest)
-		return ms_fail(e, MS_INCOMPLETE, "manifest.json changed after it was verified: %s", jerr.text);
+	}
+	rs->dir_fd = vb.dir_fd;
+	rs->manifest = vb.manifest;
+	memcpy(rs->backup_id, vb.manifest_xxh3, sizeof(rs->backup_id));
 	if (!rs->o->import_tables && json_is_string(json_object_get(rs->manifest, "kind")) &&
 	    !strcmp(json_string_value(json_object_get(rs->manifest, "kind")), "physical"))
 		return ms_fail(e, MS_USAGE, "%s is a physical backup: restore it with mdlsafe restore --physical", rs->o->dir);

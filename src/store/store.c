@@ -19,6 +19,7 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
+#include "util/beneath.h"
 #include "util/buf.h"
 
 #define MANIFEST_NAME "manifest.json"
@@ -110,7 +111,7 @@ static int fail_errno(const struct store *st, struct ms_err *e, int err,
 
 static int fsync_dir_at(int dfd, const char *rel)
 {
-	int fd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = beneath_open(dfd, rel, O_RDONLY | O_DIRECTORY, 0);
 	int rc;
 
 	if (fd < 0)
@@ -373,6 +374,30 @@ static int final_absent(const struct store *st, struct ms_err *e)
 }
 
 /*
+ * Whoever can write DIR.partial can replace the manifest and the data files
+ * of the finished backup, and a restore runs what they hold. So a
+ * DIR.partial found in place (made by someone else in a shared parent such
+ * as /tmp, or left open to others) is used only when it is the effective
+ * user's alone.
+ */
+static int partial_private(const struct store *st, int fd, struct ms_err *e)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) != 0)
+		return ms_fail(e, MS_IO, "cannot check %s: %s", st->partial_path, strerror(errno));
+	if (sb.st_uid != geteuid())
+		return ms_fail(e, MS_USAGE,
+			       "%s exists and belongs to uid %u, not to this user (uid %u): its owner could change the backup; remove it or choose another directory",
+			       st->partial_path, (unsigned)sb.st_uid, (unsigned)geteuid());
+	if (sb.st_mode & (S_IWGRP | S_IWOTH))
+		return ms_fail(e, MS_USAGE,
+			       "%s exists and can be written by other users (mode %04o): they could change the backup; remove it or choose another directory",
+			       st->partial_path, (unsigned)(sb.st_mode & 07777));
+	return 0;
+}
+
+/*
  * One attempt at taking DIR.partial. Returns 0 with st->dir_fd set and locked,
  * 1 when the caller should try again (a race, or a stale directory removed),
  * -1 on error.
@@ -397,6 +422,10 @@ static int partial_take(struct store *st, bool *removed, struct ms_err *e)
 			return ms_fail(e, MS_USAGE, "%s exists and is not a directory; remove it or choose another directory",
 				       st->partial_path);
 		return ms_fail(e, MS_IO, "cannot open %s: %s", st->partial_path, strerror(errno));
+	}
+	if (partial_private(st, fd, e) != 0) {
+		close(fd);
+		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		int err = errno;
@@ -519,32 +548,44 @@ static int dirs_remember(struct store *st, const char *rel)
 	return 0;
 }
 
-/* mkdir -p of relpath's parents inside DIR.partial; caller holds st->mu. */
-static int parents_make(struct store *st, const char *relpath, struct ms_err *e)
+static int dir_created(void *ctx, const char *reldir)
 {
-	char *tmp = strdup(relpath);
-	int rc = 0;
+	return dirs_remember(ctx, reldir);
+}
 
-	if (!tmp)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
-	for (char *p = strchr(tmp, '/'); p && rc == 0; p = strchr(p + 1, '/')) {
-		struct stat sb;
+/*
+ * Creates relpath inside DIR.partial exclusively (0600), with its missing
+ * parent directories (0700, remembered for the fsyncs at finalize), and
+ * returns its descriptor. Nothing is resolved through a symbolic link: a
+ * directory swapped for one after it was made fails the write instead of
+ * sending it elsewhere. Caller holds st->mu.
+ */
+static int create_beneath(struct store *st, const char *relpath, struct ms_err *e)
+{
+	const char *base;
+	int pfd = beneath_open_parent(st->dir_fd, relpath, true, 0700, dir_created, st, &base), fd, err;
 
-		*p = '\0';
-		if (mkdirat(st->dir_fd, tmp, 0700) == 0) {
-			if (dirs_remember(st, tmp) != 0)
-				rc = ms_fail(e, MS_INTERNAL, "out of memory");
-		} else if (errno != EEXIST) {
-			rc = fail_errno(st, e, errno, "create directory", st->partial_path, tmp);
-		} else if (fstatat(st->dir_fd, tmp, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
-			   !S_ISDIR(sb.st_mode)) {
-			rc = ms_fail(e, MS_INTERNAL, "cannot create directory %s/%s: a file has that name",
-				     st->partial_path, tmp);
-		}
-		*p = '/';
+	if (pfd < 0) {
+		err = errno;
+		if (err == ENOMEM)
+			return ms_fail(e, MS_INTERNAL, "out of memory");
+		if (err == ENOTDIR)
+			return ms_fail(e, MS_INTERNAL, "cannot create %s/%s: a file has the name of one of its directories",
+				       st->partial_path, relpath);
+		if (err == ELOOP || err == EXDEV)
+			return ms_fail(e, MS_IO, "cannot create %s/%s: a directory on its path was replaced by a symbolic link; something else is writing into the backup directory",
+				       st->partial_path, relpath);
+		return fail_errno(st, e, err, "create directories for", st->partial_path, relpath);
 	}
-	free(tmp);
-	return rc;
+	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	err = errno;
+	close(pfd);
+	if (fd >= 0)
+		return fd;
+	if (err == EEXIST)
+		return ms_fail(e, MS_INTERNAL, "cannot create %s/%s: it was already written", st->partial_path,
+			       relpath);
+	return fail_errno(st, e, err, "create", st->partial_path, relpath);
 }
 
 /* Frees f and its resources; the file itself was closed or is closed here. */
@@ -624,18 +665,10 @@ int store_file_create(struct store *st, const char *relpath, enum store_compress
 		pthread_mutex_unlock(&st->mu);
 		return ms_fail(e, MS_INTERNAL, "cannot add %s: the backup is already finalized", relpath);
 	}
-	if (parents_make(st, relpath, e) != 0) {
+	fd = create_beneath(st, relpath, e);
+	if (fd < 0) {
 		pthread_mutex_unlock(&st->mu);
 		return -1;
-	}
-	fd = openat(st->dir_fd, relpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		int err = errno;
-		pthread_mutex_unlock(&st->mu);
-		if (err == EEXIST)
-			return ms_fail(e, MS_INTERNAL, "cannot create %s/%s: it was already written",
-				       st->partial_path, relpath);
-		return fail_errno(st, e, err, "create", st->partial_path, relpath);
 	}
 	st->open_files++;
 	pthread_mutex_unlock(&st->mu);
@@ -643,7 +676,7 @@ int store_file_create(struct store *st, const char *relpath, enum store_compress
 	f = calloc(1, sizeof(*f));
 	if (!f) {
 		close(fd);
-		unlinkat(st->dir_fd, relpath, 0);
+		beneath_unlink(st->dir_fd, relpath, 0);
 		pthread_mutex_lock(&st->mu);
 		st->open_files--;
 		pthread_mutex_unlock(&st->mu);
@@ -655,7 +688,7 @@ int store_file_create(struct store *st, const char *relpath, enum store_compress
 	f->at_bol = true;
 	f->path = strdup(relpath);
 	if (!f->path) {
-		unlinkat(st->dir_fd, relpath, 0);
+		beneath_unlink(st->dir_fd, relpath, 0);
 		file_free(f);
 		return ms_fail(e, MS_INTERNAL, "out of memory");
 	}
@@ -826,14 +859,8 @@ static int raw_create(struct store *st, const char *relpath, struct ms_err *e)
 	if (!strcmp(relpath, MANIFEST_NAME) || !strcmp(relpath, STORE_PARTIAL_MARKER))
 		return ms_fail(e, MS_INTERNAL, "invalid backup file path \"%s\": the name is reserved", relpath);
 	pthread_mutex_lock(&st->mu);
-	if (parents_make(st, relpath, e) != 0) {
-		pthread_mutex_unlock(&st->mu);
-		return -1;
-	}
-	fd = openat(st->dir_fd, relpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = create_beneath(st, relpath, e);
 	pthread_mutex_unlock(&st->mu);
-	if (fd < 0)
-		return fail_errno(st, e, errno, "create", st->partial_path, relpath);
 	return fd;
 }
 
@@ -849,19 +876,19 @@ int store_copy_in(struct store *st, const char *relpath, int src_fd, enum copy_m
 	if (close(fd) != 0 && rc == 0)
 		rc = fail_errno(st, e, errno, "write", st->partial_path, relpath);
 	if (rc)
-		unlinkat(st->dir_fd, relpath, 0);
+		beneath_unlink(st->dir_fd, relpath, 0);
 	return rc;
 }
 
 int store_file_hash(struct store *st, const char *relpath, struct store_file_info *info, struct ms_err *e)
 {
-	int fd = openat(st->dir_fd, relpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc;
+	int fd = store_file_open_read(st, relpath, e), rc;
 
 	memset(info, 0, sizeof(*info));
 	info->rows = -1;
 	info->compress = STORE_COMPRESS_NONE;
 	if (fd < 0)
-		return fail_errno(st, e, errno, "read", st->partial_path, relpath);
+		return -1;
 	rc = copy_hash_fd(fd, info->xxh3, &info->bytes, relpath, e);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = fail_errno(st, e, errno, "fsync", st->partial_path, relpath);
@@ -873,12 +900,23 @@ int store_file_hash(struct store *st, const char *relpath, struct store_file_inf
 	return info->path ? 0 : ms_fail(e, MS_INTERNAL, "out of memory");
 }
 
+int store_file_open_read(struct store *st, const char *relpath, struct ms_err *e)
+{
+	int fd = beneath_open_regular(st->dir_fd, relpath, NULL);
+
+	if (fd < 0 && errno == BENEATH_NOT_REGULAR)
+		return ms_fail(e, MS_IO, "cannot read %s/%s: not a regular file", st->partial_path, relpath);
+	if (fd < 0)
+		return fail_errno(st, e, errno, "read", st->partial_path, relpath);
+	return fd;
+}
+
 void store_file_discard(struct store *st, const char *relpath)
 {
 	if (store_relpath_problem(relpath))
 		return;
 	/* Relative to the locked DIR.partial descriptor: never elsewhere. */
-	unlinkat(st->dir_fd, relpath, 0);
+	beneath_unlink(st->dir_fd, relpath, 0);
 }
 
 void store_file_abort(struct store_file *f)
@@ -890,7 +928,7 @@ void store_file_abort(struct store_file *f)
 		f->fd = -1;
 	}
 	if (f->path)
-		unlinkat(f->st->dir_fd, f->path, 0);
+		beneath_unlink(f->st->dir_fd, f->path, 0);
 	file_free(f);
 }
 

@@ -125,6 +125,11 @@ int store_copy_in(struct store *st, const char *relpath, int src_fd, enum copy_m
  * fsyncs it. */
 int store_file_hash(struct store *st, const char *relpath, struct store_file_info *info, struct ms_err *e);
 
+/* Opens a file already in DIR.partial for reading, beneath it with no
+ * symbolic link and only as a regular file. Returns the descriptor (the
+ * caller closes it), or -1 with e filled. */
+int store_file_open_read(struct store *st, const char *relpath, struct ms_err *e);
+
 /* The manifest entry for a file, as verify reads it:
  * {"path", "bytes", "stored_bytes", "xxh3", "rows" (integer or null),
  *  "compression": "zstd"|"none"}. NULL when out of memory. New reference. */

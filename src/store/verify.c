@@ -19,6 +19,7 @@
 #include <zstd_errors.h>
 
 #include "store/store.h"
+#include "util/beneath.h"
 #include "util/buf.h"
 
 #define MANIFEST_NAME "manifest.json"
@@ -44,6 +45,7 @@ struct verifier {
 	struct backup_reader *rd;
 	struct verify_result *r;
 	struct ms_err *e;
+	char manifest_xxh3[17]; /* of the manifest bytes parsed */
 };
 
 static int vfile_bad(struct ms_err *e, enum ms_status status, const char *file, const char *fmt, va_list ap);
@@ -113,6 +115,43 @@ const char *backup_file_parse(json_t *j, struct backup_file *en)
 	return NULL;
 }
 
+/* Reads manifest.json whole into *text (the caller frees it): a regular
+ * file directly in the directory, without a size cap (a server with many
+ * tables has a large manifest). -1 with errno set when it cannot. */
+static int manifest_read(int dir_fd, char **text, size_t *len)
+{
+	int fd = beneath_open_regular(dir_fd, MANIFEST_NAME, NULL), rc, err;
+
+	*text = NULL;
+	if (fd < 0)
+		return -1;
+	rc = fd_read_all(fd, text, len);
+	err = errno;
+	close(fd);
+	errno = err;
+	return rc;
+}
+
+json_t *backup_manifest_peek(const char *dir, struct ms_err *e)
+{
+	int fd = backup_dir_open(dir, e);
+	json_error_t jerr;
+	json_t *m = NULL;
+	char *text;
+	size_t len;
+
+	if (fd < 0)
+		return NULL;
+	if (manifest_read(fd, &text, &len) != 0)
+		ms_fail(e, MS_INCOMPLETE, "%s/" MANIFEST_NAME ": %s", dir,
+			errno == BENEATH_NOT_REGULAR ? "not a regular file" : strerror(errno));
+	else if (!(m = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)))
+		ms_fail(e, MS_INCOMPLETE, "%s/" MANIFEST_NAME ": not valid JSON: %s", dir, jerr.text);
+	free(text);
+	close(fd);
+	return m;
+}
+
 /* Loads and checks the top level; on success *files is the "files" array
  * (borrowed from *root, which the caller releases). */
 static int manifest_load(struct verifier *v, json_t **root, json_t **files)
@@ -120,11 +159,18 @@ static int manifest_load(struct verifier *v, json_t **root, json_t **files)
 	json_t *m, *fmt, *ver, *complete;
 	json_error_t jerr;
 	struct stat sb;
-	int fd;
+	char *text;
+	size_t len;
 
 	*root = NULL;
-	fd = openat(v->dir_fd, MANIFEST_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
+	if (manifest_read(v->dir_fd, &text, &len) != 0) {
+		if (errno == ENOMEM)
+			return ms_fail(v->e, MS_INTERNAL, "out of memory reading %s/" MANIFEST_NAME, v->dir);
+		if (errno == ELOOP)
+			return bad(v, MS_INCOMPLETE, MANIFEST_NAME, "is a symbolic link, not a backup manifest; " UNTRUSTED);
+		if (errno == BENEATH_NOT_REGULAR)
+			return bad(v, MS_INCOMPLETE, MANIFEST_NAME,
+				   "is not a regular file (a FIFO, device or directory); " UNTRUSTED);
 		if (errno != ENOENT)
 			return bad(v, MS_IO, MANIFEST_NAME, "cannot open: %s", strerror(errno));
 		/* A finished backup has a manifest; a .partial marker says which
@@ -136,8 +182,10 @@ static int manifest_load(struct verifier *v, json_t **root, json_t **files)
 		return bad(v, MS_INCOMPLETE, MANIFEST_NAME,
 			   "missing: %s is not a complete mdlsafe backup; " UNTRUSTED, v->dir);
 	}
-	m = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
-	close(fd);
+	/* The bytes parsed are the bytes hashed, and the ones restore uses. */
+	snprintf(v->manifest_xxh3, sizeof(v->manifest_xxh3), "%016llx", (unsigned long long)XXH3_64bits(text, len));
+	m = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
 	if (!m)
 		return bad(v, MS_INCOMPLETE, MANIFEST_NAME,
 			   "not valid JSON (line %d: %s): the manifest is damaged; " UNTRUSTED,
@@ -312,19 +360,23 @@ int backup_reader_read(struct backup_reader *rd, int dir_fd, const struct backup
 	int fd, rc;
 
 	ms_err_clear(e);
-	fd = openat(dir_fd, f->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* Beneath the backup directory only: a directory in it that is a
+	 * symbolic link would make the manifest vouch for files elsewhere. */
+	fd = beneath_open_regular(dir_fd, f->path, &sb);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return file_bad(e, MS_INCOMPLETE, f->path, "missing (listed in " MANIFEST_NAME "); " UNTRUSTED);
-		if (errno == ELOOP)
-			return file_bad(e, MS_INCOMPLETE, f->path, "is a symbolic link, not a backup file; " UNTRUSTED);
+		if (errno == ELOOP || errno == EXDEV)
+			return file_bad(e, MS_INCOMPLETE, f->path,
+					"is or lies under a symbolic link; backup files are read only inside the backup directory; " UNTRUSTED);
+		if (errno == BENEATH_NOT_REGULAR)
+			return file_bad(e, MS_INCOMPLETE, f->path,
+					"is not a regular file (a FIFO, device or directory); " UNTRUSTED);
+		if (errno == ENOTDIR)
+			return file_bad(e, MS_INCOMPLETE, f->path, "a part of its path is not a directory; " UNTRUSTED);
 		return file_bad(e, MS_IO, f->path, "cannot open: %s", strerror(errno));
 	}
-	if (fstat(fd, &sb) != 0)
-		rc = file_bad(e, MS_IO, f->path, "cannot stat: %s", strerror(errno));
-	else if (!S_ISREG(sb.st_mode))
-		rc = file_bad(e, MS_INCOMPLETE, f->path, "is not a regular file; " UNTRUSTED);
-	else if ((unsigned long long)sb.st_size != f->stored_bytes)
+	if ((unsigned long long)sb.st_size != f->stored_bytes)
 		rc = file_bad(e, MS_INCOMPLETE, f->path,
 			      "%lld bytes on disk, " MANIFEST_NAME " says %llu: the file is %s; " UNTRUSTED,
 			      (long long)sb.st_size, f->stored_bytes,
@@ -419,6 +471,12 @@ int backup_dir_open(const char *dir, struct ms_err *e)
 int verify_backup(const char *dir, void (*progress)(void *, const char *, unsigned long long),
 		  void *ctx, struct verify_result *r, struct ms_err *e)
 {
+	return verify_backup_keep(dir, progress, ctx, r, NULL, e);
+}
+
+int verify_backup_keep(const char *dir, void (*progress)(void *, const char *, unsigned long long),
+		       void *ctx, struct verify_result *r, struct verified_backup *vb, struct ms_err *e)
+{
 	struct verifier v = { .dir_fd = -1, .r = r, .e = e };
 	json_t *root = NULL, *files = NULL, *seen = NULL;
 	char *path = NULL;
@@ -426,6 +484,10 @@ int verify_backup(const char *dir, void (*progress)(void *, const char *, unsign
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
+	if (vb) {
+		memset(vb, 0, sizeof(*vb));
+		vb->dir_fd = -1;
+	}
 	len = dir ? strlen(dir) : 0;
 	while (len > 1 && dir[len - 1] == '/')
 		len--;
@@ -471,6 +533,13 @@ int verify_backup(const char *dir, void (*progress)(void *, const char *, unsign
 			r->rows += (unsigned long long)en.rows;
 	}
 	rc = 0;
+	if (vb) {
+		vb->dir_fd = v.dir_fd;
+		v.dir_fd = -1;
+		vb->manifest = root;
+		root = NULL;
+		memcpy(vb->manifest_xxh3, v.manifest_xxh3, sizeof(vb->manifest_xxh3));
+	}
 out:
 	json_decref(seen);
 	json_decref(root);
@@ -487,4 +556,15 @@ void verify_result_release(struct verify_result *r)
 		return;
 	free(r->first_bad_file);
 	memset(r, 0, sizeof(*r));
+}
+
+void verified_backup_release(struct verified_backup *vb)
+{
+	if (!vb)
+		return;
+	if (vb->dir_fd >= 0)
+		close(vb->dir_fd);
+	json_decref(vb->manifest);
+	memset(vb, 0, sizeof(*vb));
+	vb->dir_fd = -1;
 }

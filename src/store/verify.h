@@ -18,9 +18,10 @@ struct verify_result {
 };
 
 /*
- * Checks dir: manifest.json exists and parses, "format" is "mdlsafe-backup",
+ * Checks dir: manifest.json exists as a regular file and parses, "format" is "mdlsafe-backup",
  * "format_version" is 1, "complete" is true; every file listed in "files"
- * has a safe relative path, exists as a regular file of "stored_bytes" bytes,
+ * has a safe relative path, exists as a regular file of "stored_bytes" bytes
+ * reached from dir without a symbolic link in any component,
  * decompresses cleanly (complete zstd frames, nothing after them), and its
  * uncompressed length, XXH3-64 and (when "rows" is not null) row count match.
  * Files in dir that the manifest does not list are ignored.
@@ -39,6 +40,32 @@ int verify_backup(const char *dir, void (*progress)(void *, const char *, unsign
 		  void *ctx, struct verify_result *r, struct ms_err *e);
 
 void verify_result_release(struct verify_result *r);
+
+/* What restore needs from a backup verify_backup_keep() found good. */
+struct verified_backup {
+	int dir_fd;             /* the directory that was verified (-1: none); owned */
+	json_t *manifest;       /* parsed from exactly the bytes that were verified; owned */
+	char manifest_xxh3[17]; /* XXH3-64 of those bytes, 16 lowercase hex */
+};
+
+/*
+ * verify_backup(), and on success hands over the directory descriptor and
+ * the manifest it checked, so a restore reads exactly what was verified:
+ * nothing is opened again by path, and there is no size limit on the
+ * manifest. manifest.json and every listed file are opened beneath the
+ * directory without following symbolic links, and only as regular files
+ * (a FIFO cannot block the check). On failure *vb is empty; release it with
+ * verified_backup_release() in either case.
+ */
+int verify_backup_keep(const char *dir, void (*progress)(void *, const char *, unsigned long long),
+		       void *ctx, struct verify_result *r, struct verified_backup *vb, struct ms_err *e);
+
+void verified_backup_release(struct verified_backup *vb);
+
+/* Reads dir's manifest.json the way verify does (a regular file directly in
+ * dir, no size cap) without checking the backup, for a look before verify
+ * runs. NULL with e filled when it cannot be read or parsed. New reference. */
+json_t *backup_manifest_peek(const char *dir, struct ms_err *e);
 
 /* ---- reading a backup's files, shared with restore ---------------------- */
 
