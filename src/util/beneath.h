@@ -41,10 +41,9 @@ int beneath_open_walk(int dir_fd, const char *relpath, int flags, mode_t mode);
  * when it returns non-zero the walk stops with errno ENOMEM. An existing
  * component that is not a directory fails with ENOTDIR.
  */
-int beneath_open_parent(int dir_fd, const char *relpath, bool create,
-                        mode_t dir_mode,
-                        int (*on_created)(void *ctx, const char *reldir),
-                        void *ctx, const char **base);
+int beneath_open_parent(int dir_fd, const char *relpath, bool create, mode_t dir_mode,
+			int (*on_created)(void *ctx, const char *reldir), void *ctx,
+			const char **base);
 
 /*
  * Opens relpath for reading only when it is a regular file: it is opened
