@@ -581,6 +581,110 @@ static void test_empty_partial_without_marker_is_reused(void **state)
 	store_close(st);
 }
 
+/* Refused, and left exactly as found: no marker, no lock taken over. */
+static void adoption_refused(const struct fx *fx, const char *words)
+{
+	struct store *st = NULL;
+	struct ms_err e;
+	char *marker = path_join(fx->partial, STORE_PARTIAL_MARKER);
+
+	assert_int_equal(store_open(fx->dir, &st, NULL, &e), -1);
+	assert_null(st);
+	assert_int_equal(e.status, MS_USAGE);
+	if (!strstr(e.msg, words) || !strstr(e.msg, "remove it or choose another directory"))
+		fail_msg("message lacks \"%s\" or the fix: %s", words, e.msg);
+	assert_false(exists(marker));
+	free(marker);
+}
+
+static void test_partial_that_others_can_write_is_not_adopted(void **state)
+{
+	struct fx *fx = *state;
+
+	/* Made beforehand in a shared parent: whoever can write it could swap
+	 * the manifest of the finished backup. */
+	assert_int_equal(mkdir(fx->partial, 0700), 0);
+	assert_int_equal(chmod(fx->partial, 0777), 0);
+	adoption_refused(fx, "can be written by other users (mode 0777)");
+	assert_int_equal(mode_of(fx->partial), 0777);
+
+	assert_int_equal(chmod(fx->partial, 0720), 0);
+	adoption_refused(fx, "can be written by other users (mode 0720)");
+}
+
+static void test_partial_of_another_user_is_not_adopted(void **state)
+{
+	struct fx *fx = *state;
+	struct stat sb;
+	char words[64];
+
+	if (geteuid() != 0)
+		skip(); /* only root can give a directory away */
+	assert_int_equal(mkdir(fx->partial, 0700), 0);
+	assert_int_equal(chown(fx->partial, 65534, 65534), 0);
+	snprintf(words, sizeof(words), "belongs to uid 65534, not to this user (uid %u)", (unsigned)geteuid());
+	adoption_refused(fx, words);
+	assert_int_equal(stat(fx->partial, &sb), 0);
+	assert_int_equal(sb.st_uid, 65534);
+}
+
+/* Replaces DIR.partial/sub with a link to base/outside, which holds the
+ * file name of what was written there. */
+static char *swap_for_link(const struct fx *fx, const char *sub, const char *name)
+{
+	char *d = path_join(fx->partial, sub), *aside = path_join(fx->base, "aside"),
+	     *outside = path_join(fx->base, "outside"), *theirs;
+
+	mkdir(outside, 0700);
+	theirs = path_join(outside, name);
+	make_file(theirs, "theirs");
+	assert_int_equal(rename(d, aside), 0);
+	assert_int_equal(symlink(outside, d), 0);
+	free(d);
+	free(aside);
+	free(outside);
+	return theirs;
+}
+
+static void test_files_are_never_reached_through_a_linked_directory(void **state)
+{
+	struct fx *fx = *state;
+	struct store *st = open_ok(fx->dir, NULL);
+	struct store_file *f = NULL;
+	struct store_file_info info;
+	struct ms_err e;
+	char *theirs, *other, *p;
+
+	assert_int_equal(store_file_create(st, "shop/a.sql", STORE_COMPRESS_NONE, 0, &f, &e), 0);
+	assert_int_equal(store_file_close(f, &info, &e), 0);
+	store_file_info_release(&info);
+	theirs = swap_for_link(fx, "shop", "a.sql");
+
+	/* A table re-read after a DDL discards its old files. */
+	store_file_discard(st, "shop/a.sql");
+	assert_true(exists(theirs));
+	/* Physical backups hash the files they copied in. */
+	assert_int_equal(store_file_hash(st, "shop/a.sql", &info, &e), -1);
+	store_file_info_release(&info);
+	assert_int_equal(store_file_create(st, "shop/b.sql", STORE_COMPRESS_NONE, 0, &f, &e), -1);
+	assert_null(f);
+	other = path_join(fx->base, "outside/b.sql");
+	assert_false(exists(other));
+	free(other);
+	free(theirs);
+
+	/* Given up on after the swap: the file out there stays. */
+	assert_int_equal(store_file_create(st, "web/x.sql", STORE_COMPRESS_NONE, 0, &f, &e), 0);
+	p = path_join(fx->base, "aside");
+	rm_rf(p);
+	free(p);
+	theirs = swap_for_link(fx, "web", "x.sql");
+	store_file_abort(f);
+	assert_true(exists(theirs));
+	free(theirs);
+	store_close(st);
+}
+
 static void test_dir_named_like_an_unfinished_backup_is_refused(void **state)
 {
 	struct fx *fx = *state;
@@ -1018,6 +1122,9 @@ int main(void)
 		T(test_stale_partial_removal_does_not_follow_symlinks),
 		T(test_partial_without_marker_is_not_removed),
 		T(test_empty_partial_without_marker_is_reused),
+		T(test_partial_that_others_can_write_is_not_adopted),
+		T(test_partial_of_another_user_is_not_adopted),
+		T(test_files_are_never_reached_through_a_linked_directory),
 		T(test_dir_named_like_an_unfinished_backup_is_refused),
 		T(test_open_needs_an_existing_parent),
 		T(test_unsafe_relpaths_are_rejected),

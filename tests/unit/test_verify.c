@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <xxhash.h>
 
 #include "store/store.h"
 #include "store/verify.h"
@@ -479,6 +480,163 @@ static void test_missing_manifest_is_named(void **state)
 	free(p);
 }
 
+/* ---- paths that leave the directory, and files that are not files ------- */
+
+/* Seconds a test may take before SIGALRM ends it: reading a FIFO must fail
+ * the test, not hang the suite. */
+#define HANG_GUARD_S 10
+
+static void test_listed_file_under_a_symlinked_directory_is_refused(void **state)
+{
+	struct fx *fx = *state;
+	char *shop = path_join(fx->dir, "shop"), *elsewhere = path_join(fx->base, "elsewhere");
+
+	/* The same files, one link away: a manifest could vouch for anything. */
+	assert_int_equal(rename(shop, elsewhere), 0);
+	assert_int_equal(symlink(elsewhere, shop), 0);
+	verify_fails(fx->dir, SCHEMA_FILE, "symbolic link");
+	free(shop);
+	free(elsewhere);
+}
+
+static void test_listed_fifo_does_not_hang_verify(void **state)
+{
+	struct fx *fx = *state;
+	char *p = path_join(fx->dir, DATA0);
+
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	alarm(HANG_GUARD_S);
+	verify_fails(fx->dir, DATA0, "not a regular file");
+	alarm(0);
+	free(p);
+}
+
+static void test_manifest_that_is_a_fifo_does_not_hang_verify(void **state)
+{
+	struct fx *fx = *state;
+	char *p = path_join(fx->dir, "manifest.json");
+
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	alarm(HANG_GUARD_S);
+	verify_fails(fx->dir, "manifest.json", "not a regular file");
+	alarm(0);
+	free(p);
+}
+
+/* Reads a whole file into memory. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *data;
+	long n;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	data = malloc((size_t)n + 1);
+	assert_non_null(data);
+	assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return data;
+}
+
+static void test_verified_directory_and_manifest_are_handed_over(void **state)
+{
+	struct fx *fx = *state;
+	struct verified_backup vb;
+	struct verify_result r;
+	struct ms_err e;
+	char *p = path_join(fx->dir, "manifest.json"), *moved = path_join(fx->base, "moved"), *text;
+	char want[17];
+	struct stat a, b;
+	size_t len;
+
+	text = slurp(p, &len);
+	snprintf(want, sizeof(want), "%016llx", (unsigned long long)XXH3_64bits(text, len));
+	if (verify_backup_keep(fx->dir, NULL, NULL, &r, &vb, &e) != 0)
+		fail_msg("%s", e.msg);
+	assert_string_equal(vb.manifest_xxh3, want);
+	assert_int_equal(json_array_size(json_object_get(vb.manifest, "files")), 3);
+	/* The descriptor is the directory verified, wherever its name goes. */
+	assert_int_equal(rename(fx->dir, moved), 0);
+	assert_int_equal(mkdir(fx->dir, 0700), 0);
+	assert_int_equal(fstat(vb.dir_fd, &a), 0);
+	assert_int_equal(stat(moved, &b), 0);
+	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	verified_backup_release(&vb);
+	assert_int_equal(vb.dir_fd, -1);
+	assert_null(vb.manifest);
+	verify_result_release(&r);
+
+	/* A backup that fails hands nothing over. */
+	assert_int_equal(verify_backup_keep(fx->dir, NULL, NULL, &r, &vb, &e), -1);
+	assert_int_equal(vb.dir_fd, -1);
+	assert_null(vb.manifest);
+	verified_backup_release(&vb);
+	verify_result_release(&r);
+	assert_int_equal(rmdir(fx->dir), 0);
+	assert_int_equal(rename(moved, fx->dir), 0);
+	free(text);
+	free(p);
+	free(moved);
+}
+
+/* A multi-tenant server's manifest: this many tables (each with a schema
+ * file and chunks) came to over 64 MiB, where restore used to stop. */
+#define MANY_TABLES 72000
+#define BIG_MANIFEST_BYTES (70ULL << 20)
+
+static void many_tables(json_t *m)
+{
+	json_t *tables = json_array();
+
+	for (int i = 0; i < MANY_TABLES; i++) {
+		char name[64], schema[128], chunk[128], where[160];
+		json_t *chunks = json_array();
+
+		snprintf(name, sizeof(name), "tenant_%05d_order_line_items_archive", i);
+		snprintf(schema, sizeof(schema), "shop/%s.schema.sql", name);
+		for (int c = 0; c < 3; c++) {
+			snprintf(chunk, sizeof(chunk), "shop/%s.%05d.sql.zst", name, c);
+			snprintf(where, sizeof(where), "`tenant_id` >= %d AND `tenant_id` < %d AND `id` >= %d",
+				 c * 1000000, (c + 1) * 1000000, c * 333333);
+			json_array_append_new(chunks, json_pack("{s:s, s:i, s:s}", "file", chunk, "rows",
+								1000000 + c, "where", where));
+		}
+		json_array_append_new(tables,
+				      json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:n, s:o, s:[]}", "name",
+						name, "engine", "InnoDB", "consistency", "snapshot", "rows",
+						3000003, "yields", 0, "schema_file", schema, "triggers_file",
+						"chunks", chunks, "notes"));
+	}
+	json_object_set_new(m, "databases",
+			    json_pack("[{s:s, s:o}]", "name", "shop", "tables", tables));
+}
+
+static void test_manifest_over_64_mib_is_read_whole(void **state)
+{
+	struct fx *fx = *state;
+	struct verified_backup vb;
+	struct verify_result r;
+	struct ms_err e;
+	json_t *tables;
+
+	manifest_edit(fx->dir, many_tables);
+	assert_true((unsigned long long)size_of(fx->dir, "manifest.json") > BIG_MANIFEST_BYTES);
+	if (verify_backup_keep(fx->dir, NULL, NULL, &r, &vb, &e) != 0)
+		fail_msg("%s", e.msg);
+	tables = json_object_get(json_array_get(json_object_get(vb.manifest, "databases"), 0), "tables");
+	assert_int_equal(json_array_size(tables), MANY_TABLES);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(tables, MANY_TABLES - 1), "name")),
+			    "tenant_71999_order_line_items_archive");
+	verified_backup_release(&vb);
+	verify_result_release(&r);
+}
+
 /* ---- the directory itself ----------------------------------------------- */
 
 static void test_partial_dir_is_an_unfinished_backup(void **state)
@@ -540,6 +698,11 @@ int main(void)
 		T(test_file_listed_twice_is_refused),
 		T(test_manifest_that_is_not_json_is_named),
 		T(test_missing_manifest_is_named),
+		T(test_listed_file_under_a_symlinked_directory_is_refused),
+		T(test_listed_fifo_does_not_hang_verify),
+		T(test_manifest_that_is_a_fifo_does_not_hang_verify),
+		T(test_verified_directory_and_manifest_are_handed_over),
+		T(test_manifest_over_64_mib_is_read_whole),
 		T(test_partial_dir_is_an_unfinished_backup),
 		T(test_missing_dir_is_a_usage_error),
 #undef T
