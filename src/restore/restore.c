@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-
 #include "restore/keys.h"
 #include "restore/restore_internal.h"
 #include "restore/sqlsplit.h"
