@@ -1,6 +1,5 @@
 /* Opening and creating paths strictly beneath a directory descriptor, never
- * through a symbolic link: the one way backup directories are written and read.
- */
+ * through a symbolic link: the one way backup directories are written and read. */
 #ifndef MDLSAFE_BENEATH_H
 #define MDLSAFE_BENEATH_H
 
@@ -21,11 +20,13 @@
  * The kernel's openat2() with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS does the
  * resolution where it exists; elsewhere (old kernels, seccomp filters that
  * refuse it) each component is opened in turn with O_NOFOLLOW | O_DIRECTORY.
- * Both give the same answers. Functions return -1 with errno set on failure.
+ * Both give the same answers, except that the walk refuses every ".." (EXDEV)
+ * where openat2() allows one that stays inside; backup paths have none.
+ * Functions return -1 with errno set on failure.
  */
 
-/* openat(dir_fd, relpath, flags, mode) resolved as above. O_CLOEXEC and
- * O_NOFOLLOW are always added. */
+/* openat(dir_fd, relpath, flags, mode) resolved as above; O_CLOEXEC is
+ * always added, and the last component is never followed either. */
 int beneath_open(int dir_fd, const char *relpath, int flags, mode_t mode);
 
 /* The same, always by the per-component walk: for tests, which prove that
