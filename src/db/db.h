@@ -81,6 +81,11 @@ int db_query_value(struct db *db, const char *sql, char **out, struct ms_err *e)
  * fix suggestion for the common cases (privileges, lost connection). */
 int db_fail(struct db *db, struct ms_err *e, const char *what);
 
+/* Bytes of the longest database, table or column name: 64 characters of
+ * up to 4 bytes in utf8mb4. Every buffer that holds a name holds this many
+ * (plus its NUL); a longer string is not a name, never a name cut short. */
+#define DB_NAME_MAX 256
+
 /* Appends `ident` quoted with backticks (doubling embedded backticks) to a
  * freshly allocated string the caller frees. The only way mdlsafe builds
  * identifiers into SQL. */

@@ -148,7 +148,7 @@ static bool mentions(const char *sql, const char *word)
 struct stmt {
 	const char *sql;
 	struct sql_targets tg;
-	char schema[130], table[130];   /* first target, schema filled from -D or the session */
+	char schema[DB_NAME_MAX + 1], table[DB_NAME_MAX + 1]; /* first target, schema filled from -D or the session */
 	char algorithm[16];             /* INSTANT, INPLACE, COPY, "as written", "n/a" */
 	char *run_sql;
 	json_t *j;

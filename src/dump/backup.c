@@ -30,7 +30,7 @@ json_t *backup_consistency_json(const struct backup *bk)
 static void on_yield(void *ctx, const struct watchdog_yield *y)
 {
 	struct backup *bk = ctx;
-	char line[512];
+	char line[2 * DB_NAME_MAX + 256];
 
 	pthread_mutex_lock(&bk->mu);
 	bk->yields++;

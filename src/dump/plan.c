@@ -14,7 +14,7 @@ static const char *const system_schemas[] = { "mysql", "information_schema", "pe
 
 bool dump_filter_excludes(const struct dump_filter *f, const char *schema, const char *table)
 {
-	char full[300];
+	char full[2 * DB_NAME_MAX + 2];
 
 	snprintf(full, sizeof(full), "%s.%s", schema, table);
 	for (size_t i = 0; i < f->n_exclude; i++)
@@ -25,7 +25,7 @@ bool dump_filter_excludes(const struct dump_filter *f, const char *schema, const
 
 bool dump_filter_selects(const struct dump_filter *f, const char *schema, const char *table)
 {
-	char full[300];
+	char full[2 * DB_NAME_MAX + 2];
 
 	if (f->n_dbs == 0 && f->n_tables == 0) {
 		for (size_t i = 0; i < sizeof(system_schemas) / sizeof(system_schemas[0]); i++)
@@ -262,7 +262,7 @@ int dump_plan_load(struct db *db, const struct dump_filter *f, unsigned long lon
 			break;
 		}
 		if (dump_filter_excludes(f, row[0], row[1])) {
-			char full[300];
+			char full[2 * DB_NAME_MAX + 2];
 			snprintf(full, sizeof(full), "%s.%s", row[0], row[1]);
 			if (strlist_add(&p->excluded, &p->n_excluded, full))
 				rc = ms_fail(e, MS_INTERNAL, "out of memory");

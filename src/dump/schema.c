@@ -27,6 +27,29 @@ static const char RESTORE_SESSION[] =
 static const char BODY_NOTE[] =
 	"-- Load with mariadb --comments to keep the comments inside these bodies.\n";
 
+/* "-- kind name [on table]\n" above an object. A name may hold a newline,
+ * which would end the comment and make the rest of the name SQL that a
+ * restore runs: control bytes are written as \xNN. */
+static void add_comment(struct buf *b, const char *kind, const char *name, const char *table)
+{
+	buf_addf(b, "-- %s ", kind);
+	for (int part = 0; part < 2; part++) {
+		const char *p = part ? table : name;
+
+		if (!p)
+			break;
+		if (part)
+			buf_adds(b, " on ");
+		for (; *p; p++) {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				buf_addf(b, "\\x%02x", (unsigned char)*p);
+			else
+				buf_addch(b, *p);
+		}
+	}
+	buf_addch(b, '\n');
+}
+
 static int oom(struct ms_err *e)
 {
 	return ms_fail(e, MS_INTERNAL, "out of memory");
@@ -328,6 +351,14 @@ static int finish_block(struct buf *b, size_t objects, char **sql, struct ms_err
 	return 0;
 }
 
+static bool name_seen(const struct buf *seen, const char *name)
+{
+	for (size_t at = 0; at < seen->len; at += strlen(seen->data + at) + 1)
+		if (!strcmp(seen->data + at, name))
+			return true;
+	return false;
+}
+
 int schema_table_triggers(struct db *db, const char *schema, const char *table, char **sql,
 			  struct ms_err *e)
 {
@@ -346,22 +377,22 @@ int schema_table_triggers(struct db *db, const char *schema, const char *table, 
 		return -1;
 	buf_adds(&b, SAVE_SESSION);
 	buf_adds(&b, BODY_NOTE);
-	buf_addch(&seen, '\n');
 	while (list && (name = mysql_fetch_row(list))) {
 		MYSQL_RES *res;
 		MYSQL_ROW row;
 		const char *create;
-		char what[200], key[300];
+		char what[2 * DB_NAME_MAX + 32];
 
-		/* A trigger on several events is listed once per event. */
-		snprintf(key, sizeof(key), "\n%s\n", name[0]);
-		if (strstr(buf_str(&seen), key))
+		/* A trigger on several events is listed once per event. seen
+		 * holds the names so far, each ending in a NUL: a name may hold
+		 * any other byte. */
+		if (!name[0] || name_seen(&seen, name[0]))
 			continue;
-		buf_adds(&seen, key + 1);
+		buf_add(&seen, name[0], strlen(name[0]) + 1);
 		snprintf(what, sizeof(what), "trigger %s.%s", schema, name[0]);
 		if (show_create(db, "TRIGGER", schema, name[0], &res, &row, &create, e))
 			goto fail;
-		buf_addf(&b, "-- trigger %s on %s\n", name[0], table);
+		add_comment(&b, "trigger", name[0], table);
 		if (add_object(&b, db, what, field_value(res, row, "sql_mode"),
 			       field_value(res, row, "collation_connection"), NULL, create, true, e)) {
 			mysql_free_result(res);
@@ -403,7 +434,7 @@ int schema_routines(struct db *db, const char *schema, char **sql, struct ms_err
 		MYSQL_RES *res;
 		MYSQL_ROW row;
 		const char *create, *kind = NULL;
-		char what[200];
+		char what[2 * DB_NAME_MAX + 32];
 
 		/* The type goes into SQL text: only known words. */
 		for (const char *const *k = kinds; *k; k++)
@@ -417,7 +448,7 @@ int schema_routines(struct db *db, const char *schema, char **sql, struct ms_err
 		snprintf(what, sizeof(what), "%s %s.%s", kind, schema, name[1]);
 		if (show_create(db, kind, schema, name[1], &res, &row, &create, e))
 			goto fail;
-		buf_addf(&b, "-- %s %s\n", kind, name[1]);
+		add_comment(&b, kind, name[1], NULL);
 		if (add_object(&b, db, what, field_value(res, row, "sql_mode"),
 			       field_value(res, row, "collation_connection"), NULL, create, true, e)) {
 			mysql_free_result(res);
@@ -453,12 +484,12 @@ int schema_events(struct db *db, const char *schema, char **sql, struct ms_err *
 		MYSQL_RES *res;
 		MYSQL_ROW row;
 		const char *create;
-		char what[200];
+		char what[2 * DB_NAME_MAX + 32];
 
 		snprintf(what, sizeof(what), "event %s.%s", schema, name[0]);
 		if (show_create(db, "EVENT", schema, name[0], &res, &row, &create, e))
 			goto fail;
-		buf_addf(&b, "-- event %s\n", name[0]);
+		add_comment(&b, "event", name[0], NULL);
 		/* The schedule is read in the event's own time zone. */
 		if (add_object(&b, db, what, field_value(res, row, "sql_mode"),
 			       field_value(res, row, "collation_connection"), field_value(res, row, "time_zone"),
@@ -506,7 +537,7 @@ static int integer_value(const char *v, const char *what, long long *out, struct
 static int add_sequence_state(struct buf *b, struct db *db, const char *schema, const char *name,
 			      struct ms_err *e)
 {
-	char *qs = db_quote_ident(schema), *qn = db_quote_ident(name), what[300];
+	char *qs = db_quote_ident(schema), *qn = db_quote_ident(name), what[2 * DB_NAME_MAX + 32];
 	struct buf sql = BUF_INIT;
 	MYSQL_RES *r = NULL;
 	MYSQL_ROW row;
@@ -782,7 +813,7 @@ int schema_views(struct db *db, const char *schema, char **sql, struct ms_err *e
 	buf_adds(&b, SAVE_SESSION);
 	for (size_t emitted = 0; emitted < n; emitted++) {
 		size_t pick = n;
-		char what[200];
+		char what[2 * DB_NAME_MAX + 32];
 
 		for (size_t i = 0; i < n && pick == n; i++)
 			if (!v[i].done && view_ready(&v[i], v))
@@ -793,7 +824,7 @@ int schema_views(struct db *db, const char *schema, char **sql, struct ms_err *e
 				pick = i;
 		v[pick].done = true;
 		snprintf(what, sizeof(what), "view %s.%s", schema, v[pick].name);
-		buf_addf(&b, "-- view %s\n", v[pick].name);
+		add_comment(&b, "view", v[pick].name, NULL);
 		if (add_object(&b, db, what, NULL, v[pick].collation, NULL, v[pick].create, false, e))
 			goto done;
 	}

@@ -217,6 +217,15 @@ static int dump_rows(struct worker *w, struct table_state *ts, size_t chunk, str
 		goto out;
 	}
 	f = NULL;
+	/* verify and restore read the file with the counter that counted
+	 * info->rows: had it read the rows otherwise than the writer wrote
+	 * them, the backup would not restore as it claims. */
+	if (info->rows != (long long)rows) {
+		ms_fail(e, MS_INTERNAL, "%llu rows written to %s, but the file reads as %lld: please report this with "
+			"the table's CREATE TABLE", rows, info->path, info->rows);
+		store_file_info_release(info);
+		goto out;
+	}
 	rc = 0;
 out:
 	if (f)

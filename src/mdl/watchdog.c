@@ -25,7 +25,7 @@
 struct watch_entry {
 	unsigned long id;
 	bool holding;
-	char schema[65], table[65];
+	char schema[DB_NAME_MAX + 1], table[DB_NAME_MAX + 1];
 };
 
 struct watchdog {

@@ -19,7 +19,7 @@ struct watchdog_opts {
 /* What the watchdog saw and did when it made one of our sessions yield. */
 struct watchdog_yield {
 	unsigned long victim_id;       /* our session that was interrupted */
-	char schema[65], table[65];
+	char schema[DB_NAME_MAX + 1], table[DB_NAME_MAX + 1];
 	unsigned long long waiter_id;  /* the session that waited */
 	double waited_s;
 	char waiter_statement[160];

@@ -220,7 +220,7 @@ static int load_tables(struct pbackup *pb, struct ms_err *e)
 	}
 	while ((row = mysql_fetch_row(r))) {
 		struct ptable *t = &pb->tables[pb->n_tables];
-		char full[300];
+		char full[2 * DB_NAME_MAX + 2];
 
 		snprintf(full, sizeof(full), "%s.%s", pb->o->database, row[0]);
 		if (!dump_filter_selects(&pb->o->filter, pb->o->database, row[0]))

@@ -25,10 +25,37 @@ static bool contains(const char *p, const char *end, const char *needle)
 	return false;
 }
 
+/*
+ * SHOW CREATE TABLE escapes newlines in strings and comments, but a `name`
+ * keeps its bytes: "`a\n  KEY x`" is one column, and "`k(`" has no column
+ * list. So lines and parentheses are found outside quotes only.
+ */
+
+/* The first c in [p, end) outside `...`, '...' and "..." (backslash escapes
+ * in the last two), or NULL. */
+static const char *find_unquoted(const char *p, const char *end, char c)
+{
+	char quote = 0;
+
+	for (; p < end; p++) {
+		if (quote) {
+			if (*p == '\\' && quote != '`' && p + 1 < end)
+				p++;
+			else if (*p == quote)
+				quote = 0;
+		} else if (*p == c) {
+			return p;
+		} else if (*p == '`' || *p == '\'' || *p == '"') {
+			quote = *p;
+		}
+	}
+	return NULL;
+}
+
 /* The first column of an index line "  PRIMARY KEY (`id`,...": "`id`". */
 static bool first_column_is(const char *line, const char *end, const char *col, size_t col_len)
 {
-	const char *open = memchr(line, '(', (size_t)(end - line));
+	const char *open = find_unquoted(line, end, '(');
 
 	return open && (size_t)(end - open - 1) >= col_len && !memcmp(open + 1, col, col_len) &&
 	       (open[1 + col_len] == ',' || open[1 + col_len] == ')' || open[1 + col_len] == '(');
@@ -44,24 +71,29 @@ char *restore_keys_defer(const char *stmt, size_t len, char **adds)
 	size_t kept = 0;
 
 	*adds = NULL;
-	/* The definitions sit between the first "(\n" and the last "\n)". */
-	body = memchr(stmt, '\n', len);
-	for (close = end; close > stmt && !(close[-1] == '\n' && close[0] == ')'); close--)
-		;
-	if (!body || close <= body || !contains(close, end, "ENGINE=InnoDB") || contains(body, close, "FOREIGN KEY"))
+	/* The definitions sit between the first "(\n" and the line that
+	 * starts with ")", the table options after it. */
+	body = find_unquoted(stmt, end, '\n');
+	for (close = body; close && close + 1 < end && close[1] != ')';)
+		close = find_unquoted(close + 1, end, '\n');
+	if (!body || !close || close + 1 >= end || !starts(close + 1, end, ") ENGINE=InnoDB") ||
+	    contains(body, close, "FOREIGN KEY"))
 		return NULL;
 	body++;
+	close++;
 	/* Pass 1: an AUTO_INCREMENT column must stay indexed by a kept index. */
 	for (p = body; p < close;) {
-		const char *eol = memchr(p, '\n', (size_t)(close - p));
+		const char *eol = find_unquoted(p, close, '\n');
 		const char *line_end = eol ? eol : close;
 
-		if (starts(p, line_end, "  `") && contains(p, line_end, " AUTO_INCREMENT")) {
+		if (starts(p, line_end, "  `")) {
 			const char *q = p + 3;
 			while (q < line_end && !(q[0] == '`' && (q + 1 >= line_end || q[1] != '`')))
 				q += q[0] == '`' ? 2 : 1;
-			auto_col = p + 2;
-			auto_len = (size_t)(q + 1 - auto_col);
+			if (q < line_end && contains(q, line_end, " AUTO_INCREMENT")) {
+				auto_col = p + 2;
+				auto_len = (size_t)(q + 1 - auto_col);
+			}
 		}
 		if ((starts(p, line_end, "  PRIMARY KEY ") || starts(p, line_end, "  UNIQUE KEY ")) && auto_col &&
 		    first_column_is(p, line_end, auto_col, auto_len))
@@ -75,7 +107,7 @@ char *restore_keys_defer(const char *stmt, size_t len, char **adds)
 	/* Pass 2: copy every line but the plain KEYs, fixing the commas. */
 	buf_add(&out, stmt, (size_t)(body - stmt));
 	for (p = body; p < close;) {
-		const char *eol = memchr(p, '\n', (size_t)(close - p));
+		const char *eol = find_unquoted(p, close, '\n');
 		const char *line_end = eol ? eol : close;
 		size_t n = (size_t)(line_end - p);
 

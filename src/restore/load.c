@@ -7,6 +7,7 @@
 
 #include "restore/restore_internal.h"
 #include "restore/sqlsplit.h"
+#include "store/rowscan.h"
 #include "util/buf.h"
 
 /* Largest statement a data file can hold is one row; MariaDB's own limit. */
@@ -16,18 +17,18 @@
  * (a long ALTER someone runs on the table), or until --timeout. */
 #define CHUNK_ATTEMPTS 1000
 
-/* A data file being cut into statements as it streams out of zstd. The
- * writer puts every row on its own line and values never hold a raw
- * newline, so a statement ends at a line that ends with ';'. */
+/* A data file being cut into statements as it streams out of zstd, where
+ * rowscan (store/rowscan.h) says each one ends: a ';' before a newline
+ * inside a quoted name does not end one, and rows are the VALUES tuples. */
 struct stmt_stream {
 	struct restore *rs;
 	struct db *db;
 	const struct rtable *t;
 	struct buf stmt;               /* starts with our statement marker */
 	size_t mark_len;
-	size_t scan;                   /* where to look for the next newline */
-	size_t line_start;
-	unsigned long long rows, bytes;
+	size_t scan;                   /* bytes up to here were read by scanner */
+	struct rowscan scanner;
+	unsigned long long bytes;
 	char *target_ident;            /* `shadow` when rows go to another name, else NULL */
 	/* Commits inside a chunk (InnoDB): an interrupted load then rolls back
 	 * at most COMMIT_BYTES, so it lets go of the table quickly, and a retry
@@ -116,53 +117,36 @@ static int stream_sink(void *ctx, const void *data, size_t len, struct ms_err *e
 	if (s->stmt.failed)
 		return ms_fail(e, MS_INTERNAL, "a statement is bigger than %llu bytes", STATEMENT_CAP);
 	s->bytes += len;
-	for (;;) {
-		char *base = s->stmt.data, *nl = memchr(base + s->scan, '\n', s->stmt.len - s->scan);
-		size_t eol, next;
+	while (s->scan < s->stmt.len) {
+		size_t used, next, rest_len;
+		enum rowscan_event ev = rowscan_next(&s->scanner, s->stmt.data + s->scan, s->stmt.len - s->scan, &used);
+		char *rest = NULL;
 
-		if (!nl) {
-			s->scan = s->stmt.len;
-			return 0;
+		next = s->scan + used;
+		if (ev == ROWSCAN_MORE) {
+			s->scan = next;
+			break;
 		}
-		eol = (size_t)(nl - base);
-		next = eol + 1;
-		if (base[s->line_start] == '(')
-			s->rows++;
-		if (s->line_start == s->mark_len &&
-		    (base[s->line_start] == '\n' || !strncmp(base + s->line_start, "-- ", 3) ||
-		     base[s->line_start] == '\r')) {
-			/* A comment or blank line between statements. */
-			memmove(base + s->mark_len, base + next, s->stmt.len - next);
-			s->stmt.len -= next - s->mark_len;
-			s->stmt.data[s->stmt.len] = '\0';
-			s->scan = s->line_start = s->mark_len;
-			continue;
-		}
-		if (eol > s->line_start && (base[eol - 1] == ';' || (base[eol - 1] == '\r' && eol - 1 > s->line_start &&
-									  base[eol - 2] == ';'))) {
-			/* Cut the stream after the newline, run, keep the rest. */
-			size_t rest_len = s->stmt.len - next;
-			char *rest = NULL;
-
-			if (rest_len && !(rest = malloc(rest_len)))
-				return ms_fail(e, MS_INTERNAL, "out of memory");
-			if (rest)
-				memcpy(rest, base + next, rest_len);
-			s->stmt.len = next;
-			if (stmt_run(s, e)) {
-				free(rest);
-				return -1;
-			}
-			s->stmt.len = s->mark_len;
-			s->stmt.data[s->mark_len] = '\0';
-			if (rest)
-				buf_add(&s->stmt, rest, rest_len);
+		/* Cut the stream after the newline: run the statement (a comment
+		 * or blank line between statements is dropped), keep the rest. */
+		rest_len = s->stmt.len - next;
+		if (rest_len && !(rest = malloc(rest_len)))
+			return ms_fail(e, MS_INTERNAL, "out of memory");
+		if (rest)
+			memcpy(rest, s->stmt.data + next, rest_len);
+		s->stmt.len = next;
+		if (ev == ROWSCAN_STATEMENT && stmt_run(s, e)) {
 			free(rest);
-			s->scan = s->line_start = s->mark_len;
-			continue;
+			return -1;
 		}
-		s->scan = s->line_start = next;
+		s->stmt.len = s->mark_len;
+		s->stmt.data[s->mark_len] = '\0';
+		if (rest)
+			buf_add(&s->stmt, rest, rest_len);
+		free(rest);
+		s->scan = s->mark_len;
 	}
+	return 0;
 }
 
 static int stream_flush(struct stmt_stream *s, struct ms_err *e)
@@ -187,7 +171,8 @@ static int stream_init(struct stmt_stream *s, struct restore *rs, struct db *db,
 		s->target_ident = db_quote_ident(t->load_name);
 	if (s->stmt.failed || (t && strcmp(t->load_name, t->name) && !s->target_ident))
 		return ms_fail(e, MS_INTERNAL, "out of memory");
-	s->scan = s->line_start = s->mark_len;
+	s->scan = s->mark_len;
+	rowscan_init(&s->scanner);
 	return 0;
 }
 
@@ -269,7 +254,7 @@ static int load_chunk_once(struct rworker *w, struct rchunk *ch, bool clear, uns
 		watchdog_release(rs->watchdog, w->db.thread_id);
 	if (rc == 0) {
 		pthread_mutex_lock(&rs->mu);
-		rs->rows += s.rows;
+		rs->rows += s.scanner.rows;
 		rs->bytes += s.bytes;
 		ch->done = true;
 		if (++t->chunks_done == t->n_chunks)
@@ -316,20 +301,25 @@ static int load_chunk(struct rworker *w, struct rchunk *ch, struct ms_err *e)
 
 int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct ms_err *e)
 {
-	char key[300], *id;
+	char *key, *id;
 	struct buf sql = BUF_INIT;
 	bool mine;
 	int rc = 0;
 
-	snprintf(key, sizeof(key), "%s.%s", t->db, t->load_name);
 	/* The worker that loads the last chunk builds them, once. */
 	pthread_mutex_lock(&rs->mu);
 	mine = t->deferred_keys && t->chunks_done == t->n_chunks && !t->keys_taken;
 	if (mine)
 		t->keys_taken = true;
 	pthread_mutex_unlock(&rs->mu);
-	if (!mine || journal_has(rs->journal, "keys_added", key))
+	if (!mine)
 		return 0;
+	if (!(key = restore_table_key(t->db, t->load_name)))
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	if (journal_has(rs->journal, "keys_added", key)) {
+		free(key);
+		return 0;
+	}
 	id = db_quote_ident(t->load_name);
 	/* NOWAIT: a session that holds the new table makes the ALTER fail at
 	 * once instead of queueing everyone behind it; retried with backoff. */
@@ -352,8 +342,11 @@ int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct
 	}
 	buf_release(&sql);
 	if (rc)
-		return ms_fail_context(e, "adding the secondary indexes of %s.%s", t->db, t->load_name);
-	return journal_record(rs->journal, "keys_added", key, e);
+		ms_fail_context(e, "adding the secondary indexes of %s.%s", t->db, t->load_name);
+	else
+		rc = journal_record(rs->journal, "keys_added", key, e);
+	free(key);
+	return rc;
 }
 
 void *restore_worker_main(void *arg)

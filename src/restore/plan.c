@@ -40,18 +40,40 @@ static int optional_file(json_t *files, json_t *obj, const char *key, struct bac
 	return *has ? file_of(files, json_string_value(p), f, e) : 0;
 }
 
-/* The shadow and old names: the prefix plus the name, or plus a hash of it
- * when that would pass MariaDB's 64-character limit. */
-static void side_name(char out[65], const char *prefix, const char *name)
+char *restore_table_key(const char *db, const char *name)
+{
+	char *qd = db_quote_ident(db), *qn = db_quote_ident(name), *key = NULL;
+
+	if (qd && qn && (key = malloc(strlen(qd) + 1 + strlen(qn) + 1)))
+		sprintf(key, "%s.%s", qd, qn);
+	free(qd);
+	free(qn);
+	return key;
+}
+
+/* Letters, digits and _: the names whose file names are the name itself. */
+static bool plain_name(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+/* The shadow and old names: the prefix plus the name, or plus a hash of it.
+ * The server takes 64 characters, and its file names spell other characters
+ * in up to 5 bytes each: a name it took can pass the file system's 255
+ * bytes with the prefix in front (50 CJK characters do). */
+static void side_name(char out[DB_NAME_MAX + 1], const char *prefix, const char *name)
 {
 	size_t p = strlen(prefix), n = strlen(name);
 
-	if (p + n <= 64) {
+	if (p + n <= 64 && plain_name(name)) {
 		memcpy(out, prefix, p);
 		memcpy(out + p, name, n + 1);
+	} else {
+		snprintf(out, DB_NAME_MAX + 1, "%.40s%016llx", prefix, (unsigned long long)XXH3_64bits(name, n));
 	}
-	else
-		snprintf(out, 65, "%.40s%016llx", prefix, (unsigned long long)XXH3_64bits(name, strlen(name)));
 }
 
 static int table_load(struct restore *rs, json_t *files, json_t *jt, const char *src_db, const char *db,
@@ -68,6 +90,9 @@ static int table_load(struct restore *rs, json_t *files, json_t *jt, const char 
 	t->engine = json_string_value(json_object_get(jt, "engine"));
 	if (!t->name || !json_is_array(chunks))
 		return ms_fail(e, MS_INCOMPLETE, "manifest.json: a table of %s has no name or chunk list", src_db);
+	if (strlen(t->name) > DB_NAME_MAX)
+		return ms_fail(e, MS_INCOMPLETE, "manifest.json: a table of %s has a name of %zu bytes, longer than any "
+			       "MariaDB name (%d); the manifest is damaged", src_db, strlen(t->name), DB_NAME_MAX);
 	if (optional_file(files, jt, "schema_file", &t->schema, &t->has_schema, e) ||
 	    optional_file(files, jt, "triggers_file", &t->triggers, &t->has_triggers, e))
 		return -1;
@@ -98,7 +123,7 @@ static int table_load(struct restore *rs, json_t *files, json_t *jt, const char 
 	if (rs->o->if_exists == RESTORE_SWAP)
 		side_name(t->load_name, RESTORE_SHADOW_PREFIX, t->name);
 	else
-		snprintf(t->load_name, sizeof(t->load_name), "%s", t->name);
+		memcpy(t->load_name, t->name, strlen(t->name) + 1);
 	side_name(t->old_name, RESTORE_OLD_PREFIX, t->name);
 	rs->n_tables++;
 	return 0;

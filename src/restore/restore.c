@@ -168,9 +168,15 @@ static json_t *journal_header(struct restore *rs)
 	for (size_t i = 0; i < rs->o->n_renames; i++)
 		json_object_set_new(ren, rs->o->renames[i].from, json_string(rs->o->renames[i].to));
 	for (size_t i = 0; i < rs->n_tables; i++) {
-		char key[300];
-		snprintf(key, sizeof(key), "%s.%s", rs->tables[i].src_db, rs->tables[i].name);
-		json_array_append_new(f, json_string(key));
+		char *key = restore_table_key(rs->tables[i].src_db, rs->tables[i].name);
+		if (!key || json_array_append_new(f, json_string(key))) {
+			free(key);
+			json_decref(h);
+			json_decref(ren);
+			json_decref(f);
+			return NULL;
+		}
+		free(key);
 	}
 	json_object_set_new(h, "backup", json_string(rs->backup_id));
 	json_object_set_new(h, "target", json_string(rs->coord.target));
@@ -208,18 +214,19 @@ static int journal_start(struct restore *rs, struct ms_err *e)
 	return rc;
 }
 
-static void table_key(const struct rtable *t, char *key, size_t n)
-{
-	snprintf(key, n, "%s.%s", t->db, t->load_name);
-}
-
 /* A table a resumed restore created itself: its own, whatever exists. */
 static bool created_before(struct restore *rs, const struct rtable *t)
 {
-	char key[300];
+	char *key;
+	bool has;
 
-	table_key(t, key, sizeof(key));
-	return rs->journal && journal_has(rs->journal, "table_created", key);
+	if (!rs->journal)
+		return false;
+	key = restore_table_key(t->db, t->load_name);
+	/* Out of memory: not known as ours, so it is left alone. */
+	has = key && journal_has(rs->journal, "table_created", key);
+	free(key);
+	return has;
 }
 
 /* Which targets exist; with --if-exists fail, refuses before any change. */
@@ -476,7 +483,7 @@ static int drop_aside(struct restore *rs, const char *db, const char *name, stru
 /* Moves the live table aside with one bounded RENAME, then drops it. */
 static int replace_existing(struct restore *rs, const struct rtable *t, struct ms_err *e)
 {
-	char *from = qualified(t->db, t->name), *to = qualified(t->db, t->old_name), what[300];
+	char *from = qualified(t->db, t->name), *to = qualified(t->db, t->old_name), what[2 * DB_NAME_MAX + 32];
 	struct buf sql = BUF_INIT;
 	struct lockreq_opts lo;
 	int rc;
@@ -498,28 +505,31 @@ static int replace_existing(struct restore *rs, const struct rtable *t, struct m
 
 static int create_table(struct restore *rs, struct backup_reader *rd, struct rtable *t, struct ms_err *e)
 {
-	char key[300];
+	char *key = restore_table_key(t->db, t->load_name);
+	int rc;
 
-	table_key(t, key, sizeof(key));
+	if (!key)
+		return ms_fail(e, MS_INTERNAL, "out of memory");
 	if (journal_has(rs->journal, "table_created", key)) {
 		/* Created by the run we resume: only learn its deferred indexes. */
-		int rc;
 		t->created = true;
 		t->parse_only = true;
 		rc = restore_run_file(rs, &rs->coord, rd, &t->schema, table_stmt, t, e);
 		t->parse_only = false;
-		return rc;
+	} else if (mysql_select_db(rs->coord.mysql, t->db)) {
+		rc = db_fail(&rs->coord, e, "selecting the target database");
+	} else if (t->exists && rs->o->if_exists == RESTORE_REPLACE && replace_existing(rs, t, e)) {
+		rc = -1;
+	} else if (rs->o->if_exists == RESTORE_SWAP && drop_aside(rs, t->db, t->load_name, e)) {
+		/* (a shadow left by a run that had no journal: ours by its name) */
+		rc = -1;
+	} else if (restore_run_file(rs, &rs->coord, rd, &t->schema, table_stmt, t, e)) {
+		rc = ms_fail_context(e, "creating %s.%s", t->db, t->load_name);
+	} else {
+		rc = journal_record(rs->journal, "table_created", key, e);
 	}
-	if (mysql_select_db(rs->coord.mysql, t->db))
-		return db_fail(&rs->coord, e, "selecting the target database");
-	if (t->exists && rs->o->if_exists == RESTORE_REPLACE && replace_existing(rs, t, e))
-		return -1;
-	/* A shadow left by a run that had no journal: ours by its name. */
-	if (rs->o->if_exists == RESTORE_SWAP && drop_aside(rs, t->db, t->load_name, e))
-		return -1;
-	if (restore_run_file(rs, &rs->coord, rd, &t->schema, table_stmt, t, e))
-		return ms_fail_context(e, "creating %s.%s", t->db, t->load_name);
-	return journal_record(rs->journal, "table_created", key, e);
+	free(key);
+	return rc;
 }
 
 /* ---- after the data ----------------------------------------------------- */
@@ -529,7 +539,7 @@ static int create_table(struct restore *rs, struct backup_reader *rd, struct rta
 static int swap_in(struct restore *rs, const struct rdb *d, struct ms_err *e)
 {
 	struct buf sql = BUF_INIT;
-	char what[300];
+	char what[2 * DB_NAME_MAX + 32];
 	struct lockreq_opts lo;
 	int rc = 0;
 

@@ -33,8 +33,8 @@ struct rtable {
 	bool exists;                   /* a table or view of this name existed at the start */
 	bool skip;                     /* --if-exists skip: left alone */
 	bool created;                  /* created by this restore (or the run it resumes) */
-	char load_name[65];            /* where rows go: the name, or the shadow in swap mode */
-	char old_name[65];             /* swap/replace: the name the existing table moves to */
+	char load_name[DB_NAME_MAX + 1]; /* where rows go: the name, or the shadow in swap mode */
+	char old_name[DB_NAME_MAX + 1];  /* swap/replace: the name the existing table moves to */
 	char *deferred_keys;           /* "ADD KEY ..., ..." built after the data; NULL: none */
 	bool parse_only;               /* create_table: read the schema file, create nothing */
 	bool keys_taken;               /* a session is adding the deferred indexes */
@@ -97,6 +97,10 @@ int restore_plan_queue(struct restore *rs, struct ms_err *e);
 /* Whether -B, --tables and --exclude choose table or sequence `name` of
  * the backup's database `src`. */
 bool restore_chosen(const struct restore *rs, const char *src, const char *name);
+/* The journal's key for table `name` of database `db`: both quoted, so two
+ * tables never share one ("a.b"."c" and "a"."b.c"). NULL when out of
+ * memory; caller frees. */
+char *restore_table_key(const char *db, const char *name);
 
 /* load.c */
 int restore_worker_open(struct restore *rs, struct rworker *w, const char *role, struct ms_err *e);

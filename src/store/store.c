@@ -19,6 +19,7 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
+#include "store/rowscan.h"
 #include "util/beneath.h"
 #include "util/buf.h"
 
@@ -56,7 +57,8 @@ struct store_file {
 	size_t ocap, opos;
 	unsigned long long bytes, stored, rows;
 	unsigned long long writeback; /* bytes already handed to writeback */
-	bool count_rows, at_bol;
+	bool count_rows;
+	struct rowscan scan; /* count_rows: where in the data file's layout */
 	bool failed; /* sticky: the file is incomplete, only close/abort remain */
 };
 
@@ -685,7 +687,7 @@ int store_file_create(struct store *st, const char *relpath, enum store_compress
 	f->st = st;
 	f->fd = fd;
 	f->compress = c;
-	f->at_bol = true;
+	rowscan_init(&f->scan);
 	f->path = strdup(relpath);
 	if (!f->path) {
 		beneath_unlink(st->dir_fd, relpath, 0);
@@ -703,27 +705,6 @@ int store_file_create(struct store *st, const char *relpath, enum store_compress
 void store_file_count_rows(struct store_file *f)
 {
 	f->count_rows = true;
-}
-
-unsigned long long store_count_rows(bool *at_bol, const void *data, size_t len)
-{
-	const char *p = data, *end = p + len;
-	unsigned long long rows = 0;
-
-	while (p < end) {
-		const char *nl;
-
-		if (*at_bol && *p == '(')
-			rows++;
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl) {
-			*at_bol = false;
-			break;
-		}
-		*at_bol = true;
-		p = nl + 1;
-	}
-	return rows;
 }
 
 static int file_flush(struct store_file *f, struct ms_err *e)
@@ -759,7 +740,7 @@ int store_file_write(struct store_file *f, const void *data, size_t len, struct 
 		return 0;
 	XXH3_64bits_update(f->xxh, data, len);
 	if (f->count_rows)
-		f->rows += store_count_rows(&f->at_bol, data, len);
+		f->rows += rowscan_count(&f->scan, data, len);
 	f->bytes += len;
 
 	if (f->compress == STORE_COMPRESS_NONE) {

@@ -85,9 +85,8 @@ int store_file_create(struct store *st, const char *relpath, enum store_compress
 int store_file_write(struct store_file *f, const void *data, size_t len,
 		     struct ms_err *e);
 
-/* Data files: count lines that start with '(' in the uncompressed content as
- * rows (the row writer puts each row on its own line, starting with '(';
- * values never contain a raw newline). Call before writing. */
+/* Data files: count the rows of the uncompressed content as rowscan reads
+ * them (store/rowscan.h; verify counts the same way). Call before writing. */
 void store_file_count_rows(struct store_file *f);
 
 /* Flushes the compressor, fsyncs and closes the file, and fills *info (the
@@ -147,10 +146,6 @@ int store_finalize(struct store *st, const char *manifest_json, struct ms_err *e
 void store_close(struct store *st);
 
 /* ---- shared with verify, so writer and checker agree ------------------- */
-
-/* Counts rows (lines starting with '(') in one piece of a stream. *at_bol
- * carries "the next byte starts a line" across pieces; start it as true. */
-unsigned long long store_count_rows(bool *at_bol, const void *data, size_t len);
 
 /* NULL when relpath is acceptable as a file path inside a backup, else why
  * not (a static string, e.g. "contains a \"..\" component"). */

@@ -18,6 +18,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "store/rowscan.h"
 #include "store/store.h"
 #include "util/beneath.h"
 #include "util/buf.h"
@@ -245,7 +246,8 @@ static int file_bad(struct ms_err *e, enum ms_status status, const char *file, c
 struct file_read {
 	const struct backup_file *f;
 	unsigned long long bytes, rows;
-	bool at_bol, too_long;
+	struct rowscan scan;
+	bool too_long;
 	int (*sink)(void *, const void *, size_t, struct ms_err *);
 	void *sink_ctx;
 	bool sink_failed;
@@ -264,7 +266,7 @@ static bool content_add(struct backup_reader *rd, struct file_read *fr, const vo
 	}
 	XXH3_64bits_update(rd->xxh, p, n);
 	if (fr->f->rows >= 0)
-		fr->rows += store_count_rows(&fr->at_bol, p, n);
+		fr->rows += rowscan_count(&fr->scan, p, n);
 	if (fr->sink && n && fr->sink(fr->sink_ctx, p, n, e)) {
 		fr->sink_failed = true;
 		return false;
@@ -355,11 +357,12 @@ int backup_reader_read(struct backup_reader *rd, int dir_fd, const struct backup
 		       int (*sink)(void *, const void *, size_t, struct ms_err *), void *ctx,
 		       struct ms_err *e)
 {
-	struct file_read fr = { .f = f, .at_bol = true, .sink = sink, .sink_ctx = ctx };
+	struct file_read fr = { .f = f, .sink = sink, .sink_ctx = ctx };
 	struct stat sb;
 	int fd, rc;
 
 	ms_err_clear(e);
+	rowscan_init(&fr.scan);
 	/* Beneath the backup directory only: a directory in it that is a
 	 * symbolic link would make the manifest vouch for files elsewhere. */
 	fd = beneath_open_regular(dir_fd, f->path, &sb);

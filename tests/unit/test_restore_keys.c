@@ -88,12 +88,49 @@ static void test_tables_that_need_their_keys_while_loading_keep_them(void **stat
 	       "ADD KEY `k` (`a`)");
 }
 
+/* A name keeps its raw newlines and parentheses in SHOW CREATE TABLE: a
+ * column whose name looks like an index line is a column, an index whose
+ * name holds "(" is read from its real column list, and a table name with
+ * "\n)" does not end the definitions. */
+static void test_names_that_look_like_lines_are_names(void **state)
+{
+	(void)state;
+	expect("CREATE TABLE `t\n) ENGINE=MyISAM` (\n"
+	       "  `id` int(11) NOT NULL AUTO_INCREMENT,\n"
+	       "  `a\n  KEY ``x`` (``id``)` int(11) DEFAULT NULL,\n"
+	       "  UNIQUE KEY `u(` (`id`),\n"
+	       "  KEY `k\n(` (`a\n  KEY ``x`` (``id``)`)\n"
+	       ") ENGINE=InnoDB",
+	       "CREATE TABLE `t\n) ENGINE=MyISAM` (\n"
+	       "  `id` int(11) NOT NULL AUTO_INCREMENT,\n"
+	       "  `a\n  KEY ``x`` (``id``)` int(11) DEFAULT NULL,\n"
+	       "  UNIQUE KEY `u(` (`id`)\n"
+	       ") ENGINE=InnoDB",
+	       "ADD KEY `k\n(` (`a\n  KEY ``x`` (``id``)`)");
+	/* The AUTO_INCREMENT column is only in a plain KEY: nothing moves,
+	 * whatever the column names say. */
+	expect("CREATE TABLE `t` (\n"
+	       "  `id AUTO_INCREMENT` int(11) NOT NULL,\n"
+	       "  `n` int(11) NOT NULL AUTO_INCREMENT,\n"
+	       "  PRIMARY KEY (`id AUTO_INCREMENT`),\n"
+	       "  KEY `k` (`n`)\n"
+	       ") ENGINE=InnoDB",
+	       NULL, NULL);
+	/* A MyISAM table whose comment names InnoDB keeps its keys. */
+	expect("CREATE TABLE `t` (\n"
+	       "  `a` int(11) NOT NULL,\n"
+	       "  KEY `k` (`a`)\n"
+	       ") ENGINE=MyISAM COMMENT='ENGINE=InnoDB'",
+	       NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_keys_move_to_an_alter_and_commas_stay_right),
 		cmocka_unit_test(test_unique_fulltext_and_primary_keys_stay),
 		cmocka_unit_test(test_tables_that_need_their_keys_while_loading_keep_them),
+		cmocka_unit_test(test_names_that_look_like_lines_are_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
