@@ -15,6 +15,7 @@
 
 #include "mdl/lockreq.h"
 #include "physical/physical.h"
+#include "restore/rename.h"
 #include "store/copy.h"
 #include "store/verify.h"
 #include "util/buf.h"
@@ -43,6 +44,7 @@ struct prestore {
 	enum copy_used hint;
 	unsigned long long bytes;
 	double deadline;
+	json_t *rewrites;              /* --rename: names changed in the table definitions */
 };
 
 static void note(struct prestore *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -431,6 +433,34 @@ static int import_nontrans(struct prestore *ps, struct db *db, struct itable *t,
 	return rc;
 }
 
+/* A table's CREATE TABLE as it runs: with --rename, in the target database
+ * (a foreign key or DEFAULT naming the backup's database follows it), and
+ * never naming the renamed one. NULL with *e filled on failure. */
+static char *definition(struct prestore *ps, const struct itable *t, json_t *log, struct ms_err *e)
+{
+	char *def = read_small(ps->o->r.dir, t->definition_path, e), *sql = NULL;
+
+	if (def && restore_rename_sql(&ps->o->r, ps->db, def, strlen(def), false, t->definition_path, 1, log, &sql, e))
+		sql = NULL;
+	free(def);
+	return sql;
+}
+
+/* Every definition read and checked before the server is touched. */
+static int check_definitions(struct prestore *ps, struct ms_err *e)
+{
+	for (size_t i = 0; i < ps->n_tables; i++) {
+		char *sql = definition(ps, &ps->tables[i], ps->rewrites, e);
+
+		if (!sql)
+			return e->status == MS_USAGE
+				       ? ms_fail_context(e, "refusing to restore with --rename, nothing was changed")
+				       : -1;
+		free(sql);
+	}
+	return 0;
+}
+
 static int import_one(struct prestore *ps, struct db *db, struct itable *t, const struct stat *dirst, struct ms_err *e)
 {
 	char *qt = db_quote_ident(t->name), *def = NULL;
@@ -439,7 +469,7 @@ static int import_one(struct prestore *ps, struct db *db, struct itable *t, cons
 
 	if (!qt)
 		return ms_fail(e, MS_INTERNAL, "out of memory");
-	def = read_small(ps->o->r.dir, t->definition_path, e);
+	def = definition(ps, t, NULL, e);
 	if (!def)
 		goto out;
 	if (ps->o->r.if_exists == RESTORE_REPLACE && exec_fmt(ps, db, true, e, "DROP TABLE IF EXISTS %s", qt))
@@ -523,7 +553,12 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 		goto out;
 	}
 	rc = -1;
-	if (load_manifest(&ps, e))
+	ps.rewrites = json_array();
+	if (!ps.rewrites) {
+		ms_fail(e, MS_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (load_manifest(&ps, e) || check_definitions(&ps, e))
 		goto out;
 	sub = join3(o->r.dir, PHYS_LOGICAL_DIR, "");
 	if (!sub)
@@ -553,9 +588,9 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 	for (size_t i = 0; i < ps.n_tables; i++)
 		json_array_append_new(imported, json_pack("{s:s, s:s, s:f}", "name", ps.tables[i].name, "engine",
 							  ps.tables[i].engine, "seconds", ps.tables[i].seconds));
-	*summary = json_pack("{s:s, s:s, s:s, s:f, s:I, s:O, s:O}", "kind", "physical", "backup", o->r.dir, "database",
-			     ps.db, "duration_s", lockreq_now() - t0, "bytes_imported", (json_int_t)ps.bytes, "imported",
-			     imported, "logical", logical);
+	*summary = json_pack("{s:s, s:s, s:s, s:f, s:I, s:O, s:O, s:O}", "kind", "physical", "backup", o->r.dir,
+			     "database", ps.db, "duration_s", lockreq_now() - t0, "bytes_imported", (json_int_t)ps.bytes,
+			     "imported", imported, "rewrites", ps.rewrites, "logical", logical);
 	rc = 0;
 	goto out;
 oom:
@@ -572,6 +607,7 @@ out:
 	free(ps.datadir);
 	free(ps.db_dir);
 	json_decref(ps.manifest);
+	json_decref(ps.rewrites);
 	json_decref(logical);
 	json_decref(imported);
 	free(sub);
