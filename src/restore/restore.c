@@ -681,7 +681,10 @@ static int swap_in(struct restore *rs, const struct rdb *d, struct ms_err *e)
 	snprintf(what, sizeof(what), "swap the tables of %s in", d->name);
 	lo = restore_lockreq_opts(rs, what);
 	lo.nowait_schema = d->name; /* a RENAME must not be cut off: see lockreq.h */
-	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : lockreq_exec(&rs->coord, buf_str(&sql), &lo, NULL, e);
+	if (sql.failed)
+		rc = ms_fail(e, MS_INTERNAL, "out of memory");
+	else if ((rc = restore_rename_check(rs->o, buf_str(&sql), sql.len, false, NULL, 0, e)) == 0)
+		rc = lockreq_exec(&rs->coord, buf_str(&sql), &lo, NULL, e);
 	buf_release(&sql);
 	if (rc == 0)
 		rc = journal_record(rs->journal, "swapped", d->name, e);
