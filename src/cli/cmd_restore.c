@@ -232,6 +232,9 @@ static void on_note(void *ctx, const char *line)
 	fprintf(stderr, "%smdlsafe restore: %s\n", a->tty ? "\r\033[K" : "", line);
 }
 
+/* Lines of --rename rewrites the text output shows; --json has them all. */
+#define REWRITES_SHOWN 20
+
 /* --rename: each database name changed in the backup's SQL, one line each. */
 static void print_rewrites(json_t *rewrites)
 {
@@ -242,6 +245,11 @@ static void print_rewrites(json_t *rewrites)
 		const char *file = json_string_value(json_object_get(r, "file"));
 		long long line = (long long)json_integer_value(json_object_get(r, "line"));
 
+		if (i == REWRITES_SHOWN) {
+			fprintf(stderr, "mdlsafe restore: --rename: and %zu more names (--json lists them all)\n",
+				json_array_size(rewrites) - i);
+			break;
+		}
 		fprintf(stderr, "mdlsafe restore: --rename: %s line %lld: %s -> %s\n", file ? file : "?", line,
 			json_string_value(json_object_get(r, "from")), json_string_value(json_object_get(r, "to")));
 	}
