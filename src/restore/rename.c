@@ -12,9 +12,13 @@
 #include "util/buf.h"
 
 /* The new name when --rename moves database `name`, else NULL. A rename to
- * the same name moves nothing. */
+ * the same name moves nothing, and a target is never moved: with
+ * --rename app:App, `App` already names the copy. */
 static const char *renamed_to(const struct restore_opts *o, const char *name)
 {
+	for (size_t i = 0; i < o->n_renames; i++)
+		if (!strcmp(o->renames[i].to, name))
+			return NULL;
 	for (size_t i = 0; i < o->n_renames; i++)
 		if (!strcasecmp(o->renames[i].from, name) && strcmp(o->renames[i].from, o->renames[i].to))
 			return o->renames[i].to;

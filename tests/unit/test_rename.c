@@ -53,6 +53,21 @@ static void test_every_spelling_of_a_qualifier_follows_the_rename(void **state)
 	assert_renamed("SELECT * FROM shop.orders", "SELECT * FROM `shop copy`.orders");
 }
 
+/* A rename that changes only the case: the new name is the copy's. */
+static void test_rename_to_another_case_leaves_the_new_name_alone(void **state)
+{
+	struct restore_rename r[] = { { "app", "App" } };
+	const struct restore_opts o = { .renames = r, .n_renames = 1 };
+	static const char stmt[] = "SELECT * FROM app.t JOIN App.u";
+	struct ms_err e;
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(restore_rename_sql(&o, "App", stmt, strlen(stmt), false, NULL, 0, NULL, &out, &e), 0);
+	assert_string_equal(out, "SELECT * FROM `App`.t JOIN App.u");
+	free(out);
+}
+
 static void test_strings_comments_columns_and_other_databases_are_untouched(void **state)
 {
 	static const char *const same[] = {
@@ -232,6 +247,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_spelling_of_a_qualifier_follows_the_rename),
 		cmocka_unit_test(test_strings_comments_columns_and_other_databases_are_untouched),
+		cmocka_unit_test(test_rename_to_another_case_leaves_the_new_name_alone),
 		cmocka_unit_test(test_executable_comments_are_sql_and_are_rewritten),
 		cmocka_unit_test(test_object_and_trigger_table_are_put_in_the_target_database),
 		cmocka_unit_test(test_table_definitions_follow_the_rename),
