@@ -206,6 +206,16 @@ static void on_progress(void *ctx, const struct restore_progress *p)
 	a->last_log = p->elapsed_s;
 	a->last_bytes = p->bytes;
 	a->last_phase = p->phase;
+	if (!strcmp(p->phase, "verify")) {
+		/* The tables are not read yet: say what is being checked. */
+		cli_human_bytes(done, sizeof(done), (double)p->verified_bytes);
+		fprintf(stderr, "%smdlsafe restore: verify: checking the backup's checksums: %s%s%s%s",
+			a->tty ? "\r\033[K" : "", p->verify_file ? p->verify_file : "", p->verified_bytes ? ", " : "",
+			p->verified_bytes ? done : "", p->verified_bytes ? " read" : "");
+		fputs(a->tty ? "" : "\n", stderr);
+		fflush(stderr);
+		return;
+	}
 	cli_human_bytes(done, sizeof(done), (double)p->bytes);
 	cli_human_bytes(total, sizeof(total), (double)p->bytes_total);
 	cli_human_bytes(rate, sizeof(rate), r);
@@ -221,6 +231,29 @@ static void on_note(void *ctx, const char *line)
 	struct restore_args *a = ctx;
 
 	fprintf(stderr, "%smdlsafe restore: %s\n", a->tty ? "\r\033[K" : "", line);
+}
+
+/* Lines of --rename rewrites the text output shows; --json has them all. */
+#define REWRITES_SHOWN 20
+
+/* --rename: each database name changed in the backup's SQL, one line each. */
+static void print_rewrites(json_t *rewrites)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(rewrites, i, r) {
+		const char *file = json_string_value(json_object_get(r, "file"));
+		long long line = (long long)json_integer_value(json_object_get(r, "line"));
+
+		if (i == REWRITES_SHOWN) {
+			fprintf(stderr, "mdlsafe restore: --rename: and %zu more names (--json lists them all)\n",
+				json_array_size(rewrites) - i);
+			break;
+		}
+		fprintf(stderr, "mdlsafe restore: --rename: %s line %lld: %s -> %s\n", file ? file : "?", line,
+			json_string_value(json_object_get(r, "from")), json_string_value(json_object_get(r, "to")));
+	}
 }
 
 /* --physical: one database, T alone in --tables names a table of it (read
@@ -339,6 +372,10 @@ int cmd_restore(int argc, char **argv)
 	if (rc) {
 		json_decref(summary);
 		return cli_report_error("restore", &e);
+	}
+	if (!a.json) {
+		print_rewrites(json_object_get(summary, "rewrites"));
+		print_rewrites(json_object_get(json_object_get(summary, "logical"), "rewrites"));
 	}
 	if (!a.json && a.physical)
 		fprintf(stderr, "mdlsafe restore: done: %zu tables imported into %s, %lld rows from SQL, in %.1f s\n",

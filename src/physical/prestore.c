@@ -15,6 +15,7 @@
 
 #include "mdl/lockreq.h"
 #include "physical/physical.h"
+#include "restore/rename.h"
 #include "store/copy.h"
 #include "store/verify.h"
 #include "util/beneath.h"
@@ -45,6 +46,7 @@ struct prestore {
 	enum copy_used hint;
 	unsigned long long bytes;
 	double deadline;
+	json_t *rewrites;              /* --rename: names changed in the table definitions */
 };
 
 static void note(struct prestore *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -419,6 +421,34 @@ static int import_nontrans(struct prestore *ps, struct db *db, struct itable *t,
 	return rc;
 }
 
+/* A table's CREATE TABLE as it runs: with --rename, in the target database
+ * (a foreign key or DEFAULT naming the backup's database follows it), and
+ * never naming the renamed one. NULL with *e filled on failure. */
+static char *definition(struct prestore *ps, const struct itable *t, json_t *log, struct ms_err *e)
+{
+	char *def = read_small(ps, t->definition_path, e), *sql = NULL;
+
+	if (def && restore_rename_sql(&ps->o->r, ps->db, def, strlen(def), false, t->definition_path, 1, log, &sql, e))
+		sql = NULL;
+	free(def);
+	return sql;
+}
+
+/* Every definition read and checked before the server is touched. */
+static int check_definitions(struct prestore *ps, struct ms_err *e)
+{
+	for (size_t i = 0; i < ps->n_tables; i++) {
+		char *sql = definition(ps, &ps->tables[i], ps->rewrites, e);
+
+		if (!sql)
+			return e->status == MS_USAGE
+				       ? ms_fail_context(e, "refusing to restore with --rename, nothing was changed")
+				       : -1;
+		free(sql);
+	}
+	return 0;
+}
+
 static int import_one(struct prestore *ps, struct db *db, struct itable *t, const struct stat *dirst, struct ms_err *e)
 {
 	char *qt = db_quote_ident(t->name), *def = NULL;
@@ -427,7 +457,7 @@ static int import_one(struct prestore *ps, struct db *db, struct itable *t, cons
 
 	if (!qt)
 		return ms_fail(e, MS_INTERNAL, "out of memory");
-	def = read_small(ps, t->definition_path, e);
+	def = definition(ps, t, NULL, e);
 	if (!def)
 		goto out;
 	if (ps->o->r.if_exists == RESTORE_REPLACE && exec_fmt(ps, db, true, e, "DROP TABLE IF EXISTS %s", qt))
@@ -516,7 +546,12 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 		goto out;
 	}
 	rc = -1;
-	if (load_manifest(&ps, e))
+	ps.rewrites = json_array();
+	if (!ps.rewrites) {
+		ms_fail(e, MS_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (load_manifest(&ps, e) || check_definitions(&ps, e))
 		goto out;
 	sub = join3(o->r.dir, PHYS_LOGICAL_DIR, "");
 	if (!sub)
@@ -546,9 +581,9 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 	for (size_t i = 0; i < ps.n_tables; i++)
 		json_array_append_new(imported, json_pack("{s:s, s:s, s:f}", "name", ps.tables[i].name, "engine",
 							  ps.tables[i].engine, "seconds", ps.tables[i].seconds));
-	*summary = json_pack("{s:s, s:s, s:s, s:f, s:I, s:O, s:O}", "kind", "physical", "backup", o->r.dir, "database",
-			     ps.db, "duration_s", lockreq_now() - t0, "bytes_imported", (json_int_t)ps.bytes, "imported",
-			     imported, "logical", logical);
+	*summary = json_pack("{s:s, s:s, s:s, s:f, s:I, s:O, s:O, s:O}", "kind", "physical", "backup", o->r.dir,
+			     "database", ps.db, "duration_s", lockreq_now() - t0, "bytes_imported", (json_int_t)ps.bytes,
+			     "imported", imported, "rewrites", ps.rewrites, "logical", logical);
 	rc = 0;
 	goto out;
 oom:
@@ -567,6 +602,7 @@ out:
 	json_decref(ps.manifest);
 	if (ps.dir_fd >= 0)
 		close(ps.dir_fd);
+	json_decref(ps.rewrites);
 	json_decref(logical);
 	json_decref(imported);
 	free(sub);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "restore/rename.h"
 #include "restore/restore_internal.h"
 #include "restore/sqlsplit.h"
 #include "store/rowscan.h"
@@ -73,6 +74,20 @@ static int retarget(struct stmt_stream *s, struct ms_err *e)
 	return 0;
 }
 
+/* --rename: a data file's statement must not reach a renamed database
+ * either. An INSERT is checked up to its table name (its values are
+ * literals, many MiB of them); any other statement whole. */
+static int rename_guard(struct stmt_stream *s, struct ms_err *e)
+{
+	const char *p = s->stmt.data + s->mark_len;
+	size_t len = s->stmt.len - s->mark_len;
+	struct sqlsplit_name target;
+
+	if (sqlsplit_insert_target(p, len, &target))
+		len = target.end;
+	return restore_rename_check(s->rs->o, p, len, restore_no_backslash_escapes(s->db), NULL, 0, e);
+}
+
 /* Runs the statement in s->stmt (whatever follows it was taken out), without
  * its trailing ";" and newline. */
 static int stmt_run(struct stmt_stream *s, struct ms_err *e)
@@ -87,6 +102,8 @@ static int stmt_run(struct stmt_stream *s, struct ms_err *e)
 		return 0;
 	s->stmt.len = stop;
 	s->stmt.data[stop] = '\0';
+	if (s->rs->o->n_renames && rename_guard(s, e))
+		return -1;
 	if (retarget(s, e))
 		return -1;
 	if (s->index++ < *s->committed && !strncmp(s->stmt.data + s->mark_len, "INSERT", 6))

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "restore/rename.h"
 #include "restore/restore_internal.h"
 #include "restore/sqlsplit.h"
 #include "util/buf.h"
@@ -128,10 +129,9 @@ out:
 
 /* One statement of an objects file: settings run as they are; a CREATE
  * is journaled, and replaced or skipped as --if-exists says. */
-static int object_stmt(struct restore *rs, struct db *db, const char *stmt, size_t len, void *vctx,
-		       struct ms_err *e)
+static int object_run(struct restore *rs, struct db *db, const char *stmt, size_t len, struct objects_ctx *c,
+		      struct ms_err *e)
 {
-	struct objects_ctx *c = vctx;
 	struct sqlsplit_object ob;
 	char key[700], label[600];
 	int rc;
@@ -184,6 +184,21 @@ static int object_stmt(struct restore *rs, struct db *db, const char *stmt, size
 	}
 	if (rc == 0)
 		rc = journal_record(rs->journal, "object_done", key, e);
+	return rc;
+}
+
+/* Every statement runs as --rename makes it: in the target database. */
+static int object_stmt(struct restore *rs, struct db *db, const char *stmt, size_t len, void *vctx,
+		       struct ms_err *e)
+{
+	struct objects_ctx *c = vctx;
+	char *sql;
+	int rc;
+
+	if (restore_rename_sql(rs->o, c->d->name, stmt, len, restore_no_backslash_escapes(db), NULL, 0, NULL, &sql, e))
+		return -1;
+	rc = object_run(rs, db, sql, strlen(sql), c, e);
+	free(sql);
 	return rc;
 }
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <xxhash.h>
 
@@ -152,6 +153,15 @@ static int check_names_exist(struct restore *rs, json_t *dbs, struct ms_err *e)
 			return ms_fail(e, MS_USAGE, "%s %s: the backup has no database of that name",
 				       i < o->filter.n_dbs ? "-B" : "--rename", want);
 	}
+	/* A database both renamed and written to under the same restore: its
+	 * name in a statement could mean either, and the live one is written. */
+	for (size_t i = 0; i < o->n_renames; i++)
+		for (size_t j = 0; j < o->n_renames; j++)
+			if (i != j && !strcasecmp(o->renames[i].to, o->renames[j].from))
+				return ms_fail(e, MS_USAGE, "--rename %s:%s and --rename %s:%s: %s is both renamed and a "
+							    "target; restore under names the backup does not use",
+					       o->renames[i].from, o->renames[i].to, o->renames[j].from,
+					       o->renames[j].to, o->renames[j].from);
 	return 0;
 }
 

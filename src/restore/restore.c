@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "restore/keys.h"
+#include "restore/rename.h"
 #include "restore/restore_internal.h"
 #include "restore/sqlsplit.h"
 #include "util/buf.h"
@@ -67,6 +68,11 @@ struct lockreq_opts restore_lockreq_opts(struct restore *rs, const char *what)
 	return lo;
 }
 
+bool restore_no_backslash_escapes(const struct db *db)
+{
+	return (db->mysql->server_status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0;
+}
+
 char *restore_default_journal(const char *dir)
 {
 	size_t n = strlen(dir);
@@ -108,11 +114,11 @@ static void verify_progress(void *ctx, const char *file, unsigned long long stor
 	struct restore *rs = ctx;
 	double now = lockreq_now();
 
-	(void)file;
-	(void)stored;
-	if (now - rs->verify_reported_at >= 1.0) {
+	if (now - rs->verify_reported_at >= 1.0 && rs->o->progress) {
+		struct restore_progress p = { .phase = "verify", .elapsed_s = now - rs->started_at,
+					      .verify_file = file, .verified_bytes = stored };
 		rs->verify_reported_at = now;
-		report(rs, "verify");
+		rs->o->progress(rs->o->ctx, &p);
 	}
 }
 
@@ -365,6 +371,81 @@ static int check_objects(struct restore *rs, struct backup_reader *rd, struct ms
 	return rc;
 }
 
+/* ---- --rename: every statement checked before the first runs ------------ */
+
+static int collect_text(void *ctx, const void *data, size_t len, struct ms_err *e)
+{
+	struct buf *b = ctx;
+
+	buf_add(b, data, len);
+	return b->failed ? ms_fail(e, MS_INTERNAL, "out of memory") : 0;
+}
+
+/* Reads one SQL file as the restore will run it, without running it:
+ * rewrites each statement for --rename into rs->rewrites, and fails on the
+ * first that would still reach a renamed database. */
+static int rename_scan_file(struct restore *rs, struct backup_reader *rd, const struct backup_file *f,
+			    const char *target, struct ms_err *e)
+{
+	struct buf text = BUF_INIT;
+	struct sqlsplit sp;
+	struct sqlsplit_stmt st;
+	int rc = backup_reader_read(rd, rs->dir_fd, f, collect_text, &text, e);
+
+	if (rc == 0) {
+		sqlsplit_init(&sp, text.data ? text.data : "", text.len);
+		while ((rc = sqlsplit_next(&sp, &st)) == 1) {
+			char *sql = NULL;
+
+			if (restore_rename_sql(rs->o, target, st.text, st.len, sp.no_backslash_escapes, f->path, st.line,
+					       rs->rewrites, &sql, e)) {
+				rc = -1;
+				break;
+			}
+			free(sql);
+			sp.no_backslash_escapes = restore_rename_follow_mode(st.text, st.len, sp.no_backslash_escapes);
+		}
+		if (rc < -1)
+			rc = ms_fail(e, MS_INCOMPLETE, "%s line %u: a quote or comment is not closed, or a DELIMITER line is "
+				     "bad; the file is damaged", f->path, sp.error_line);
+	}
+	buf_release(&text);
+	return rc ? -1 : 0;
+}
+
+/* With --rename, the SQL files of the restore are read whole before the
+ * server sees anything: a statement naming a renamed database stops the
+ * restore while nothing is changed yet. */
+static int rename_scan(struct restore *rs, struct backup_reader *rd, struct ms_err *e)
+{
+	if (!rs->o->n_renames)
+		return 0;
+	for (size_t d = 0; d < rs->n_dbs; d++) {
+		const struct rdb *db = &rs->dbs[d];
+		const struct backup_file *files[] = { db->has_schema ? &db->schema : NULL,
+						      db->has_sequences ? &db->sequences : NULL,
+						      db->has_routines ? &db->routines : NULL,
+						      db->has_views ? &db->views : NULL,
+						      db->has_events ? &db->events : NULL };
+
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+			if (files[i] && rename_scan_file(rs, rd, files[i], db->name, e))
+				goto refused;
+		for (size_t i = 0; i < rs->n_tables; i++) {
+			const struct rtable *t = &rs->tables[i];
+
+			if (strcmp(t->db, db->name))
+				continue;
+			if ((t->has_schema && rename_scan_file(rs, rd, &t->schema, t->db, e)) ||
+			    (t->has_triggers && rename_scan_file(rs, rd, &t->triggers, t->db, e)))
+				goto refused;
+		}
+	}
+	return 0;
+refused:
+	return e->status == MS_USAGE ? ms_fail_context(e, "refusing to restore with --rename, nothing was changed") : -1;
+}
+
 /* ---- definitions -------------------------------------------------------- */
 
 /* CREATE DATABASE IF NOT EXISTS under the target name, with the backup's
@@ -377,14 +458,17 @@ static int database_stmt(struct restore *rs, struct db *db, const char *stmt, si
 	char *id;
 	int rc;
 
-	(void)rs;
 	if (!sqlsplit_create_object(stmt, len, &ob) || ob.kind != SQLSPLIT_DATABASE)
 		return 0;
 	id = db_quote_ident(d->name);
 	buf_addf(&sql, "CREATE DATABASE IF NOT EXISTS %s %.*s", id ? id : "``", (int)(len - ob.name.end),
 		 stmt + ob.name.end);
 	free(id);
-	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : db_exec(db, buf_str(&sql), e);
+	if (sql.failed)
+		rc = ms_fail(e, MS_INTERNAL, "out of memory");
+	else if ((rc = restore_rename_check(rs->o, buf_str(&sql), sql.len, restore_no_backslash_escapes(db), NULL, 0,
+					    e)) == 0)
+		rc = db_exec(db, buf_str(&sql), e);
 	buf_release(&sql);
 	return rc;
 }
@@ -412,9 +496,9 @@ static int create_database(struct restore *rs, struct backup_reader *rd, const s
 
 /* The table's CREATE TABLE, under its load name, without the indexes that
  * are built after the data. With t->parse_only it only works out those. */
-static int table_stmt(struct restore *rs, struct db *db, const char *stmt, size_t len, void *ctx, struct ms_err *e)
+static int table_run(struct restore *rs, struct db *db, const char *stmt, size_t len, struct rtable *t,
+		     struct ms_err *e)
 {
-	struct rtable *t = ctx;
 	struct sqlsplit_object ob;
 	struct buf sql = BUF_INIT;
 	char *deferred = NULL, *id;
@@ -446,6 +530,21 @@ static int table_stmt(struct restore *rs, struct db *db, const char *stmt, size_
 	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : db_exec(db, buf_str(&sql), e);
 	buf_release(&sql);
 	free(deferred);
+	return rc;
+}
+
+/* Every statement of a schema file runs as --rename makes it: a foreign
+ * key, CHECK or DEFAULT naming the backup's database names the target. */
+static int table_stmt(struct restore *rs, struct db *db, const char *stmt, size_t len, void *ctx, struct ms_err *e)
+{
+	struct rtable *t = ctx;
+	char *sql;
+	int rc;
+
+	if (restore_rename_sql(rs->o, t->db, stmt, len, restore_no_backslash_escapes(db), NULL, 0, NULL, &sql, e))
+		return -1;
+	rc = table_run(rs, db, sql, strlen(sql), t, e);
+	free(sql);
 	return rc;
 }
 
@@ -571,7 +670,10 @@ static int swap_in(struct restore *rs, const struct rdb *d, struct ms_err *e)
 	snprintf(what, sizeof(what), "swap the tables of %s in", d->name);
 	lo = restore_lockreq_opts(rs, what);
 	lo.nowait_schema = d->name; /* a RENAME must not be cut off: see lockreq.h */
-	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : lockreq_exec(&rs->coord, buf_str(&sql), &lo, NULL, e);
+	if (sql.failed)
+		rc = ms_fail(e, MS_INTERNAL, "out of memory");
+	else if ((rc = restore_rename_check(rs->o, buf_str(&sql), sql.len, false, NULL, 0, e)) == 0)
+		rc = lockreq_exec(&rs->coord, buf_str(&sql), &lo, NULL, e);
 	buf_release(&sql);
 	if (rc == 0)
 		rc = journal_record(rs->journal, "swapped", d->name, e);
@@ -765,6 +867,7 @@ static json_t *summary_json(struct restore *rs, json_t *check)
 	json_object_set_new(s, "yields", json_integer(rs->yields));
 	json_object_set_new(s, "definer_fallbacks", json_integer(rs->definer_fallbacks));
 	json_object_set_new(s, "warnings", json_incref(rs->warnings));
+	json_object_set_new(s, "rewrites", json_incref(rs->rewrites));
 	json_object_set_new(s, "verify", check ? json_pack("{s:b, s:O}", "identical", json_array_size(check) == 0,
 							   "differences", check)
 					       : json_null());
@@ -777,8 +880,8 @@ static int run(struct restore *rs, json_t **summary, struct ms_err *e)
 	json_t *check = NULL;
 	int rc = -1;
 
-	if (check_backup(rs, e) || restore_plan_load(rs, e) || connect_all(rs, e) ||
-	    backup_reader_new(&rd, NULL, NULL, e))
+	if (check_backup(rs, e) || restore_plan_load(rs, e) || backup_reader_new(&rd, NULL, NULL, e) ||
+	    rename_scan(rs, rd, e) || connect_all(rs, e))
 		goto out;
 	/* The journal first: an interrupted restore must be resumed (or its
 	 * journal deleted) before another starts, and a resumed run knows
@@ -867,6 +970,7 @@ int restore_run(const struct restore_opts *o, json_t **summary, struct ms_err *e
 	rs.started_at = lockreq_now();
 	rs.deadline = o->timeout_s > 0 ? rs.started_at + o->timeout_s : 0;
 	rs.warnings = json_array();
+	rs.rewrites = json_array();
 	pthread_mutex_init(&rs.mu, NULL);
 	rc = run(&rs, summary, e);
 	if (rc && *summary && e->status != MS_CHECK_FAILED) {
@@ -883,6 +987,7 @@ int restore_run(const struct restore_opts *o, json_t **summary, struct ms_err *e
 	restore_plan_release(&rs);
 	json_decref(rs.manifest);
 	json_decref(rs.warnings);
+	json_decref(rs.rewrites);
 	pthread_mutex_destroy(&rs.mu);
 	return rc;
 }

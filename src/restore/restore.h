@@ -35,6 +35,10 @@ struct restore_progress {
 	size_t tables_total, tables_done;
 	unsigned long long rows, bytes, bytes_total;  /* uncompressed data */
 	double elapsed_s;
+	/* "verify" only (the tables are not known yet): the backup's file being
+	 * checked and the bytes of its files (as stored) checked so far. */
+	const char *verify_file;
+	unsigned long long verified_bytes;
 };
 
 struct restore_opts {

@@ -84,6 +84,7 @@ struct restore {
 	size_t tables_done;
 	unsigned definer_fallbacks, lock_retries, yields;
 	json_t *warnings;              /* strings */
+	json_t *rewrites;              /* --rename: names changed in the backup's SQL (rename.h) */
 	double started_at, deadline;
 	double verify_reported_at;     /* last progress report while verifying */
 };
@@ -133,5 +134,8 @@ void restore_note(struct restore *rs, const char *fmt, ...) __attribute__((forma
 void restore_fail(struct restore *rs, const struct ms_err *e);
 bool restore_cancelled(struct restore *rs);
 struct lockreq_opts restore_lockreq_opts(struct restore *rs, const char *what);
+/* Whether the session reads backslashes as ordinary bytes (sql_mode
+ * NO_BACKSLASH_ESCAPES), as the server said after the last statement. */
+bool restore_no_backslash_escapes(const struct db *db);
 
 #endif

@@ -634,3 +634,171 @@ bool sqlsplit_insert_target(const char *stmt, size_t len, struct sqlsplit_name *
 	memset(out, 0, sizeof(*out));
 	return false;
 }
+
+/*
+ * Database names: a cursor over the whole statement, one token at a time.
+ */
+enum ref_tok { REF_END, REF_NAME, REF_DOT, REF_STAR, REF_OPEN, REF_OTHER, REF_BAD };
+
+struct ref_token {
+	enum ref_tok kind;
+	size_t start, end;
+	bool bare; /* REF_NAME: an unquoted word, which may be a keyword */
+};
+
+/* From the quote at *p, past the closing one; a doubled quote continues. */
+static bool skip_quoted_run(const char *s, size_t n, size_t *p, bool backslash_escapes)
+{
+	char q = s[*p];
+
+	do {
+		if (!skip_quoted(s, n, p, backslash_escapes))
+			return false;
+	} while (*p < n && s[*p] == q);
+	return true;
+}
+
+static enum ref_tok ref_next(struct lex *l, bool no_backslash_escapes, struct ref_token *t)
+{
+	const char *s = l->s;
+	size_t n = l->n, p;
+	bool digits = true;
+
+	lex_skip(l);
+	p = t->start = l->p;
+	t->bare = false;
+	t->kind = REF_OTHER;
+	if (p >= n) {
+		t->end = p;
+		return t->kind = REF_END;
+	}
+	switch (s[p]) {
+	case '\'':
+	case '"':
+	case '`':
+		if (!skip_quoted_run(s, n, &p, s[p] != '`' && !no_backslash_escapes))
+			return t->kind = REF_BAD;
+		/* "x" is a name under ANSI_QUOTES; elsewhere a string that no
+		 * dot can follow, so reading it as a name loses nothing. */
+		if (s[t->start] != '\'')
+			t->kind = REF_NAME;
+		break;
+	case '@':
+		/* @var, @@session.var, @`var`: none is a database name. */
+		while (p < n && s[p] == '@')
+			p++;
+		if (p < n && (s[p] == '`' || s[p] == '\'' || s[p] == '"')) {
+			if (!skip_quoted_run(s, n, &p, s[p] != '`' && !no_backslash_escapes))
+				return t->kind = REF_BAD;
+		} else {
+			while (p < n && (is_word((unsigned char)s[p]) || s[p] == '.'))
+				p++;
+		}
+		break;
+	case '.': p++; t->kind = REF_DOT; break;
+	case '*': p++; t->kind = REF_STAR; break;
+	case '(': p++; t->kind = REF_OPEN; break;
+	default:
+		if (!is_word((unsigned char)s[p])) {
+			p++;
+			break;
+		}
+		for (; p < n && is_word((unsigned char)s[p]); p++)
+			digits = digits && s[p] >= '0' && s[p] <= '9';
+		/* A bare number (the 1 of 1.5) is not a name. */
+		if (!digits) {
+			t->kind = REF_NAME;
+			t->bare = true;
+		}
+		break;
+	}
+	t->end = l->p = p;
+	return t->kind;
+}
+
+static bool ref_is_keyword(const struct lex *l, const struct ref_token *t, const char *kw)
+{
+	size_t k = strlen(kw);
+
+	return t->kind == REF_NAME && t->bare && t->end - t->start == k && keyword_eq(l->s + t->start, kw, k);
+}
+
+/* The token after the cursor, without moving past it. */
+static enum ref_tok ref_peek(struct lex *l, bool no_backslash_escapes, struct ref_token *t)
+{
+	size_t at = l->p;
+	enum ref_tok k = ref_next(l, no_backslash_escapes, t);
+
+	l->p = at;
+	return k;
+}
+
+/* Unquoted copy of a name token; false when longer than SQLSPLIT_NAME_MAX. */
+static bool ref_name(const char *s, const struct ref_token *t, char *out)
+{
+	size_t o = 0, i = t->start, end = t->end;
+
+	if (!t->bare) {
+		i++;
+		end--;
+	}
+	for (; i < end; i++) {
+		if (!t->bare && s[i] == s[t->start] && i + 1 < end)
+			i++; /* a doubled quote stands for one */
+		if (o == SQLSPLIT_NAME_MAX)
+			return false;
+		out[o++] = s[i];
+	}
+	out[o] = '\0';
+	return o > 0;
+}
+
+int sqlsplit_db_refs(const char *stmt, size_t len, bool no_backslash_escapes,
+		     int (*fn)(void *ctx, const struct sqlsplit_ref *ref), void *ctx)
+{
+	struct lex l = { stmt, len, 0 };
+	struct ref_token cur, next, after;
+	enum ref_tok prev = REF_OTHER;
+	bool first = true, want_db = false;
+	int rc;
+
+	while (ref_next(&l, no_backslash_escapes, &cur) != REF_END) {
+		struct sqlsplit_ref ref;
+
+		if (cur.kind == REF_BAD)
+			return SQLSPLIT_UNTERMINATED;
+		memset(&ref, 0, sizeof(ref));
+		if (cur.kind == REF_NAME && want_db &&
+		    (ref_is_keyword(&l, &cur, "IF") || ref_is_keyword(&l, &cur, "NOT") ||
+		     ref_is_keyword(&l, &cur, "EXISTS"))) {
+			prev = cur.kind;
+			continue;
+		}
+		if (cur.kind == REF_NAME && prev != REF_DOT) {
+			if (want_db) {
+				ref.ref_end = cur.end;
+			} else if (ref_peek(&l, no_backslash_escapes, &next) == REF_DOT) {
+				size_t at = l.p;
+
+				ref_next(&l, no_backslash_escapes, &next);
+				if (ref_next(&l, no_backslash_escapes, &after) == REF_NAME || after.kind == REF_STAR) {
+					ref.qualifier = true;
+					ref.ref_end = after.end;
+				}
+				l.p = at;
+			}
+			if (ref.ref_end && ref_name(stmt, &cur, ref.name)) {
+				ref.start = cur.start;
+				ref.end = cur.end;
+				if ((rc = fn(ctx, &ref)) != 0)
+					return rc;
+			}
+		}
+		want_db = (first && ref_is_keyword(&l, &cur, "USE")) ||
+			  ((ref_is_keyword(&l, &cur, "DATABASE") || ref_is_keyword(&l, &cur, "SCHEMA")) &&
+			   ref_peek(&l, no_backslash_escapes, &next) != REF_OPEN);
+		prev = cur.kind;
+		first = false;
+	}
+	return 0;
+}

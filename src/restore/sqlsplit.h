@@ -168,4 +168,32 @@ char *sqlsplit_replace_definer(const char *stmt, size_t len, const char *replace
  * zeroed, for any other statement. */
 bool sqlsplit_insert_target(const char *stmt, size_t len, struct sqlsplit_name *out);
 
+/*
+ * Database names in one statement, for restoring under another name. The
+ * whole statement is read token by token, as the server reads it: '...'
+ * strings and comments are skipped, the content of executable comments is
+ * SQL. Two places hold a database name:
+ * - a qualifier: a name (bare, `quoted`, or "quoted" for ANSI_QUOTES) that
+ *   is followed by "." and a name or "*", and not itself preceded by "."
+ *   (in db.t.c only db is one; in t.sbtest nothing is). Whitespace and
+ *   comments may sit around the dot. @variables (@a.b, @@session.x) and
+ *   numbers (1.5) are not names.
+ * - the name after USE at the start of the statement, or after DATABASE or
+ *   SCHEMA (and an optional IF [NOT] EXISTS) when no "(" follows.
+ * A table or alias spelled like a database and used as a qualifier (s.c
+ * where s is a table) reads as a database name: text alone cannot tell.
+ */
+struct sqlsplit_ref {
+	char name[SQLSPLIT_NAME_MAX + 1]; /* unquoted */
+	size_t start, end;                /* the database name, quotes included */
+	size_t ref_end;                   /* end of the whole reference (db.t), for messages */
+	bool qualifier;                   /* false: after USE, DATABASE or SCHEMA */
+};
+
+/* Calls fn for each database name in stmt[0..len), in order. Returns 0,
+ * fn's first non-zero return, or SQLSPLIT_UNTERMINATED when a quote or
+ * comment does not close. no_backslash_escapes as in struct sqlsplit. */
+int sqlsplit_db_refs(const char *stmt, size_t len, bool no_backslash_escapes,
+		     int (*fn)(void *ctx, const struct sqlsplit_ref *ref), void *ctx);
+
 #endif
