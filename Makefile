@@ -12,6 +12,8 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 RELEASE_BUILD ?= build-release
 PREFIX     ?= /usr/local
+# The man pages carry the date of the last commit, not of the build.
+export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: all deps build build-asan release install uninstall package test unit demo bench clean format
