@@ -2,26 +2,50 @@
 #   make demo   install, build, start a throwaway server, replay seed 004, show `mdlsafe locks`
 #   make test   install, build (also with ASan/UBSan), run every test against a sandbox server
 #   make bench  benchmarks against the tools people use today (bench/README.md)
+#   make install [PREFIX=/usr/local] [DESTDIR=]   a Release build, installed with
+#               its man pages, bash completion and the guard's systemd unit
+#   make uninstall [DESTDIR=]   removes what the last `make install` put there
+#   make package  a Debian package (build-release/mdlsafe_VERSION_ARCH.deb)
 
 MAKEFLAGS  += --no-print-directory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+RELEASE_BUILD ?= build-release
+PREFIX     ?= /usr/local
+# The man pages carry the date of the last commit, not of the build.
+export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build build-asan test unit demo bench clean format
+.PHONY: all deps build build-asan release install uninstall package test unit demo bench clean format
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh
 
+# The builds the code is developed and tested with: warnings are errors.
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMDLSAFE_WERROR=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 build-asan: deps
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMDLSAFE_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMDLSAFE_SANITIZE=ON -DMDLSAFE_WERROR=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# What is installed and packaged: optimised, no tests, warnings reported only.
+release:
+	@bash scripts/install-deps.sh --build
+	@cmake -S . -B $(RELEASE_BUILD) -DCMAKE_BUILD_TYPE=Release -DMDLSAFE_TESTS=OFF >/dev/null
+	@cmake --build $(RELEASE_BUILD) -j $(JOBS)
+
+install: release
+	@DESTDIR="$(DESTDIR)" cmake --install $(RELEASE_BUILD) --prefix "$(PREFIX)" --strip
+
+uninstall:
+	@DESTDIR="$(DESTDIR)" cmake -DMANIFEST=$(RELEASE_BUILD)/install_manifest.txt -P dist/uninstall.cmake
+
+package: release
+	@cd $(RELEASE_BUILD) && cpack -G DEB
 
 # Unit tests only: no server needed.
 unit: build
@@ -41,4 +65,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(RELEASE_BUILD)

@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
 # Install the Debian packages mdlsafe needs to build and test.
 #   scripts/install-deps.sh           build + test dependencies
+#   scripts/install-deps.sh --build   only what building and packaging need
 #   scripts/install-deps.sh --bench   also the benchmark tools
 # Skips packages already installed; runs `apt-get update` only when something
 # is missing. Works unattended (CI=true, no stdin). Never starts, stops or
 # configures the system MariaDB server: tests use tests/sandbox/ instead.
 set -euo pipefail
 
-PACKAGES="build-essential cmake pkg-config libmariadb-dev libzstd-dev libxxhash-dev libjansson-dev libcmocka-dev mariadb-server mariadb-client zstd"
+# file and dpkg-dev: CPack finds the package's dependencies with dpkg-shlibdeps.
+BUILD_PACKAGES="build-essential cmake pkg-config libmariadb-dev libzstd-dev libxxhash-dev libjansson-dev file dpkg-dev"
+# man-db and groff-base: the install test reads the man pages as man shows them.
+TEST_PACKAGES="libcmocka-dev mariadb-server mariadb-client zstd man-db groff-base"
 BENCH_PACKAGES="sysbench mydumper percona-toolkit time mariadb-backup"
 
 say() { printf 'install-deps: %s\n' "$*"; }
 die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
 
-want="$PACKAGES"
+want="$BUILD_PACKAGES $TEST_PACKAGES"
 for arg in "$@"; do
     case $arg in
+        --build) want="$BUILD_PACKAGES" ;;
         --bench) want="$want $BENCH_PACKAGES" ;;
         -h | --help)
-            sed -n '2,7s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+            sed -n '2,8s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
             exit 0
             ;;
-        *) die "unknown argument: $arg (usage: install-deps.sh [--bench])" ;;
+        *) die "unknown argument: $arg (usage: install-deps.sh [--build | --bench])" ;;
     esac
 done
 

@@ -35,7 +35,8 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fputs("\n'mdlsafe COMMAND --help' shows a command's options, including the connection\n"
-	      "options (-h -P -S -u -p --defaults-file ...), which every command accepts.\n\n",
+	      "options (-h -P -S -u -p --defaults-file ...), which every command accepts.\n"
+	      "'mdlsafe --version' prints the version.\n\n",
 	      out);
 	cli_print_exit_codes(out);
 }

@@ -194,6 +194,8 @@ int cli_parse(const struct cli_command_spec *spec, int argc, char **argv, struct
 	return rc;
 }
 
+enum { HELP_COLUMN = 35 }; /* where an option's text starts in --help */
+
 static void print_opt(FILE *out, const struct cli_opt *o)
 {
 	char left[64];
@@ -206,14 +208,20 @@ static void print_opt(FILE *out, const struct cli_opt *o)
 	if (o->arg_name && n > 0 && (size_t)n < sizeof(left))
 		snprintf(left + n, sizeof(left) - (size_t)n, o->has_arg == CLI_OPTIONAL_ARG ? "[=%s]" : " %s",
 			 o->arg_name);
-	fprintf(out, "%-34s %s\n", left, o->help);
+	/* At least two spaces between the option and its text, as in GNU
+	 * --help: the man page and completion generators (dist/) split there. */
+	if (strlen(left) > HELP_COLUMN - 2)
+		fprintf(out, "%s\n%*s%s\n", left, HELP_COLUMN, "", o->help);
+	else
+		fprintf(out, "%-*s%s\n", HELP_COLUMN, left, o->help);
 }
 
 void cli_print_exit_codes(FILE *out)
 {
 	fputs("Exit codes:\n"
 	      "  0  success (locks: no wait older than --max-wait with --check)\n"
-	      "  1  --check found a wait older than --max-wait; restore --verify found a difference\n"
+	      "  1  --check found a wait older than --max-wait; restore --verify found a difference;\n"
+	      "     guard --once saw a pile-up\n"
 	      "  2  usage error: unknown option, bad value; restore would overwrite; ddl refuses\n"
 	      "     a COPY or a statement it cannot read\n"
 	      "  3  cannot connect: server down, wrong socket/host/port, TLS failure\n"

@@ -518,6 +518,7 @@ static int integer_value(const char *v, const char *what, long long *out, struct
 {
 	char *end;
 
+	*out = 0; /* defined on every path, also when the value is refused */
 	if (!v || !*v)
 		return ms_fail(e, MS_SERVER, "%s: the server returned no value", what);
 	*out = strtoll(v, &end, 10);

@@ -50,7 +50,8 @@ static void out_dir(char *buf, size_t n, const char *name)
 	char cmd[600];
 
 	snprintf(buf, n, "%s/%s", workdir, name);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s.partial'", buf, buf);
+	if ((size_t)snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s.partial'", buf, buf) >= sizeof(cmd))
+		fail_msg("path too long: %s", buf);
 	if (system(cmd) != 0)
 		fail_msg("cannot clean %s", buf);
 }

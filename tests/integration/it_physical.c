@@ -33,7 +33,8 @@ static void tmpdir(char *out, size_t n, const char *what)
 {
 	snprintf(out, n, "/tmp/mdlsafe-it-phys-%d-%s", (int)getpid(), what);
 	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s.partial'", out, out);
+	if ((size_t)snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s.partial'", out, out) >= sizeof(cmd))
+		fail_msg("path too long: %s", out);
 	assert_int_equal(system(cmd), 0);
 }
 

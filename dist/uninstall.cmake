@@ -1,0 +1,26 @@
+# Removes the files a `make install` wrote, as install_manifest.txt lists
+# them, under $DESTDIR when set (as for the install). Directories that only
+# mdlsafe uses (share/doc/mdlsafe) go too when left empty.
+#   cmake -DMANIFEST=build/install_manifest.txt -P dist/uninstall.cmake
+if(NOT EXISTS "${MANIFEST}")
+  message(FATAL_ERROR "nothing to uninstall: ${MANIFEST} does not exist (no 'make install' from this build)")
+endif()
+file(STRINGS "${MANIFEST}" files)
+set(removed 0)
+foreach(f IN LISTS files)
+  set(path "$ENV{DESTDIR}${f}")
+  if(EXISTS "${path}" OR IS_SYMLINK "${path}")
+    file(REMOVE "${path}")
+    message(STATUS "Removed: ${path}")
+    math(EXPR removed "${removed} + 1")
+  else()
+    message(STATUS "Already gone: ${path}")
+  endif()
+  get_filename_component(dir "${path}" DIRECTORY)
+  get_filename_component(dirname "${dir}" NAME)
+  file(GLOB left "${dir}/*")
+  if(dirname STREQUAL "mdlsafe" AND IS_DIRECTORY "${dir}" AND NOT left)
+    file(REMOVE_RECURSE "${dir}")
+  endif()
+endforeach()
+message(STATUS "Removed ${removed} file(s)")
