@@ -3,7 +3,7 @@
 # --snapshot-cmd) against mdlsafe's logical backup, mariadb-backup (backup +
 # prepare --export) and a plain `cp` + `sync` of the same .ibd files; then
 # `mdlsafe restore --physical` against the logical `mdlsafe restore`.
-# See bench/README.md ("Physical backup").
+# See docs/benchmarks.md ("Physical backup and restore").
 #
 #   bash bench/physical.sh [BUILD_DIR]
 #   BENCH_ONLY=physical bash bench/run.sh [BUILD_DIR]     (same thing; BENCH_ONLY=all runs it last)

@@ -4,7 +4,7 @@
 # ALTER arrives during the backup, restore wall time, CPU and memory against
 # myloader and the mariadb client, and the application stall a schema change
 # behind an idle transaction causes with plain ALTER, pt-online-schema-change
-# and mdlsafe ddl. See bench/README.md.
+# and mdlsafe ddl. See docs/benchmarks.md.
 #
 #   bash bench/run.sh [BUILD_DIR]        (make bench: BUILD_DIR=build)
 #
@@ -34,7 +34,7 @@
 #
 # Starts its own private sandbox server (tests/sandbox/start.sh; unix socket and
 # 127.0.0.1 only) and stops and wipes it on exit, even on failure or Ctrl-C.
-# Results: bench/results/latest.md (tables ready for the README), plus per-run
+# Results: bench/results/latest.md (tables ready for docs/benchmarks.md), plus per-run
 # details in bench/results/latest-runs.tsv and logs in bench/results/logs/.
 set -euo pipefail
 

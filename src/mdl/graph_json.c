@@ -1,5 +1,5 @@
 /* Serialises the wait graph; the field list here is the documented schema
- * (README, "locks --json"). */
+ * (docs/formats.md, "locks"). */
 #include "mdl/graph_json.h"
 
 #include <math.h>
