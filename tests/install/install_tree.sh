@@ -43,6 +43,11 @@ if command -v systemd-analyze >/dev/null; then # systemd's own check, with the b
 	[ -z "$problems" ] || fail "systemd-analyze verify: $problems"
 	rm "$scratch/mdlsafe-guard.service"
 fi
+# The nightly backup's unit runs the installed binary too (backup and verify).
+bunit=$root/lib/systemd/system/mdlsafe-backup.service
+[ "$(grep -c "$prefix/bin/mdlsafe \(backup\|verify\) " "$bunit")" -eq 2 ] ||
+	fail "mdlsafe-backup.service does not run $prefix/bin/mdlsafe backup and verify"
+! grep -n '/usr/local/bin' "$bunit" || fail "mdlsafe-backup.service still names /usr/local/bin"
 
 # 4. Man pages: found by man, valid roff, every option of --help shown.
 command -v man >/dev/null || fail "man is not installed (scripts/install-deps.sh installs man-db)"

@@ -27,6 +27,8 @@ expected_files() {
 		done
 		echo "$prefix/share/bash-completion/completions/mdlsafe"
 		echo "$prefix/lib/systemd/system/mdlsafe-guard.service"
+		echo "$prefix/lib/systemd/system/mdlsafe-backup.service"
+		echo "$prefix/lib/systemd/system/mdlsafe-backup.timer"
 		echo "$prefix/share/doc/mdlsafe/README.md"
 	} | sort
 }
