@@ -22,7 +22,7 @@ enum {
 };
 
 static const struct cli_opt locks_opts[] = {
-	{ "json", OPT_JSON, CLI_NO_ARG, NULL, "print JSON (schema in the README); with --watch, one document per line" },
+	{ "json", OPT_JSON, CLI_NO_ARG, NULL, "print JSON (schema in docs/formats.md); with --watch, one document per line" },
 	{ "watch", OPT_WATCH, CLI_REQUIRED_ARG, "SECONDS", "refresh every SECONDS until Ctrl-C, like top" },
 	{ "check", OPT_CHECK, CLI_NO_ARG, NULL, "for monitoring: exit 1 when a wait is older than --max-wait" },
 	{ "max-wait", OPT_MAX_WAIT, CLI_REQUIRED_ARG, "SECONDS", "threshold for --check (default 10)" },

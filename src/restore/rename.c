@@ -222,7 +222,7 @@ int restore_rename_check(const struct restore_opts *o, const char *stmt, size_t 
 	return ms_fail(e, MS_USAGE,
 		       "%s%.*s names database %s, which --rename moves to %s: running it would change the live %s, so "
 		       "the restore stops before it; restore without --rename, or load this file by hand into %s after "
-		       "making its names point there (see \"Restore by hand\" in the README)",
+		       "making its names point there (see \"Restoring by hand\" in docs/formats.md)",
 		       at, (int)shown, stmt + c.ref.start, c.ref.name, renamed_to(o, c.ref.name), c.ref.name,
 		       renamed_to(o, c.ref.name));
 }

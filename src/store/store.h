@@ -12,7 +12,7 @@
 #include "util/error.h"
 
 /*
- * Contract (README, "Backup directory"):
+ * Contract (docs/formats.md, "The logical backup directory"):
  *   - Everything is written into DIR.partial/ (directories 0700, files 0600).
  *     DIR appears only through store_finalize(), after every file and
  *     manifest.json are written and fsynced and every directory is fsynced.

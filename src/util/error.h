@@ -5,7 +5,7 @@
 
 #include <stdarg.h>
 
-/* Categories double as process exit codes (documented in --help and README).
+/* Categories double as process exit codes (documented in --help and the README).
  * Keep the numbers stable: scripts depend on them. */
 enum ms_status {
 	MS_OK = 0,
