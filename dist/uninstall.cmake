@@ -1,6 +1,6 @@
 # Removes the files a `make install` wrote, as install_manifest.txt lists
 # them, under $DESTDIR when set (as for the install). Directories that only
-# mdlsafe uses (share/doc/mdlsafe) go too when left empty.
+# mdlsafe uses (share/doc/mdlsafe and its docs/) go too when left empty.
 #   cmake -DMANIFEST=build/install_manifest.txt -P dist/uninstall.cmake
 if(NOT EXISTS "${MANIFEST}")
   message(FATAL_ERROR "nothing to uninstall: ${MANIFEST} does not exist (no 'make install' from this build)")
@@ -17,10 +17,13 @@ foreach(f IN LISTS files)
     message(STATUS "Already gone: ${path}")
   endif()
   get_filename_component(dir "${path}" DIRECTORY)
-  get_filename_component(dirname "${dir}" NAME)
-  file(GLOB left "${dir}/*")
-  if(dirname STREQUAL "mdlsafe" AND IS_DIRECTORY "${dir}" AND NOT left)
+  while(dir MATCHES "/doc/mdlsafe(/docs)?$" AND IS_DIRECTORY "${dir}")
+    file(GLOB left "${dir}/*")
+    if(left)
+      break()
+    endif()
     file(REMOVE_RECURSE "${dir}")
-  endif()
+    get_filename_component(dir "${dir}" DIRECTORY)
+  endwhile()
 endforeach()
 message(STATUS "Removed ${removed} file(s)")

@@ -30,6 +30,9 @@ expected_files() {
 		echo "$prefix/lib/systemd/system/mdlsafe-backup.service"
 		echo "$prefix/lib/systemd/system/mdlsafe-backup.timer"
 		echo "$prefix/share/doc/mdlsafe/README.md"
+		for c in design formats operations benchmarks; do
+			echo "$prefix/share/doc/mdlsafe/docs/$c.md"
+		done
 	} | sort
 }
 
