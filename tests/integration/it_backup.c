@@ -181,7 +181,7 @@ static void start_backup(struct it_child *c, const char *dir, const char *extra1
 	it_mdlsafe_start(c, args, NULL);
 }
 
-/* Restores a backup's database by hand, the emergency way the README gives,
+/* Restores a backup's database by hand, the emergency way docs/formats.md gives,
  * into `target`, and compares every table with CHECKSUM TABLE. `check`, if
  * not NULL, is a query on the copy that must return `want`. */
 static void restore_by_hand_and_compare(const char *dir, const char *target, const char *const *tables,
