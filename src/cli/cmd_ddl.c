@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "ddl/ddl.h"
+#include "ddl/online.h"
 #include "restore/sqlsplit.h"
 #include "util/buf.h"
 
@@ -20,6 +21,14 @@ enum {
 	OPT_ALLOW_COPY,
 	OPT_ALLOW_UNPARSED,
 	OPT_JSON,
+	OPT_ONLINE,
+	OPT_CHUNK_TIME,
+	OPT_MAX_LOAD,
+	OPT_PAUSE_FILE,
+	OPT_POSTPONE,
+	OPT_KEEP_OLD,
+	OPT_RESUME,
+	OPT_NO_VERIFY,
 };
 
 static const struct cli_opt ddl_opts[] = {
@@ -35,6 +44,17 @@ static const struct cli_opt ddl_opts[] = {
 	{ "allow-copy", OPT_ALLOW_COPY, CLI_NO_ARG, NULL, "allow ALGORITHM=COPY, which blocks every write to the table for the whole copy" },
 	{ "allow-unparsed", OPT_ALLOW_UNPARSED, CLI_NO_ARG, NULL, "run statements whose tables mdlsafe cannot tell (bounded the same way)" },
 	{ "json", OPT_JSON, CLI_NO_ARG, NULL, "print the plan and outcome as JSON on stdout" },
+	{ "online", OPT_ONLINE, CLI_NO_ARG, NULL,
+	  "make one ALTER TABLE through a shadow copy: triggers capture changes, rows are copied in chunks and "
+	  "verified, one RENAME swaps the tables; every lock request is bounded by --max-stall" },
+	{ "chunk-time", OPT_CHUNK_TIME, CLI_REQUIRED_ARG, "SECONDS", "--online: target time of one copy chunk (default 0.5)" },
+	{ "max-load", OPT_MAX_LOAD, CLI_REQUIRED_ARG, "N", "--online: pause the copy while Threads_running exceeds N (default: never)" },
+	{ "pause-file", OPT_PAUSE_FILE, CLI_REQUIRED_ARG, "FILE", "--online: pause the copy while FILE exists" },
+	{ "postpone-cutover", OPT_POSTPONE, CLI_REQUIRED_ARG, "FILE",
+	  "--online: do not swap the tables while FILE exists (the triggers keep the copy current)" },
+	{ "keep-old", OPT_KEEP_OLD, CLI_NO_ARG, NULL, "--online: keep the original table as _T_old after the swap" },
+	{ "resume", OPT_RESUME, CLI_NO_ARG, NULL, "--online: continue an interrupted change from its checkpoint" },
+	{ "no-verify", OPT_NO_VERIFY, CLI_NO_ARG, NULL, "--online: skip comparing the copy with the original before the swap" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -55,6 +75,7 @@ static const struct cli_command_spec ddl_spec = {
 	"Examples:\n"
 	"  mdlsafe ddl -D shop \"ALTER TABLE users ADD INDEX idx_email (email)\"\n"
 	"  mdlsafe ddl --kill-blockers 'idle>30s' -e migration.sql\n"
+	"  mdlsafe ddl --online --kill-blockers 'idle>30s' \"ALTER TABLE shop.orders MODIFY qty BIGINT\"\n"
 	"  mdlsafe ddl --dry-run \"CREATE TRIGGER t_ai AFTER INSERT ON shop.orders FOR EACH ROW SET @n = 1\"",
 	true,
 };
@@ -63,6 +84,10 @@ struct ddl_args {
 	struct ddl_opts o;
 	const char *file;
 	bool json;
+	bool online;
+	struct online_opts on;
+	double last_progress;
+	bool progress_shown;
 };
 
 static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
@@ -98,6 +123,28 @@ static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	case OPT_JSON:
 		a->json = true;
 		return 0;
+	case OPT_ONLINE:
+		a->online = true;
+		return 0;
+	case OPT_CHUNK_TIME:
+		return cli_parse_double("--chunk-time", arg, 0.01, 60, &a->on.chunk_time_s, e);
+	case OPT_MAX_LOAD:
+		return cli_parse_uint("--max-load", arg, 1, 100000, &a->on.max_load, e);
+	case OPT_PAUSE_FILE:
+		a->on.pause_file = arg;
+		return 0;
+	case OPT_POSTPONE:
+		a->on.postpone_file = arg;
+		return 0;
+	case OPT_KEEP_OLD:
+		a->on.keep_old = true;
+		return 0;
+	case OPT_RESUME:
+		a->on.resume = true;
+		return 0;
+	case OPT_NO_VERIFY:
+		a->on.no_verify = true;
+		return 0;
 	}
 	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
 }
@@ -106,6 +153,57 @@ static void on_note(void *ctx, const char *line)
 {
 	(void)ctx;
 	fprintf(stderr, "mdlsafe ddl: %s\n", line);
+}
+
+/* A progress line: rewritten in place on a terminal, a log line every
+ * 10 s otherwise. */
+static void on_progress(void *ctx, const struct online_progress *p)
+{
+	struct ddl_args *a = ctx;
+	bool tty = isatty(STDERR_FILENO);
+	double left = p->rows_per_s > 0 && p->rows_estimated > p->rows_done
+			      ? (double)(p->rows_estimated - p->rows_done) / p->rows_per_s
+			      : 0;
+
+	if (!tty && p->elapsed_s - a->last_progress < 10)
+		return;
+	a->last_progress = p->elapsed_s;
+	fprintf(stderr, "%smdlsafe ddl: %s %llu/~%llu rows (%.0f%%), %.0f rows/s, ETA %.0f s%s%s", tty ? "\r" : "",
+		p->phase, p->rows_done, p->rows_estimated,
+		p->rows_estimated ? 100.0 * (double)p->rows_done / (double)p->rows_estimated : 0.0, p->rows_per_s, left,
+		p->paused ? ", paused" : "", tty ? "\033[K" : "\n");
+	a->progress_shown = tty;
+}
+
+static void on_online_note(void *ctx, const char *line)
+{
+	struct ddl_args *a = ctx;
+
+	if (a->progress_shown)
+		fputc('\n', stderr);
+	a->progress_shown = false;
+	on_note(NULL, line);
+}
+
+static int run_online(struct ddl_args *a, struct db_params *conn, json_t **report, struct ms_err *e)
+{
+	struct online_opts *on = &a->on;
+
+	if (a->o.n_statements != 1)
+		return ms_fail(e, MS_USAGE, "--online takes exactly one ALTER TABLE statement, got %zu", a->o.n_statements);
+	if (!on->chunk_time_s)
+		on->chunk_time_s = 0.5;
+	on->conn = conn;
+	on->database = conn->database;
+	on->statement = a->o.statements[0];
+	on->max_stall_s = a->o.max_stall_s;
+	on->deadline_s = a->o.deadline_s;
+	on->kill = &a->o.kill;
+	on->dry_run = a->o.dry_run;
+	on->note = on_online_note;
+	on->progress = on_progress;
+	on->ctx = a;
+	return online_run(on, report, e);
 }
 
 static int add_stmt(void *ctx, const char *stmt, size_t len, unsigned line)
@@ -171,7 +269,20 @@ int cmd_ddl(int argc, char **argv)
 			rc = ms_fail(&e, MS_INTERNAL, "out of memory");
 	if (rc == 0 && a.o.n_statements == 0)
 		rc = ms_fail(&e, MS_USAGE, "no statement to run: mdlsafe ddl \"ALTER TABLE ...\"; see 'mdlsafe ddl --help'");
-	if (rc == 0) {
+	if (rc == 0 && !a.online &&
+	    (a.on.chunk_time_s || a.on.max_load || a.on.pause_file || a.on.postpone_file || a.on.keep_old || a.on.resume ||
+	     a.on.no_verify))
+		rc = ms_fail(&e, MS_USAGE, "--chunk-time, --max-load, --pause-file, --postpone-cutover, --keep-old, --resume "
+					   "and --no-verify go with --online");
+	if (rc == 0 && a.online) {
+		rc = run_online(&a, &conn, &report, &e);
+		if (a.json && report) {
+			json_dumpf(report, stdout, JSON_INDENT(2));
+			fputc('\n', stdout);
+		}
+		if (rc == 0 && !a.json)
+			fprintf(stderr, "mdlsafe ddl: %s\n", a.o.dry_run ? "dry run, nothing changed" : "done");
+	} else if (rc == 0) {
 		a.o.conn = &conn;
 		a.o.database = conn.database;
 		a.o.note = on_note;

@@ -105,7 +105,7 @@ static bool name_span(const char *p, const char **a, const char **b)
 }
 
 /* Where the table of an ALTER TABLE / CREATE INDEX / DROP INDEX is named. */
-static bool table_span(const char *sql, enum sql_stmt_kind kind, const char **a, const char **b)
+bool ddl_table_span(const char *sql, enum sql_stmt_kind kind, const char **a, const char **b)
 {
 	const char *p = sql, *e;
 
@@ -180,7 +180,7 @@ static int probe_algorithm(struct ddl *d, struct stmt *s, struct ms_err *e)
 	struct ms_err ignored;
 	int rc = 0;
 
-	if (!table_span(s->sql, s->tg.kind, &a, &b)) {
+	if (!ddl_table_span(s->sql, s->tg.kind, &a, &b)) {
 		snprintf(s->algorithm, sizeof(s->algorithm), "as written");
 		return 0;
 	}
