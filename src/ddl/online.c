@@ -151,8 +151,7 @@ static int bounded(struct run *r, const char *sql, const char *what, bool nowait
 	return lockreq_exec(&r->s.exec, sql, &lo, attempts, e);
 }
 
-/* ---- reading the tables ---------------------------------------------------
- */
+/* ---- reading the tables ----------------------------------------------------- */
 
 static int query(struct online *s, struct buf *b, MYSQL_RES **res, struct ms_err *e)
 {
@@ -452,8 +451,7 @@ static int choose_names(struct online *s, json_t *taken, json_t *leftovers, stru
 		       s->schema, s->table, base, base);
 }
 
-/* ---- the plan -------------------------------------------------------------
- */
+/* ---- the plan --------------------------------------------------------------- */
 
 static int plan_table(struct run *r, const char *sql, char **tail, struct ms_err *e)
 {
@@ -602,8 +600,7 @@ out:
 	return rc;
 }
 
-/* ---- the triggers ---------------------------------------------------------
- */
+/* ---- the triggers ----------------------------------------------------------- */
 
 static void add_new_values(struct online *s, struct buf *b, const char *row)
 {
@@ -733,8 +730,7 @@ static int drop_table(struct run *r, const char *name, struct ms_err *e)
 	return rc;
 }
 
-/* ---- the cut-over ---------------------------------------------------------
- */
+/* ---- the cut-over ----------------------------------------------------------- */
 
 /* The user's triggers as SHOW CREATE TRIGGER gives them, to re-create on
  * the new table after the swap (the old ones go with the old table). */
@@ -849,8 +845,7 @@ static int cut_over(struct run *r, json_t *cut, struct ms_err *e)
 	return move_user_triggers(r, e);
 }
 
-/* ---- the run --------------------------------------------------------------
- */
+/* ---- the run ---------------------------------------------------------------- */
 
 static json_t *holders_now(struct online *s)
 {
@@ -1119,7 +1114,7 @@ int online_run(const struct online_opts *o, json_t **report, struct ms_err *e)
 	if (db_open(&s->exec, o->conn, "ddl-online", &so, e) == 0 &&
 	    db_open(&s->watch, o->conn, "ddl-watch", NULL, e) == 0 &&
 	    /* A chunk waiting for an application's row lock holds the rows it
-       * has read: it gives way after a second and is tried again. */
+	     * has read: it gives way after a second and is tried again. */
 	    db_exec(&s->exec, "SET SESSION innodb_lock_wait_timeout = 1", e) == 0) {
 		rc = run_change(&r, *report, e);
 		if (rc)

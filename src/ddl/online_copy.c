@@ -593,7 +593,7 @@ void online_checkpoint_delete(struct online *s)
 	buf_adds(&b, "SELECT COUNT(*) FROM ");
 	add_checkpoint(s, &b);
 	/* The last change of this schema takes its checkpoint table along;
-   * nobody else uses it, so the DROP never waits. */
+	 * nobody else uses it, so the DROP never waits. */
 	if (!b.failed && db_query_value(&s->exec, buf_str(&b), &left, &ignored) == 0 && left && !strcmp(left, "0")) {
 		buf_reset(&b);
 		buf_adds(&b, "DROP TABLE IF EXISTS ");
