@@ -246,6 +246,51 @@ static int copy_range(struct online *s, char **lower, char **upper, bool ignore,
 	return rc;
 }
 
+/*
+ * Starts a transaction holding shared row locks on the original's chunk
+ * (lower, upper]. Taking every lock on the original before touching the
+ * shadow keeps the order the triggers use (original, then shadow): an
+ * application write then waits for the chunk instead of deadlocking with it.
+ */
+static int begin_locked(struct online *s, char **lower, char **upper, struct ms_err *e)
+{
+	struct buf b = BUF_INIT;
+	char *n = NULL;
+	int rc;
+
+	buf_adds(&b, "SELECT COUNT(*) FROM ");
+	add_source(s, &b, NULL);
+	buf_adds(&b, " WHERE ");
+	add_range(s, &b, NULL, lower, upper);
+	buf_adds(&b, " LOCK IN SHARE MODE");
+	rc = sql_done(&b, e);
+	if (rc == 0)
+		rc = db_exec(&s->exec, "START TRANSACTION", e);
+	if (rc == 0)
+		rc = db_query_value(&s->exec, buf_str(&b), &n, e);
+	free(n);
+	buf_release(&b);
+	return rc;
+}
+
+/* One chunk: locked, copied (*inserted rows), committed. */
+static int copy_chunk(struct online *s, char **lower, char **upper, unsigned long long *inserted, struct ms_err *e)
+{
+	int rc = begin_locked(s, lower, upper, e);
+	char *v = NULL;
+
+	if (rc == 0)
+		rc = copy_range(s, lower, upper, true, e);
+	if (rc == 0 && (rc = db_query_value(&s->exec, "SELECT ROW_COUNT()", &v, e)) == 0)
+		*inserted = v && v[0] != '-' ? strtoull(v, NULL, 10) : 0;
+	free(v);
+	if (rc == 0)
+		rc = db_exec(&s->exec, "COMMIT", e);
+	else
+		db_exec(&s->exec, "ROLLBACK", &(struct ms_err){0});
+	return rc;
+}
+
 int online_copy(struct online *s, struct ms_err *e)
 {
 	double t0 = lockreq_now();
@@ -253,6 +298,7 @@ int online_copy(struct online *s, struct ms_err *e)
 
 	for (;;) {
 		unsigned long n = (unsigned long)s->chunk_rows;
+		unsigned long long inserted = 0;
 		char **upper = NULL;
 		double c0;
 		int rc;
@@ -261,7 +307,8 @@ int online_copy(struct online *s, struct ms_err *e)
 			return -1;
 		c0 = lockreq_now();
 		for (unsigned tries = 0;; tries++) {
-			if (next_bound(s, s->last, n, &upper, e) == 0 && copy_range(s, s->last, upper, true, e) == 0)
+			if (next_bound(s, s->last, n, &upper, e) == 0 &&
+			    copy_chunk(s, s->last, upper, &inserted, e) == 0)
 				break;
 			online_free_key(upper, s->n_key);
 			upper = NULL;
@@ -271,10 +318,7 @@ int online_copy(struct online *s, struct ms_err *e)
 		s->chunks++;
 		if (!upper) {
 			/* The last chunk is open-ended: count what it inserted. */
-			char *v = NULL;
-			if (db_query_value(&s->exec, "SELECT ROW_COUNT()", &v, e) == 0 && v && v[0] != '-')
-				s->rows_copied += strtoull(v, NULL, 10);
-			free(v);
+			s->rows_copied += inserted;
 			break;
 		}
 		s->rows_copied += n;
@@ -339,7 +383,7 @@ static int compare_chunk(struct online *s, char **lower, char **upper, bool *sam
 	add_range(s, &b, "o", lower, upper);
 	buf_adds(&b, " LOCK IN SHARE MODE");
 	if ((rc = sql_done(&b, e)) == 0)
-		rc = db_exec(&s->exec, "START TRANSACTION", e);
+		rc = begin_locked(s, lower, upper, e);
 	if (rc == 0 && (rc = db_query(&s->exec, buf_str(&b), &r, e)) == 0 && r && (row = mysql_fetch_row(r))) {
 		*rows = strtoull(row[0] ? row[0] : "0", NULL, 10);
 		orig = strdup(row[1] ? row[1] : "0");
@@ -370,21 +414,9 @@ static int compare_chunk(struct online *s, char **lower, char **upper, bool *sam
 static int repair_chunk(struct online *s, char **lower, char **upper, struct ms_err *e)
 {
 	struct buf b = BUF_INIT;
-	char *n = NULL;
 	int rc;
 
-	buf_adds(&b, "SELECT COUNT(*) FROM ");
-	add_source(s, &b, NULL);
-	buf_adds(&b, " WHERE ");
-	add_range(s, &b, NULL, lower, upper);
-	buf_adds(&b, " LOCK IN SHARE MODE");
-	rc = sql_done(&b, e);
-	if (rc == 0)
-		rc = db_exec(&s->exec, "START TRANSACTION", e);
-	if (rc == 0)
-		rc = db_query_value(&s->exec, buf_str(&b), &n, e);
-	free(n);
-	buf_reset(&b);
+	rc = begin_locked(s, lower, upper, e);
 	buf_adds(&b, "DELETE FROM ");
 	online_add_table(&b, s->schema, s->shadow);
 	buf_adds(&b, " WHERE ");
