@@ -303,7 +303,8 @@ static int plan(struct ddl *d, struct stmt *s, struct ms_err *e)
 	if (!strcmp(s->algorithm, "COPY") && !d->o->allow_copy)
 		return ms_fail(e, MS_USAGE,
 			       "%.200s: the server can only do this with ALGORITHM=COPY, which blocks every write to %s.%s "
-			       "for the whole copy of the table; refused (--allow-copy to run it anyway)",
+			       "for the whole copy of the table; refused (--online makes it on a copy of the table "
+			       "without blocking writes; --allow-copy runs it anyway)",
 			       s->sql, s->schema, s->table);
 	return 0;
 }

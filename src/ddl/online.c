@@ -676,7 +676,7 @@ static int create_triggers(struct run *r, struct ms_err *e)
 	struct online *s = &r->s;
 
 	for (int i = 0; i < 3; i++) {
-		char *sql = trigger_sql(r, i), what[200];
+		char *sql = trigger_sql(r, i), what[320];
 		unsigned attempts = 0;
 		int rc;
 
@@ -704,7 +704,7 @@ static int drop_triggers(struct run *r, bool nowait, struct ms_err *e)
 
 	for (int i = 0; i < 3; i++) {
 		struct buf b = BUF_INIT;
-		char what[200];
+		char what[320];
 
 		buf_adds(&b, "DROP TRIGGER IF EXISTS ");
 		online_add_table(&b, s->schema, s->trg[i]);
@@ -719,7 +719,7 @@ static int drop_triggers(struct run *r, bool nowait, struct ms_err *e)
 static int drop_table(struct run *r, const char *name, struct ms_err *e)
 {
 	struct buf b = BUF_INIT;
-	char what[200];
+	char what[320];
 	int rc;
 
 	buf_adds(&b, "DROP TABLE IF EXISTS ");
@@ -765,7 +765,7 @@ static int move_user_triggers(struct run *r, struct ms_err *e)
 
 	for (size_t i = 0; i < r->n_ut; i++) {
 		struct buf b = BUF_INIT;
-		char what[200];
+		char what[320];
 		int rc;
 
 		buf_adds(&b, "DROP TRIGGER ");
@@ -816,7 +816,7 @@ static int cut_over(struct run *r, json_t *cut, struct ms_err *e)
 	struct buf b = BUF_INIT;
 	unsigned attempts = 0;
 	double t0;
-	char what[300];
+	char what[320];
 	int rc;
 
 	if (!wait_postpone(s, e) || read_user_triggers(r, e))
@@ -861,7 +861,7 @@ static int create_shadow(struct run *r, const char *tail, struct ms_err *e)
 {
 	struct online *s = &r->s;
 	struct buf b = BUF_INIT;
-	char what[200];
+	char what[320];
 	int rc;
 
 	buf_adds(&b, "CREATE TABLE ");
