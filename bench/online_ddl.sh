@@ -14,6 +14,7 @@
 #   BENCH_ONLINE_ROWS=1500000        rows of bench_online.sbtest1
 #   BENCH_ONLINE_IDLE_S=10           how long the idle transaction stays open
 #   BENCH_ONLINE_TOOL_TIMEOUT=1800   seconds before a tool run is killed
+#   BENCH_ONLINE_CONFIGS="alter pt-osc mdlsafe"   the tools to run
 #   BENCH_RESULTS_DIR=bench/results  online-ddl.md, online-ddl.tsv and logs/online-* go there
 #   BENCH_ONLINE_SANDBOX_DIR=<repo>/.sandbox-online  BENCH_ONLINE_SANDBOX_PORT=23406
 set -euo pipefail
@@ -45,7 +46,7 @@ LOGS=$RESULTS/logs
 TSV=$RESULTS/online-ddl.tsv
 OUT_MD=$RESULTS/online-ddl.md
 ALTER='MODIFY k BIGINT NOT NULL DEFAULT 0'
-CONFIGS=(alter pt-osc mdlsafe)
+read -r -a CONFIGS <<<"${BENCH_ONLINE_CONFIGS:-alter pt-osc mdlsafe}"
 
 say() { printf 'bench-online: %s\n' "$*" >&2; }
 die() { printf 'bench-online: error: %s\n' "$*" >&2; exit 1; }

@@ -1016,6 +1016,12 @@ static int run_change(struct run *r, json_t *report, struct ms_err *e)
 			    "trigger of its event), and they are re-created on the new "
 			    "table right after the swap",
 			    s->schema, s->table, r->n_ut, r->n_ut == 1 ? "" : "s");
+	if (o->chunk_time_s > o->max_stall_s)
+		online_note(
+		    s,
+		    "--chunk-time %.2f s is above --max-stall: a write to a row being copied, or someone's DDL on "
+		    "%s.%s, may wait up to a chunk's time",
+		    o->chunk_time_s, s->schema, s->table);
 	if (o->dry_run) {
 		rc = drop_table(r, s->shadow, e);
 		r->shadow_created = rc != 0;
