@@ -1,4 +1,5 @@
 /* `mdlsafe ddl`: options, statements from argv or a file, the outcome. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,9 +186,18 @@ static void on_online_note(void *ctx, const char *line)
 	on_note(NULL, line);
 }
 
+static volatile sig_atomic_t online_stop;
+
+static void on_online_signal(int sig)
+{
+	(void)sig;
+	online_stop = 1;
+}
+
 static int run_online(struct ddl_args *a, struct db_params *conn, json_t **report, struct ms_err *e)
 {
 	struct online_opts *on = &a->on;
+	struct sigaction sa;
 
 	if (a->o.n_statements != 1)
 		return ms_fail(e, MS_USAGE, "--online takes exactly one ALTER TABLE statement, got %zu", a->o.n_statements);
@@ -203,6 +213,15 @@ static int run_online(struct ddl_args *a, struct db_params *conn, json_t **repor
 	on->note = on_online_note;
 	on->progress = on_progress;
 	on->ctx = a;
+	/* The first SIGINT/SIGTERM stops the change before the swap and drops
+	 * the triggers and the shadow; a second one ends the process at once. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_online_signal;
+	sa.sa_flags = SA_RESTART | SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	on->stop = &online_stop;
 	return online_run(on, report, e);
 }
 

@@ -78,6 +78,13 @@ void online_add_value(struct online *s, struct buf *b, const char *v)
 	free(q);
 }
 
+int online_stopped(struct online *s, struct ms_err *e)
+{
+	if (!s->o->stop || !*s->o->stop)
+		return 0;
+	return ms_fail(e, MS_TIMEOUT, "stopped by a signal before the swap; %s.%s is unchanged", s->schema, s->table);
+}
+
 /* ---- lock requests and the kill policy ---------------------------------- */
 
 static void forward_note(void *ctx, const char *line)
@@ -682,6 +689,10 @@ static int create_triggers(struct run *r, struct ms_err *e)
 
 		if (!sql)
 			return ms_fail(e, MS_INTERNAL, "out of memory");
+		if (online_stopped(s, e)) {
+			free(sql);
+			return -1;
+		}
 		snprintf(what, sizeof(what), "create trigger %s on %s.%s", s->trg[i], s->schema, s->table);
 		rc = bounded(r, sql, what, false, &attempts, e);
 		free(sql);
@@ -805,6 +816,8 @@ static bool wait_postpone(struct online *s, struct ms_err *e)
 				s->o->postpone_file);
 			return false;
 		}
+		if (online_stopped(s, e))
+			return false;
 		usleep(250000);
 	}
 	return true;
@@ -819,7 +832,7 @@ static int cut_over(struct run *r, json_t *cut, struct ms_err *e)
 	char what[320];
 	int rc;
 
-	if (!wait_postpone(s, e) || read_user_triggers(r, e))
+	if (!wait_postpone(s, e) || online_stopped(s, e) || read_user_triggers(r, e))
 		return -1;
 	buf_adds(&b, "RENAME TABLE ");
 	online_add_table(&b, s->schema, s->table);

@@ -5,6 +5,7 @@
 #define MDLSAFE_ONLINE_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 
 #include "db/db.h"
@@ -33,6 +34,7 @@ struct online_opts {
 	const char *pause_file; /* pause while it exists (may be NULL) */
 	const char *postpone_file; /* do not cut over while it exists (may be NULL) */
 	bool dry_run, keep_old, resume, no_verify;
+	volatile sig_atomic_t *stop; /* set by SIGINT/SIGTERM: stop before the swap, undo (may be NULL) */
 	void (*note)(void *ctx, const char *line);
 	void (*progress)(void *ctx, const struct online_progress *p); /* after each chunk (may be NULL) */
 	void *ctx;

@@ -183,6 +183,8 @@ static int throttle(struct online *s, const char *phase, unsigned long long done
 				       "--deadline reached during the %s after %llu rows; the "
 				       "original table is unchanged",
 				       phase, done);
+		if (online_stopped(s, e))
+			return -1;
 		if (!paused && running <= s->o->max_load)
 			return 0;
 		if (paused && !told_pause)

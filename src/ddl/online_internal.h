@@ -46,6 +46,10 @@ void online_add_ident(struct buf *b, const char *name);
 /* Appends v as a string literal escaped by the connector. */
 void online_add_value(struct online *s, struct buf *b, const char *v);
 
+/* MS_TIMEOUT when SIGINT/SIGTERM asked to stop (the caller then undoes
+ * everything before the swap), else 0. */
+int online_stopped(struct online *s, struct ms_err *e);
+
 /* The lock-request settings of this run for a statement on `table`. */
 struct lockreq_opts online_lockreq(struct online *s, const char *what, bool nowait);
 
