@@ -3,6 +3,7 @@
  * online_copy.c has copied and verified the rows) swap the tables in. */
 #include "ddl/online_internal.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -460,6 +461,23 @@ static int choose_names(struct online *s, json_t *taken, json_t *leftovers, stru
 
 /* ---- the plan --------------------------------------------------------------- */
 
+/* RENAME [TO|AS] name or RENAME COLUMN in the ALTER (RENAME INDEX/KEY is
+ * harmless): the copy goes by table and column names. */
+static bool renames(const char *tail)
+{
+	for (const char *p = tail; (p = strcasestr(p, "RENAME")); p += 6) {
+		const char *q = p + 6;
+		if ((p > tail && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '`')) ||
+		    isalnum((unsigned char)*q) || *q == '_')
+			continue;
+		while (isspace((unsigned char)*q))
+			q++;
+		if (strncasecmp(q, "INDEX", 5) && strncasecmp(q, "KEY", 3))
+			return true;
+	}
+	return false;
+}
+
 static int plan_table(struct run *r, const char *sql, char **tail, struct ms_err *e)
 {
 	struct online *s = &r->s;
@@ -467,8 +485,15 @@ static int plan_table(struct run *r, const char *sql, char **tail, struct ms_err
 	const char *a, *b;
 	int rc = 0;
 
-	if (sql_targets_parse(sql, &tg) || tg.kind != SQL_STMT_ALTER_TABLE || tg.n_tables != 1 ||
-	    !ddl_table_span(sql, tg.kind, &a, &b)) {
+	if (sql_targets_parse(sql, &tg) == 0 && tg.kind == SQL_STMT_ALTER_TABLE &&
+	    ddl_table_span(sql, tg.kind, &a, &b) && renames(b)) {
+		sql_targets_release(&tg);
+		return ms_fail(e, MS_USAGE,
+			       "%.200s: RENAME would apply to the shadow copy (a renamed table or column is not copied "
+			       "over); refused: rename in a separate 'mdlsafe ddl' statement",
+			       sql);
+	}
+	if (tg.kind != SQL_STMT_ALTER_TABLE || tg.n_tables != 1 || !ddl_table_span(sql, tg.kind, &a, &b)) {
 		sql_targets_release(&tg);
 		return ms_fail(e, MS_USAGE, "--online takes one ALTER TABLE statement, got: %.200s", sql);
 	}

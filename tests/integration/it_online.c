@@ -459,6 +459,8 @@ static void test_refusals_exit_2_with_the_reason(void **state)
 	expect_refusal(m, "ALTER TABLE " DB ".t DROP PRIMARY KEY", "no longer a unique key");
 	expect_refusal(m, "ALTER TABLE " DB ".t CHANGE c c2 VARCHAR(30)", "CHANGE renames");
 	expect_refusal(m, "DROP TABLE " DB ".t", "one ALTER TABLE");
+	expect_refusal(m, "ALTER TABLE " DB ".t RENAME TO " DB ".t2", "RENAME would apply");
+	expect_refusal(m, "ALTER TABLE " DB ".t RENAME COLUMN c TO c2", "RENAME would apply");
 	/* Nothing was created or left behind. */
 	after = tables_of_db(m);
 	assert_string_equal(after, "my,nokey,t");
