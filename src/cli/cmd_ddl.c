@@ -30,6 +30,8 @@ enum {
 	OPT_KEEP_OLD,
 	OPT_RESUME,
 	OPT_NO_VERIFY,
+	OPT_MAX_LAG,
+	OPT_REPLICA,
 };
 
 static const struct cli_opt ddl_opts[] = {
@@ -50,6 +52,10 @@ static const struct cli_opt ddl_opts[] = {
 	  "verified, one RENAME swaps the tables; every lock request is bounded by --max-stall" },
 	{ "chunk-time", OPT_CHUNK_TIME, CLI_REQUIRED_ARG, "SECONDS", "--online: target time of one copy chunk (default 0.5)" },
 	{ "max-load", OPT_MAX_LOAD, CLI_REQUIRED_ARG, "N", "--online: pause the copy while Threads_running exceeds N (default: never)" },
+	{ "max-lag", OPT_MAX_LAG, CLI_REQUIRED_ARG, "SECONDS",
+	  "--online: pause the copy while a --replica lags more than this, or does not apply changes (default 1 with --replica)" },
+	{ "replica", OPT_REPLICA, CLI_REQUIRED_ARG, "HOST:PORT",
+	  "--online: a replica whose lag --max-lag watches (same user and password); repeatable" },
 	{ "pause-file", OPT_PAUSE_FILE, CLI_REQUIRED_ARG, "FILE", "--online: pause the copy while FILE exists" },
 	{ "postpone-cutover", OPT_POSTPONE, CLI_REQUIRED_ARG, "FILE",
 	  "--online: do not swap the tables while FILE exists (the triggers keep the copy current)" },
@@ -87,6 +93,7 @@ struct ddl_args {
 	bool json;
 	bool online;
 	struct online_opts on;
+	const char **replicas;
 	double last_progress;
 	bool progress_shown;
 };
@@ -146,6 +153,17 @@ static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	case OPT_NO_VERIFY:
 		a->on.no_verify = true;
 		return 0;
+	case OPT_MAX_LAG:
+		return cli_parse_double("--max-lag", arg, 0.1, 86400, &a->on.max_lag_s, e);
+	case OPT_REPLICA: {
+		const char **grown = realloc(a->replicas, (a->on.n_replicas + 1) * sizeof(*grown));
+		if (!grown)
+			return ms_fail(e, MS_INTERNAL, "out of memory");
+		a->replicas = grown;
+		grown[a->on.n_replicas++] = arg;
+		a->on.replicas = grown;
+		return 0;
+	}
 	}
 	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
 }
@@ -203,6 +221,10 @@ static int run_online(struct ddl_args *a, struct db_params *conn, json_t **repor
 		return ms_fail(e, MS_USAGE, "--online takes exactly one ALTER TABLE statement, got %zu", a->o.n_statements);
 	if (!on->chunk_time_s)
 		on->chunk_time_s = 0.5;
+	if (on->max_lag_s && !on->n_replicas)
+		return ms_fail(e, MS_USAGE, "--max-lag needs the replicas to watch: --replica HOST:PORT (repeatable)");
+	if (on->n_replicas && !on->max_lag_s)
+		on->max_lag_s = 1;
 	on->conn = conn;
 	on->database = conn->database;
 	on->statement = a->o.statements[0];
@@ -290,9 +312,9 @@ int cmd_ddl(int argc, char **argv)
 		rc = ms_fail(&e, MS_USAGE, "no statement to run: mdlsafe ddl \"ALTER TABLE ...\"; see 'mdlsafe ddl --help'");
 	if (rc == 0 && !a.online &&
 	    (a.on.chunk_time_s || a.on.max_load || a.on.pause_file || a.on.postpone_file || a.on.keep_old || a.on.resume ||
-	     a.on.no_verify))
-		rc = ms_fail(&e, MS_USAGE, "--chunk-time, --max-load, --pause-file, --postpone-cutover, --keep-old, --resume "
-					   "and --no-verify go with --online");
+	     a.on.no_verify || a.on.max_lag_s || a.on.n_replicas))
+		rc = ms_fail(&e, MS_USAGE, "--chunk-time, --max-load, --max-lag, --replica, --pause-file, --postpone-cutover, "
+					   "--keep-old, --resume and --no-verify go with --online");
 	if (rc == 0 && a.online) {
 		rc = run_online(&a, &conn, &report, &e);
 		if (a.json && report) {
@@ -319,6 +341,7 @@ int cmd_ddl(int argc, char **argv)
 		free(a.o.statements[i]);
 	free(a.o.statements);
 	ddl_policies_release(&a.o.kill);
+	free(a.replicas);
 	db_params_release(&conn);
 	if (rc > 0)
 		return MS_OK;

@@ -1159,7 +1159,7 @@ int online_run(const struct online_opts *o, json_t **report, struct ms_err *e)
 	    db_open(&s->watch, o->conn, "ddl-watch", NULL, e) == 0 &&
 	    /* A chunk waiting for an application's row lock holds the rows it
 	     * has read: it gives way after a second and is tried again. */
-	    db_exec(&s->exec, "SET SESSION innodb_lock_wait_timeout = 1", e) == 0) {
+	    db_exec(&s->exec, "SET SESSION innodb_lock_wait_timeout = 1", e) == 0 && online_replicas_open(s, e) == 0) {
 		rc = run_change(&r, *report, e);
 		if (rc)
 			undo(&r);
@@ -1197,6 +1197,7 @@ int online_run(const struct online_opts *o, json_t **report, struct ms_err *e)
 	free(r.ut);
 	for (int i = 0; i < 3; i++)
 		free(r.follows[i]);
+	online_replicas_close(s);
 	db_close(&s->exec);
 	db_close(&s->watch);
 	return rc;

@@ -32,6 +32,9 @@ struct online_opts {
 	double chunk_time_s; /* target time of one copy chunk */
 	unsigned max_load; /* pause while Threads_running exceeds it; 0: never */
 	const char *pause_file; /* pause while it exists (may be NULL) */
+	const char *const *replicas; /* "host:port" of replicas to watch (same credentials) */
+	size_t n_replicas;
+	double max_lag_s; /* pause while a replica lags more (or does not apply) */
 	const char *postpone_file; /* do not cut over while it exists (may be NULL) */
 	bool dry_run, keep_old, resume, no_verify;
 	volatile sig_atomic_t *stop; /* set by SIGINT/SIGTERM: stop before the swap, undo (may be NULL) */

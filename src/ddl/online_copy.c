@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define CHUNK_MIN 50.0
@@ -168,15 +169,83 @@ static void progress(struct online *s, const char *phase, unsigned long long don
 	s->o->progress(s->o->ctx, &p);
 }
 
-/* Waits while --pause-file exists or the server is busier than
- * --max-load; gives up at --deadline. */
+/* Seconds_Behind_Master of a replica: -1 when NULL (replication not
+ * running), -2 when it is not a replica or cannot be asked. */
+static double replica_lag(struct db *db)
+{
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	struct ms_err e;
+	double lag = -2;
+
+	if (db_query(db, "SHOW SLAVE STATUS", &r, &e) == 0 && r && (row = mysql_fetch_row(r))) {
+		MYSQL_FIELD *f = mysql_fetch_fields(r);
+		for (unsigned i = 0; i < mysql_num_fields(r); i++)
+			if (!strcasecmp(f[i].name, "Seconds_Behind_Master"))
+				lag = row[i] ? atof(row[i]) : -1;
+	}
+	if (r)
+		mysql_free_result(r);
+	return lag;
+}
+
+int online_replicas_open(struct online *s, struct ms_err *e)
+{
+	if (!s->o->n_replicas)
+		return 0;
+	if (!(s->replicas = calloc(s->o->n_replicas, sizeof(*s->replicas))))
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	for (size_t i = 0; i < s->o->n_replicas; i++) {
+		struct db_params p = *s->o->conn;
+		char host[256];
+		const char *colon = strrchr(s->o->replicas[i], ':');
+
+		snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - s->o->replicas[i]) : 255, s->o->replicas[i]);
+		/* Same credentials and options, another server, over TCP. */
+		p.host = host;
+		p.port = colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 3306;
+		p.socket = NULL;
+		p.database = NULL;
+		if (db_open(&s->replicas[i], &p, "ddl-lag", NULL, e))
+			return ms_fail_context(e, "--replica %s", s->o->replicas[i]);
+		if (replica_lag(&s->replicas[i]) == -2)
+			return ms_fail(e, MS_USAGE, "--replica %s: SHOW SLAVE STATUS shows no replication there",
+				       s->o->replicas[i]);
+	}
+	return 0;
+}
+
+void online_replicas_close(struct online *s)
+{
+	for (size_t i = 0; s->replicas && i < s->o->n_replicas; i++)
+		db_close(&s->replicas[i]);
+	free(s->replicas);
+	s->replicas = NULL;
+}
+
+/* The first replica lagging more than --max-lag (or not applying), with
+ * its lag in *lag (-1: NULL); NULL when none. */
+static const char *lagging_replica(struct online *s, double *lag)
+{
+	for (size_t i = 0; s->replicas && i < s->o->n_replicas; i++) {
+		*lag = replica_lag(&s->replicas[i]);
+		if (*lag < 0 || *lag > s->o->max_lag_s)
+			return s->o->replicas[i];
+	}
+	return NULL;
+}
+
+/* Waits while --pause-file exists, the server is busier than --max-load
+ * or a replica lags more than --max-lag; gives up at --deadline. */
 static int throttle(struct online *s, const char *phase, unsigned long long done, double t0, struct ms_err *e)
 {
-	bool told_pause = false, told_load = false;
+	bool told_pause = false, told_load = false, told_lag = false;
 
 	for (;;) {
 		bool paused = file_exists(s->o->pause_file);
 		unsigned long running = s->o->max_load && !paused ? threads_running(s) : 0;
+		double lag = 0;
+		const char *lagging = !paused ? lagging_replica(s, &lag) : NULL;
 
 		if (lockreq_now() >= s->deadline)
 			return ms_fail(e, MS_TIMEOUT,
@@ -185,6 +254,21 @@ static int throttle(struct online *s, const char *phase, unsigned long long done
 				       phase, done);
 		if (online_stopped(s, e))
 			return -1;
+		if (lagging && !told_lag) {
+			if (lag < 0)
+				online_note(
+				    s, "%s paused: replica %s is not applying changes (Seconds_Behind_Master is NULL)",
+				    phase, lagging);
+			else
+				online_note(s, "%s paused: replica %s lags %.0f s > --max-lag %.0f s", phase, lagging,
+					    lag, s->o->max_lag_s);
+		}
+		told_lag |= lagging != NULL;
+		if (lagging) {
+			progress(s, phase, done, t0, true);
+			usleep((useconds_t)(PAUSE_S * 1e6));
+			continue;
+		}
 		if (!paused && running <= s->o->max_load)
 			return 0;
 		if (paused && !told_pause)

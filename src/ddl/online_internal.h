@@ -35,6 +35,7 @@ struct online {
 	unsigned long long rows_copied, chunks;
 	double chunk_rows; /* adapted to --chunk-time */
 	json_t *plan, *copy, *verify;
+	struct db *replicas; /* one session per --replica */
 };
 
 /* A note line through the caller's callback. */
@@ -49,6 +50,10 @@ void online_add_value(struct online *s, struct buf *b, const char *v);
 /* MS_TIMEOUT when SIGINT/SIGTERM asked to stop (the caller then undoes
  * everything before the swap), else 0. */
 int online_stopped(struct online *s, struct ms_err *e);
+
+/* Opens a session on each --replica and checks it replicates. */
+int online_replicas_open(struct online *s, struct ms_err *e);
+void online_replicas_close(struct online *s);
 
 /* The lock-request settings of this run for a statement on `table`. */
 struct lockreq_opts online_lockreq(struct online *s, const char *what, bool nowait);

@@ -623,6 +623,84 @@ static void test_a_signal_stops_the_change_and_undoes_it(void **state)
 	mysql_close(m);
 }
 
+/* --max-lag: while the replica does not apply changes (its SQL thread is
+ * stopped), nothing is copied; once it applies again the change completes,
+ * and the replica gets it too. */
+static void test_max_lag_pauses_while_the_replica_does_not_apply(void **state)
+{
+	MYSQL *m = it_connect(), *b = it_connect_b();
+	char *file, *pos, *port_a, *port_b, *v, buf[65536], replica[64];
+	const char *extra[] = {"--replica", replica, "--max-lag", "2", NULL};
+	struct it_child c;
+	struct it_run r;
+	size_t len = 0;
+	bool paused;
+
+	(void)state;
+	port_a = it_value(m, "SELECT @@port");
+	port_b = it_value(b, "SELECT @@port");
+	snprintf(replica, sizeof(replica), "127.0.0.1:%s", port_b);
+	/* B replicates from here on; only its receiving thread runs. */
+	{
+		MYSQL_RES *res;
+		MYSQL_ROW row;
+
+		assert_int_equal(mysql_query(m, "SHOW MASTER STATUS"), 0);
+		res = mysql_store_result(m);
+		assert_non_null(row = mysql_fetch_row(res));
+		file = strdup(row[0]);
+		pos = strdup(row[1]);
+		mysql_free_result(res);
+	}
+	it_exec(b, "DROP DATABASE IF EXISTS " DB);
+	it_exec(b, "SET GLOBAL server_id = 2");
+	it_exec(b,
+		"CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = %s, MASTER_USER = 'root', "
+		"MASTER_PASSWORD = '%s', MASTER_LOG_FILE = '%s', MASTER_LOG_POS = %s",
+		port_a, getenv("MDLSAFE_TEST_ROOT_PASSWORD"), file, pos);
+	it_exec(b, "START SLAVE IO_THREAD");
+	fresh_table(m, 2000, NULL);
+	start_online(&c, "ALTER TABLE " DB ".t MODIFY k BIGINT NOT NULL", extra);
+	paused = it_read_until(c.err_fd, buf, sizeof(buf), &len, "not applying changes", 30);
+	it_sleep_ms(1000);
+	v = it_value(m, "SELECT IFNULL(MAX(TABLE_ROWS) * 0, 'no checkpoint table') FROM information_schema.TABLES "
+			"WHERE TABLE_SCHEMA = '" DB "' AND TABLE_NAME = '_mdlsafe_online'");
+	if (v && !strcmp(v, "0")) {
+		free(v);
+		v = it_value(m, "SELECT rows_copied FROM " DB "._mdlsafe_online");
+	}
+	it_exec(b, "START SLAVE SQL_THREAD");
+	it_mdlsafe_finish(&c, 0, 60, &r);
+	assert_true(paused);
+	assert_string_equal(v, "0");
+	assert_ok(&r, "ddl --online --max-lag");
+	it_run_release(&r);
+	free(v);
+	v = column_type(m, "k");
+	assert_string_equal(v, "bigint(20) ");
+	free(v);
+	free(file);
+	free(pos);
+	free(port_a);
+	free(port_b);
+	mysql_close(b);
+	mysql_close(m);
+}
+
+/* B back as it was, also after a failed test. */
+static int stop_replica(void **state)
+{
+	MYSQL *b = it_connect_b();
+
+	(void)state;
+	it_exec(b, "STOP SLAVE");
+	it_exec(b, "RESET SLAVE ALL");
+	it_exec(b, "SET GLOBAL server_id = 1");
+	it_exec(b, "DROP DATABASE IF EXISTS " DB);
+	mysql_close(b);
+	return 0;
+}
+
 static int drop_db(void **state)
 {
 	MYSQL *m = it_connect();
@@ -644,6 +722,7 @@ int main(void)
 	    cmocka_unit_test(test_dry_run_shows_the_plan_and_changes_nothing),
 	    cmocka_unit_test(test_kill9_mid_copy_then_resume),
 	    cmocka_unit_test(test_a_signal_stops_the_change_and_undoes_it),
+	    cmocka_unit_test_teardown(test_max_lag_pauses_while_the_replica_does_not_apply, stop_replica),
 	};
 	if (getenv("IT_ONLINE_ONLY"))
 		cmocka_set_test_filter(getenv("IT_ONLINE_ONLY"));
