@@ -41,6 +41,21 @@ MYSQL *it_connect(void)
 	return m;
 }
 
+MYSQL *it_connect_b(void)
+{
+	const char *cnf = getenv("MDLSAFE_TEST_CNF_B");
+	MYSQL *m;
+
+	if (!cnf)
+		fail_msg("MDLSAFE_TEST_CNF_B is not set: run integration tests through 'make test'");
+	m = mysql_init(NULL);
+	mysql_optionsv(m, MYSQL_READ_DEFAULT_FILE, cnf);
+	mysql_optionsv(m, MYSQL_READ_DEFAULT_GROUP, "client");
+	if (!mysql_real_connect(m, NULL, NULL, NULL, NULL, 0, NULL, CLIENT_MULTI_STATEMENTS))
+		fail_msg("cannot connect to server B (%s): %s", cnf, mysql_error(m));
+	return m;
+}
+
 static void it_vexec(MYSQL *m, bool must, char **value, const char *fmt, va_list ap)
 {
 	char sql[8192];

@@ -21,6 +21,8 @@ const char *it_noproc_cnf(void);
 
 /* A new root connection to the sandbox; fails the test when impossible. */
 MYSQL *it_connect(void);
+/* A new root connection to the second sandbox (MDLSAFE_TEST_CNF_B). */
+MYSQL *it_connect_b(void);
 /* Runs SQL, failing the test on error. */
 void it_exec(MYSQL *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Runs SQL and returns the first column of the first row (caller frees), or NULL. */
