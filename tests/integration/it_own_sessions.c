@@ -136,10 +136,13 @@ static void pause_backup_in_snapshot(MYSQL *b, struct paused_backup *pb)
 	remove_backup();
 	it_mdlsafe_start(&pb->c, args, NULL);
 	/* The processlist is live (INNODB_TRX lags up to 100 ms): stop it as
-	 * soon as a worker reads, which it does inside the snapshot. */
+	 * soon as a worker reads the rows of big, inside the snapshot. That
+	 * read then stalls on its full socket; the other worker is between
+	 * statements, before or after small. */
 	for (double t0 = it_now(); !v && it_now() - t0 < 30;) {
 		v = it_value(b, "SELECT ID FROM information_schema.PROCESSLIST "
-				"WHERE INFO LIKE '/* mdlsafe backup-worker-%% */ SELECT %%' LIMIT 1");
+				"WHERE INFO LIKE '/* mdlsafe backup-worker-%% */ SELECT %%' "
+				"AND INFO LIKE '%%FROM `" DB "`.`big`%%' AND INFO NOT LIKE '%%LIMIT 0' LIMIT 1");
 		if (!v)
 			it_sleep_ms(1);
 	}
