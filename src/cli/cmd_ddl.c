@@ -171,7 +171,7 @@ static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
 static void on_note(void *ctx, const char *line)
 {
 	(void)ctx;
-	fprintf(stderr, "mdlsafe ddl: %s\n", line);
+	cli_print_line(stderr, "mdlsafe ddl: ", line);
 }
 
 /* A progress line: rewritten in place on a terminal, a log line every

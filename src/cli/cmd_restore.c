@@ -230,7 +230,7 @@ static void on_note(void *ctx, const char *line)
 {
 	struct restore_args *a = ctx;
 
-	fprintf(stderr, "%smdlsafe restore: %s\n", a->tty ? "\r\033[K" : "", line);
+	cli_print_line(stderr, a->tty ? "\r\033[Kmdlsafe restore: " : "mdlsafe restore: ", line);
 }
 
 /* Lines of --rename rewrites the text output shows; --json has them all. */
