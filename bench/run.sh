@@ -13,6 +13,8 @@
 #                             ddl (schema change behind an idle transaction only) or physical
 #                             (bench/physical.sh: mdlsafe backup --physical against logical,
 #                             mariadb-backup and cp, in its own sandbox; `all` runs it last)
+#                             or online (bench/online_ddl.sh: ddl --online against plain
+#                             ALTER and pt-online-schema-change, own sandbox; `all` runs it last)
 #   BENCH_RUNS=3              timed runs per configuration (median reported), backup and restore
 #   BENCH_STALL_RUNS=5        stall runs per tool and table size (worst reported)
 #   BENCH_TABLES=8            sysbench tables
@@ -54,15 +56,16 @@ DDL_RUNS=${BENCH_DDL_RUNS:-3}
 DDL_ROWS=${BENCH_DDL_ROWS:-100000}
 DDL_IDLE_S=${BENCH_DDL_IDLE_S:-10}
 ONLY=${BENCH_ONLY:-all}
-DO_PHYSICAL=0
+DO_PHYSICAL=0 DO_ONLINE=0
 case $ONLY in
-    all) DO_BACKUP=1 DO_RESTORE=1 DO_DDL=1 DO_PHYSICAL=1 ;;
+    all) DO_BACKUP=1 DO_RESTORE=1 DO_DDL=1 DO_PHYSICAL=1 DO_ONLINE=1 ;;
     backup) DO_BACKUP=1 DO_RESTORE=0 DO_DDL=0 ;;
     restore) DO_BACKUP=0 DO_RESTORE=1 DO_DDL=0 ;;
     ddl) DO_BACKUP=0 DO_RESTORE=0 DO_DDL=1 ;;
     # Its own script, sandbox and results (bench/results/physical.md); nothing here is needed.
     physical) exec bash "$ROOT/bench/physical.sh" "$BUILD" ;;
-    *) echo "bench: BENCH_ONLY must be all, backup, restore, ddl or physical, got '$ONLY'" >&2; exit 2 ;;
+    online) exec bash "$ROOT/bench/online_ddl.sh" "$BUILD" ;;
+    *) echo "bench: BENCH_ONLY must be all, backup, restore, ddl, physical or online, got '$ONLY'" >&2; exit 2 ;;
 esac
 for v in RUNS STALL_RUNS TABLES TABLE_SIZE TOOL_TIMEOUT DDL_RUNS DDL_ROWS DDL_IDLE_S; do
     case ${!v} in '' | *[!0-9]* | 0) echo "bench: $v must be a positive integer, got '${!v}'" >&2; exit 2 ;; esac
@@ -1126,7 +1129,15 @@ if [ "$DO_PHYSICAL" = 1 ]; then
     bash "$ROOT/bench/physical.sh" "$BUILD" || PHYSICAL_RC=$?
     [ "$PHYSICAL_RC" -eq 0 ] || say "physical part FAILED (exit $PHYSICAL_RC)"
 fi
+ONLINE_RC=0
+if [ "$DO_ONLINE" = 1 ]; then
+    bash "$ROOT/tests/sandbox/stop.sh" >&2 || true
+    say "online part: bench/online_ddl.sh $BUILD (own sandbox, results in $RESULTS/online-ddl.md)"
+    bash "$ROOT/bench/online_ddl.sh" "$BUILD" || ONLINE_RC=$?
+    [ "$ONLINE_RC" -eq 0 ] || say "online part FAILED (exit $ONLINE_RC)"
+fi
 if [ "$RESTORE_BAD" -gt 0 ]; then
     die "RESTORE IS WRONG: in $RESTORE_BAD restore run(s) CHECKSUM TABLE of $RDB differs from sbtest (see 'checksums' in $RESTORE_TSV and $LOGS/restore-checksums-*.txt)"
 fi
 [ "$PHYSICAL_RC" -eq 0 ] || die "the physical part (bench/physical.sh) failed with exit $PHYSICAL_RC"
+[ "$ONLINE_RC" -eq 0 ] || die "the online part (bench/online_ddl.sh) failed with exit $ONLINE_RC"

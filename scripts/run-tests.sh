@@ -13,12 +13,14 @@ export SANDBOX_PORT="${SANDBOX_PORT:-23316}"
 unset SANDBOX_SOCKET SANDBOX_DATADIR SANDBOX_PIDFILE SANDBOX_LOG SANDBOX_CNF SANDBOX_NOPROC_CNF
 . tests/sandbox/env.sh
 
-# A second server, for restoring a physical backup into another server.
+# A second server, for restoring a physical backup into another server, and
+# for what must work without performance_schema (off, as MariaDB ships).
 SANDBOX_B_DIR="${SANDBOX_B_DIR:-$PWD/.sandbox-test-b}"
 sandbox_b() { # start.sh|stop.sh [args]: the script, run for server B
     local script=$1; shift
     env -u SANDBOX_SOCKET -u SANDBOX_DATADIR -u SANDBOX_PIDFILE -u SANDBOX_LOG -u SANDBOX_CNF \
         -u SANDBOX_NOPROC_CNF SANDBOX_DIR="$SANDBOX_B_DIR" SANDBOX_PORT="${SANDBOX_B_PORT:-23326}" \
+        SANDBOX_PERFORMANCE_SCHEMA=OFF \
         bash "tests/sandbox/$script" "$@"
 }
 

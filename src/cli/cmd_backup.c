@@ -264,7 +264,7 @@ static void on_note(void *ctx, const char *line)
 {
 	struct backup_args *a = ctx;
 
-	fprintf(stderr, "%smdlsafe backup: %s\n", a->tty ? "\r\033[K" : "", line);
+	cli_print_line(stderr, a->tty ? "\r\033[Kmdlsafe backup: " : "mdlsafe backup: ", line);
 }
 
 int cmd_backup(int argc, char **argv)

@@ -1,4 +1,5 @@
 /* `mdlsafe ddl`: options, statements from argv or a file, the outcome. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "ddl/ddl.h"
+#include "ddl/online.h"
 #include "restore/sqlsplit.h"
 #include "util/buf.h"
 
@@ -20,6 +22,16 @@ enum {
 	OPT_ALLOW_COPY,
 	OPT_ALLOW_UNPARSED,
 	OPT_JSON,
+	OPT_ONLINE,
+	OPT_CHUNK_TIME,
+	OPT_MAX_LOAD,
+	OPT_PAUSE_FILE,
+	OPT_POSTPONE,
+	OPT_KEEP_OLD,
+	OPT_RESUME,
+	OPT_NO_VERIFY,
+	OPT_MAX_LAG,
+	OPT_REPLICA,
 };
 
 static const struct cli_opt ddl_opts[] = {
@@ -35,6 +47,21 @@ static const struct cli_opt ddl_opts[] = {
 	{ "allow-copy", OPT_ALLOW_COPY, CLI_NO_ARG, NULL, "allow ALGORITHM=COPY, which blocks every write to the table for the whole copy" },
 	{ "allow-unparsed", OPT_ALLOW_UNPARSED, CLI_NO_ARG, NULL, "run statements whose tables mdlsafe cannot tell (bounded the same way)" },
 	{ "json", OPT_JSON, CLI_NO_ARG, NULL, "print the plan and outcome as JSON on stdout" },
+	{ "online", OPT_ONLINE, CLI_NO_ARG, NULL,
+	  "make one ALTER TABLE through a shadow copy: triggers capture changes, rows are copied in chunks and "
+	  "verified, one RENAME swaps the tables; every lock request is bounded by --max-stall" },
+	{ "chunk-time", OPT_CHUNK_TIME, CLI_REQUIRED_ARG, "SECONDS", "--online: target time of one copy chunk (default 0.5)" },
+	{ "max-load", OPT_MAX_LOAD, CLI_REQUIRED_ARG, "N", "--online: pause the copy while Threads_running exceeds N (default: never)" },
+	{ "max-lag", OPT_MAX_LAG, CLI_REQUIRED_ARG, "SECONDS",
+	  "--online: pause the copy while a --replica lags more than this, or does not apply changes (default 1 with --replica)" },
+	{ "replica", OPT_REPLICA, CLI_REQUIRED_ARG, "HOST:PORT",
+	  "--online: a replica whose lag --max-lag watches (same user and password); repeatable" },
+	{ "pause-file", OPT_PAUSE_FILE, CLI_REQUIRED_ARG, "FILE", "--online: pause the copy while FILE exists" },
+	{ "postpone-cutover", OPT_POSTPONE, CLI_REQUIRED_ARG, "FILE",
+	  "--online: do not swap the tables while FILE exists (the triggers keep the copy current)" },
+	{ "keep-old", OPT_KEEP_OLD, CLI_NO_ARG, NULL, "--online: keep the original table as _T_old after the swap" },
+	{ "resume", OPT_RESUME, CLI_NO_ARG, NULL, "--online: continue an interrupted change from its checkpoint" },
+	{ "no-verify", OPT_NO_VERIFY, CLI_NO_ARG, NULL, "--online: skip comparing the copy with the original before the swap" },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -55,6 +82,7 @@ static const struct cli_command_spec ddl_spec = {
 	"Examples:\n"
 	"  mdlsafe ddl -D shop \"ALTER TABLE users ADD INDEX idx_email (email)\"\n"
 	"  mdlsafe ddl --kill-blockers 'idle>30s' -e migration.sql\n"
+	"  mdlsafe ddl --online --kill-blockers 'idle>30s' \"ALTER TABLE shop.orders MODIFY qty BIGINT\"\n"
 	"  mdlsafe ddl --dry-run \"CREATE TRIGGER t_ai AFTER INSERT ON shop.orders FOR EACH ROW SET @n = 1\"",
 	true,
 };
@@ -63,6 +91,11 @@ struct ddl_args {
 	struct ddl_opts o;
 	const char *file;
 	bool json;
+	bool online;
+	struct online_opts on;
+	const char **replicas;
+	double last_progress;
+	bool progress_shown;
 };
 
 static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
@@ -98,6 +131,39 @@ static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	case OPT_JSON:
 		a->json = true;
 		return 0;
+	case OPT_ONLINE:
+		a->online = true;
+		return 0;
+	case OPT_CHUNK_TIME:
+		return cli_parse_double("--chunk-time", arg, 0.01, 60, &a->on.chunk_time_s, e);
+	case OPT_MAX_LOAD:
+		return cli_parse_uint("--max-load", arg, 1, 100000, &a->on.max_load, e);
+	case OPT_PAUSE_FILE:
+		a->on.pause_file = arg;
+		return 0;
+	case OPT_POSTPONE:
+		a->on.postpone_file = arg;
+		return 0;
+	case OPT_KEEP_OLD:
+		a->on.keep_old = true;
+		return 0;
+	case OPT_RESUME:
+		a->on.resume = true;
+		return 0;
+	case OPT_NO_VERIFY:
+		a->on.no_verify = true;
+		return 0;
+	case OPT_MAX_LAG:
+		return cli_parse_double("--max-lag", arg, 0.1, 86400, &a->on.max_lag_s, e);
+	case OPT_REPLICA: {
+		const char **grown = realloc(a->replicas, (a->on.n_replicas + 1) * sizeof(*grown));
+		if (!grown)
+			return ms_fail(e, MS_INTERNAL, "out of memory");
+		a->replicas = grown;
+		grown[a->on.n_replicas++] = arg;
+		a->on.replicas = grown;
+		return 0;
+	}
 	}
 	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
 }
@@ -105,7 +171,80 @@ static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
 static void on_note(void *ctx, const char *line)
 {
 	(void)ctx;
-	fprintf(stderr, "mdlsafe ddl: %s\n", line);
+	cli_print_line(stderr, "mdlsafe ddl: ", line);
+}
+
+/* A progress line: rewritten in place on a terminal, a log line every
+ * 10 s otherwise. */
+static void on_progress(void *ctx, const struct online_progress *p)
+{
+	struct ddl_args *a = ctx;
+	bool tty = isatty(STDERR_FILENO);
+	double left = p->rows_per_s > 0 && p->rows_estimated > p->rows_done
+			      ? (double)(p->rows_estimated - p->rows_done) / p->rows_per_s
+			      : 0;
+
+	if (!tty && p->elapsed_s - a->last_progress < 10)
+		return;
+	a->last_progress = p->elapsed_s;
+	fprintf(stderr, "%smdlsafe ddl: %s %llu/~%llu rows (%.0f%%), %.0f rows/s, ETA %.0f s%s%s", tty ? "\r" : "",
+		p->phase, p->rows_done, p->rows_estimated,
+		p->rows_estimated ? 100.0 * (double)p->rows_done / (double)p->rows_estimated : 0.0, p->rows_per_s, left,
+		p->paused ? ", paused" : "", tty ? "\033[K" : "\n");
+	a->progress_shown = tty;
+}
+
+static void on_online_note(void *ctx, const char *line)
+{
+	struct ddl_args *a = ctx;
+
+	if (a->progress_shown)
+		fputc('\n', stderr);
+	a->progress_shown = false;
+	on_note(NULL, line);
+}
+
+static volatile sig_atomic_t online_stop;
+
+static void on_online_signal(int sig)
+{
+	(void)sig;
+	online_stop = 1;
+}
+
+static int run_online(struct ddl_args *a, struct db_params *conn, json_t **report, struct ms_err *e)
+{
+	struct online_opts *on = &a->on;
+	struct sigaction sa;
+
+	if (a->o.n_statements != 1)
+		return ms_fail(e, MS_USAGE, "--online takes exactly one ALTER TABLE statement, got %zu", a->o.n_statements);
+	if (!on->chunk_time_s)
+		on->chunk_time_s = 0.5;
+	if (on->max_lag_s && !on->n_replicas)
+		return ms_fail(e, MS_USAGE, "--max-lag needs the replicas to watch: --replica HOST:PORT (repeatable)");
+	if (on->n_replicas && !on->max_lag_s)
+		on->max_lag_s = 1;
+	on->conn = conn;
+	on->database = conn->database;
+	on->statement = a->o.statements[0];
+	on->max_stall_s = a->o.max_stall_s;
+	on->deadline_s = a->o.deadline_s;
+	on->kill = &a->o.kill;
+	on->dry_run = a->o.dry_run;
+	on->note = on_online_note;
+	on->progress = on_progress;
+	on->ctx = a;
+	/* The first SIGINT/SIGTERM stops the change before the swap and drops
+	 * the triggers and the shadow; a second one ends the process at once. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_online_signal;
+	sa.sa_flags = SA_RESTART | SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	on->stop = &online_stop;
+	return online_run(on, report, e);
 }
 
 static int add_stmt(void *ctx, const char *stmt, size_t len, unsigned line)
@@ -171,7 +310,20 @@ int cmd_ddl(int argc, char **argv)
 			rc = ms_fail(&e, MS_INTERNAL, "out of memory");
 	if (rc == 0 && a.o.n_statements == 0)
 		rc = ms_fail(&e, MS_USAGE, "no statement to run: mdlsafe ddl \"ALTER TABLE ...\"; see 'mdlsafe ddl --help'");
-	if (rc == 0) {
+	if (rc == 0 && !a.online &&
+	    (a.on.chunk_time_s || a.on.max_load || a.on.pause_file || a.on.postpone_file || a.on.keep_old || a.on.resume ||
+	     a.on.no_verify || a.on.max_lag_s || a.on.n_replicas))
+		rc = ms_fail(&e, MS_USAGE, "--chunk-time, --max-load, --max-lag, --replica, --pause-file, --postpone-cutover, "
+					   "--keep-old, --resume and --no-verify go with --online");
+	if (rc == 0 && a.online) {
+		rc = run_online(&a, &conn, &report, &e);
+		if (a.json && report) {
+			json_dumpf(report, stdout, JSON_INDENT(2));
+			fputc('\n', stdout);
+		}
+		if (rc == 0 && !a.json)
+			fprintf(stderr, "mdlsafe ddl: %s\n", a.o.dry_run ? "dry run, nothing changed" : "done");
+	} else if (rc == 0) {
 		a.o.conn = &conn;
 		a.o.database = conn.database;
 		a.o.note = on_note;
@@ -189,6 +341,7 @@ int cmd_ddl(int argc, char **argv)
 		free(a.o.statements[i]);
 	free(a.o.statements);
 	ddl_policies_release(&a.o.kill);
+	free(a.replicas);
 	db_params_release(&conn);
 	if (rc > 0)
 		return MS_OK;

@@ -117,14 +117,14 @@ static int guard_option(void *ctx, int id, const char *arg, struct ms_err *e)
 
 static void on_say(void *ctx, const char *line)
 {
-	char ts[32];
+	char lead[48];
 	time_t t = time(NULL);
 	struct tm tm;
 
 	(void)ctx;
 	localtime_r(&t, &tm);
-	strftime(ts, sizeof(ts), "%H:%M:%S", &tm);
-	fprintf(stderr, "%s mdlsafe guard: %s\n", ts, line);
+	strftime(lead, sizeof(lead), "%H:%M:%S mdlsafe guard: ", &tm);
+	cli_print_line(stderr, lead, line);
 }
 
 static void free_list(char **v, size_t n)

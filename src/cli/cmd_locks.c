@@ -158,7 +158,7 @@ static int locks_watch(struct db *db, const struct db_params *conn, const struct
 			db_close(db);
 		}
 		if (!db->mysql)
-			fprintf(stderr, "mdlsafe locks: %s (retrying)\n", e->msg);
+			cli_print_line(stderr, "mdlsafe locks: retrying after: ", e->msg);
 		locks_sleep(a->watch_s);
 	}
 	return 0;

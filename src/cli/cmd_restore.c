@@ -9,6 +9,7 @@
 #include "physical/prestore.h"
 #include "restore/restore.h"
 #include "store/verify.h"
+#include "util/buf.h"
 
 enum {
 	OPT_DB = 'B',
@@ -230,7 +231,7 @@ static void on_note(void *ctx, const char *line)
 {
 	struct restore_args *a = ctx;
 
-	fprintf(stderr, "%smdlsafe restore: %s\n", a->tty ? "\r\033[K" : "", line);
+	cli_print_line(stderr, a->tty ? "\r\033[Kmdlsafe restore: " : "mdlsafe restore: ", line);
 }
 
 /* Lines of --rename rewrites the text output shows; --json has them all. */
@@ -251,8 +252,13 @@ static void print_rewrites(json_t *rewrites)
 				json_array_size(rewrites) - i);
 			break;
 		}
-		fprintf(stderr, "mdlsafe restore: --rename: %s line %lld: %s -> %s\n", file ? file : "?", line,
-			json_string_value(json_object_get(r, "from")), json_string_value(json_object_get(r, "to")));
+		struct buf text = BUF_INIT;
+
+		/* Names from the backup: shown, never sent to the terminal as is. */
+		buf_addf(&text, "%s line %lld: %s -> %s", file ? file : "?", line,
+			 json_string_value(json_object_get(r, "from")), json_string_value(json_object_get(r, "to")));
+		cli_print_line(stderr, "mdlsafe restore: --rename: ", text.failed ? "(out of memory)" : buf_str(&text));
+		buf_release(&text);
 	}
 }
 

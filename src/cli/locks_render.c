@@ -6,29 +6,41 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/visible.h"
+
 #define STMT_WIDTH 100
 
+/* Everything the server reports about other sessions (statement, user,
+ * host, names) is theirs to choose, so it is shown through fput_visible:
+ * one line, no escape sequences. */
 static void print_statement(FILE *out, const char *info)
 {
-	size_t n = 0;
-
 	if (!info) {
 		fputs("-", out);
 		return;
 	}
-	/* One line: newlines and tabs of a multi-line statement become spaces. */
-	for (const char *p = info; *p && n < STMT_WIDTH; p++, n++)
-		fputc(*p == '\n' || *p == '\r' || *p == '\t' ? ' ' : *p, out);
-	if (strlen(info) > STMT_WIDTH)
+	if (fput_visible(out, info, STMT_WIDTH))
 		fputs("...", out);
+}
+
+static void print_text(FILE *out, const char *s)
+{
+	fput_visible(out, s ? s : "?", VISIBLE_ALL);
 }
 
 static void print_session(FILE *out, const struct mdl_session *s)
 {
-	fprintf(out, "#%llu %s@%s", s->id, s->user ? s->user : "?", s->host ? s->host : "?");
-	if (s->db)
-		fprintf(out, " db=%s", s->db);
-	fprintf(out, " %s %.1fs", s->command ? s->command : "?", s->time_s);
+	fprintf(out, "#%llu ", s->id);
+	print_text(out, s->user);
+	fputc('@', out);
+	print_text(out, s->host);
+	if (s->db) {
+		fputs(" db=", out);
+		print_text(out, s->db);
+	}
+	fputc(' ', out);
+	print_text(out, s->command);
+	fprintf(out, " %.1fs", s->time_s);
 	if (s->has_trx)
 		fprintf(out, ", %s %.0fs", s->command && !strcmp(s->command, "Sleep") ? "IDLE in transaction for"
 										     : "transaction open", s->trx_age_s);
@@ -47,7 +59,9 @@ static void print_request(FILE *out, const struct mdl_graph *g, const struct mdl
 
 	fputs(indent, out);
 	print_session(out, &g->snap->sessions[r->session]);
-	fprintf(out, " wants %s%s\n%s    ", l->type_name, l->inferred ? " (inferred)" : "", indent);
+	fputs(" wants ", out);
+	print_text(out, l->type_name);
+	fprintf(out, "%s\n%s    ", l->inferred ? " (inferred)" : "", indent);
 	print_statement(out, g->snap->sessions[r->session].info);
 	fputc('\n', out);
 }
@@ -76,7 +90,9 @@ static void print_object(FILE *out, const struct mdl_graph *g, const struct mdl_
 {
 	char *label = mdl_object_label(o->object);
 
-	fprintf(out, "\n%s   oldest wait %.1fs\n", label ? label : "?", o->oldest_wait_s);
+	fputc('\n', out);
+	print_text(out, label);
+	fprintf(out, "   oldest wait %.1fs\n", o->oldest_wait_s);
 	free(label);
 	for (size_t i = 0; i < o->n_heads; i++) {
 		fputs("  pending:\n", out);
@@ -88,8 +104,10 @@ static void print_object(FILE *out, const struct mdl_graph *g, const struct mdl_
 			const struct mdl_blocker *b = &o->blockers[i];
 			fputs("    ", out);
 			print_session(out, &g->snap->sessions[b->session]);
-			if (b->lock >= 0)
-				fprintf(out, " holds %s", g->snap->locks[b->lock].type_name);
+			if (b->lock >= 0) {
+				fputs(" holds ", out);
+				print_text(out, g->snap->locks[b->lock].type_name);
+			}
 			fprintf(out, "\n      %s%s\n", b->candidate ? "candidate: " : "", b->reason);
 		}
 	} else {
@@ -116,12 +134,14 @@ void locks_render_text(FILE *out, const struct mdl_graph *g)
 
 	localtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	fprintf(out, "mdlsafe locks  %s  server %s  source: %s%s\n", when, s->server_version ? s->server_version : "?",
-		mdl_source_name(s->source),
+	fprintf(out, "mdlsafe locks  %s  server ", when);
+	print_text(out, s->server_version);
+	fprintf(out, "  source: %s%s\n", mdl_source_name(s->source),
 		s->source == MDL_SOURCE_PLUGIN ? " (exact holders, waits inferred from statements)"
 		: s->holders_exact             ? " (exact)"
 					       : " (holders are candidates)");
-	fprintf(out, "%s\n", verdict ? verdict : "?");
+	print_text(out, verdict);
+	fputc('\n', out);
 	free(verdict);
 	if (!s->holders_exact && g->n_objects)
 		fputs("note: this server does not expose lock holders; for exact answers enable the\n"
@@ -132,8 +152,11 @@ void locks_render_text(FILE *out, const struct mdl_graph *g)
 		print_object(out, g, &g->objects[i]);
 	if (s->row_waits_loaded) {
 		fprintf(out, "\nInnoDB row-lock waits: %zu\n", s->n_row_waits);
-		for (size_t i = 0; i < s->n_row_waits; i++)
-			fprintf(out, "  #%llu waits %.1fs for a row lock held by #%llu on %s\n", s->row_waits[i].waiting_id,
-				s->row_waits[i].wait_s, s->row_waits[i].blocking_id, s->row_waits[i].table);
+		for (size_t i = 0; i < s->n_row_waits; i++) {
+			fprintf(out, "  #%llu waits %.1fs for a row lock held by #%llu on ", s->row_waits[i].waiting_id,
+				s->row_waits[i].wait_s, s->row_waits[i].blocking_id);
+			print_text(out, s->row_waits[i].table);
+			fputc('\n', out);
+		}
 	}
 }

@@ -10,6 +10,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "util/visible.h"
+
 enum {
 	OPT_HELP = 'H' + 1000,
 	OPT_DEFAULTS_FILE = 300,
@@ -324,9 +326,19 @@ int cli_read_password(const char *prompt, char **out, struct ms_err *e)
 	return *out ? 0 : ms_fail(e, MS_INTERNAL, "out of memory");
 }
 
+void cli_print_line(FILE *f, const char *lead, const char *line)
+{
+	fputs(lead, f);
+	fput_visible(f, line, VISIBLE_ALL);
+	fputc('\n', f);
+}
+
 int cli_report_error(const char *cmd, const struct ms_err *e)
 {
-	fprintf(stderr, "mdlsafe%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "", e->msg);
+	char lead[64];
+
+	snprintf(lead, sizeof(lead), "mdlsafe%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	cli_print_line(stderr, lead, e->msg);
 	return e->status ? (int)e->status : MS_INTERNAL;
 }
 

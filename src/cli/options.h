@@ -57,6 +57,11 @@ int cli_parse_uint(const char *opt, const char *arg, unsigned min, unsigned max,
 int cli_read_password(const char *prompt, char **out, struct ms_err *e);
 
 /* Reports e on stderr as "mdlsafe: <msg>" and returns its exit code. */
+/* Writes lead, then line as fput_visible shows it, then a newline: how every
+ * note and error line reaches the terminal, since a line may carry text
+ * other sessions chose (statements, names, server messages). */
+void cli_print_line(FILE *f, const char *lead, const char *line);
+
 int cli_report_error(const char *cmd, const struct ms_err *e);
 
 /* Appends a copy of s to the list *v of *n strings (repeatable options). */

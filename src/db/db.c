@@ -268,6 +268,39 @@ static int db_setup_session(struct db *db, const struct db_session_opts *o, stru
 	return 0;
 }
 
+/* Takes DB_SESSION_LOCK for this connection (see db.h). Another session
+ * holding our name is refused: it would pass for us. */
+static int db_mark_session(struct db *db, struct ms_err *e)
+{
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+	int rc = 0;
+
+	/* MySQL before 5.7 holds one user lock per session: a second GET_LOCK
+	 * would silently drop the first. */
+	if (!db->is_mariadb && db->server_version < 50700)
+		return 0;
+	if (db_query(db, "SELECT GET_LOCK(CONCAT('" DB_SESSION_LOCK "', CONNECTION_ID()), 0), "
+			 "IS_USED_LOCK(CONCAT('" DB_SESSION_LOCK "', CONNECTION_ID()))", &r, e)) {
+		if (e && e->sql_errno == ER_NOT_SUPPORTED_YET) /* Galera: user locks are not allowed */
+			return 0;
+		return ms_fail_context(e, "marking the session as mdlsafe's");
+	}
+	row = r ? mysql_fetch_row(r) : NULL;
+	if (row && row[0] && !strcmp(row[0], "1")) {
+		db->marked = true;
+	} else {
+		rc = ms_fail(e, MS_SERVER,
+			     "session %s of %s already holds the user lock " DB_SESSION_LOCK "%lu that marks this "
+			     "connection as mdlsafe's, so another mdlsafe could mistake it for ours; end that "
+			     "session (KILL %s) and run again",
+			     row && row[1] ? row[1] : "?", db->target, db->thread_id, row && row[1] ? row[1] : "ID");
+	}
+	if (r)
+		mysql_free_result(r);
+	return rc;
+}
+
 int db_open(struct db *db, const struct db_params *p, const char *role,
 	    const struct db_session_opts *opts, struct ms_err *e)
 {
@@ -330,7 +363,7 @@ int db_open(struct db *db, const struct db_params *p, const char *role,
 	}
 	db->thread_id = mysql_thread_id(db->mysql);
 	db_parse_version(db);
-	if (db_setup_session(db, opts, e)) {
+	if (db_setup_session(db, opts, e) || db_mark_session(db, e)) {
 		db_close(db);
 		return -1;
 	}

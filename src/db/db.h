@@ -42,13 +42,15 @@ struct db {
 	unsigned long thread_id;       /* our connection id on the server */
 	unsigned long server_version;  /* e.g. 101119 for 10.11.19 */
 	bool is_mariadb;
+	bool marked;                   /* holds its DB_SESSION_LOCK (see below) */
 	char role[DB_ROLE_MAX];        /* e.g. "locks", "watchdog", "worker-2" */
 	char target[320];              /* "socket /run/mysqld/mysqld.sock as root" */
 };
 
-/* Opens a session for `role`, applies db_session_opts, and records in
- * db->target what was tried, for error messages. On failure *db is closed
- * and e says what was tried, the server's words, and the likely fix. */
+/* Opens a session for `role`, applies db_session_opts, marks it as
+ * mdlsafe's (DB_SESSION_LOCK), and records in db->target what was tried,
+ * for error messages. On failure *db is closed and e says what was tried,
+ * the server's words, and the likely fix. */
 int db_open(struct db *db, const struct db_params *p, const char *role,
 	    const struct db_session_opts *opts, struct ms_err *e);
 void db_close(struct db *db);
@@ -95,8 +97,25 @@ char *db_quote_ident(const char *ident);
  * character set; caller frees. */
 char *db_quote_string(struct db *db, const char *s);
 
-/* The marker every mdlsafe statement starts with; used to recognise our own
- * sessions in the processlist. */
+/* The comment every mdlsafe statement starts with, so a DBA reading the
+ * processlist knows whose it is. Any client can write it: it proves nothing. */
 #define DB_STATEMENT_MARK "/* mdlsafe"
+
+/*
+ * What does prove a session is mdlsafe's: from connect to close, each one
+ * holds the user-level lock DB_SESSION_LOCK followed by its own connection
+ * id, so IS_USED_LOCK(CONCAT(DB_SESSION_LOCK, ID)) = ID holds for mdlsafe's
+ * sessions, busy or idle, with or without performance_schema. A user lock
+ * lives as long as the connection: transactions, ROLLBACK TO SAVEPOINT,
+ * BACKUP STAGE and LOCK TABLES leave it alone, and it conflicts with
+ * nothing but a GET_LOCK of the same name. A session can only take it for
+ * its own id, so the mark cannot be put on another session (a client that
+ * takes it for itself on purpose is treated as mdlsafe's, as a comment was).
+ *
+ * A server that refuses GET_LOCK (Galera with wsrep_on, in some versions)
+ * leaves db->marked false: no session there can be told to be mdlsafe's,
+ * and the kill policies then kill nothing (MDL_SESSION_OWNER_UNKNOWN).
+ */
+#define DB_SESSION_LOCK "mdlsafe.session."
 
 #endif

@@ -105,7 +105,7 @@ static bool name_span(const char *p, const char **a, const char **b)
 }
 
 /* Where the table of an ALTER TABLE / CREATE INDEX / DROP INDEX is named. */
-static bool table_span(const char *sql, enum sql_stmt_kind kind, const char **a, const char **b)
+bool ddl_table_span(const char *sql, enum sql_stmt_kind kind, const char **a, const char **b)
 {
 	const char *p = sql, *e;
 
@@ -180,7 +180,7 @@ static int probe_algorithm(struct ddl *d, struct stmt *s, struct ms_err *e)
 	struct ms_err ignored;
 	int rc = 0;
 
-	if (!table_span(s->sql, s->tg.kind, &a, &b)) {
+	if (!ddl_table_span(s->sql, s->tg.kind, &a, &b)) {
 		snprintf(s->algorithm, sizeof(s->algorithm), "as written");
 		return 0;
 	}
@@ -303,7 +303,8 @@ static int plan(struct ddl *d, struct stmt *s, struct ms_err *e)
 	if (!strcmp(s->algorithm, "COPY") && !d->o->allow_copy)
 		return ms_fail(e, MS_USAGE,
 			       "%.200s: the server can only do this with ALGORITHM=COPY, which blocks every write to %s.%s "
-			       "for the whole copy of the table; refused (--allow-copy to run it anyway)",
+			       "for the whole copy of the table; refused (--online makes it on a copy of the table "
+			       "without blocking writes; --allow-copy runs it anyway)",
 			       s->sql, s->schema, s->table);
 	return 0;
 }

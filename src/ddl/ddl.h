@@ -8,6 +8,7 @@
 
 #include "db/db.h"
 #include "ddl/policy.h"
+#include "sql/sql_targets.h"
 #include "util/error.h"
 
 struct ddl_opts {
@@ -27,5 +28,9 @@ struct ddl_opts {
 /* Plans and runs every statement in order, stopping at the first that
  * fails. *report (caller decrefs) is the --json document, also on failure. */
 int ddl_run(const struct ddl_opts *o, json_t **report, struct ms_err *e);
+
+/* Where the table of an ALTER TABLE / CREATE INDEX / DROP INDEX statement
+ * is named: its span [*a, *b) in sql (the name as written, maybe schema.name). */
+bool ddl_table_span(const char *sql, enum sql_stmt_kind kind, const char **a, const char **b);
 
 #endif

@@ -285,6 +285,8 @@ static const char *never_kill_reason(const struct mdl_session *s)
 {
 	if (s->is_mdlsafe)
 		return "mdlsafe's own session";
+	if (s->owner_unknown)
+		return "the server refuses GET_LOCK, so mdlsafe's own sessions cannot be told apart";
 	if (s->is_system)
 		return "server or replication thread";
 	if (!s->user || !*s->user)

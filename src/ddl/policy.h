@@ -32,7 +32,9 @@
  * cannot contain ','.
  *
  * Hard safety rule, whatever the policy says (even "any"): a session never
- * matches when it is mdlsafe's own (is_mdlsafe), a server or replication
+ * matches when it is mdlsafe's own (is_mdlsafe: it holds its session lock,
+ * see DB_SESSION_LOCK; a statement comment proves nothing), may be (the
+ * server cannot mark sessions: owner_unknown), is a server or replication
  * thread (is_system), or its user is "system user", "event_scheduler", or
  * empty/unknown. */
 struct ddl_policy;

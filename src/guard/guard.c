@@ -181,17 +181,16 @@ static void pile_close(struct guard *g, size_t i, const char *why)
  * --protect-user. why is for the log. */
 static bool killable(struct guard *g, const struct mdl_session *s, const char **why)
 {
-	unsigned long long self = g->db.thread_id;
-
 	if (in_list(g->o->protect_users, g->o->n_protect, s->user)) {
 		*why = "protected user";
 		return false;
 	}
-	if (!ddl_policies_match(&g->safety, s, &self, 1)) {
-		*why = "mdlsafe's own, a system thread or a system user";
+	if (s->id == g->db.thread_id) {
+		*why = "the guard's own session";
 		return false;
 	}
-	return true;
+	/* "any": what is left are the hard safety rules, and their reason. */
+	return ddl_policy_matches(g->safety.v[0], s, why);
 }
 
 static void act(struct guard *g, struct pile *p, const struct mdl_session *s, bool query_only, const char *reason)

@@ -14,16 +14,14 @@ static bool ignored(unsigned long id, const unsigned long *ignore, size_t n)
 	return false;
 }
 
-json_t *mdl_holders(struct db *db, const char *schema, json_t *tables, double min_trx_age_s,
-		    const unsigned long *ignore, size_t n_ignore)
+int mdl_holders_each(struct db *db, const char *schema, json_t *tables, double min_trx_age_s,
+		     const unsigned long *ignore, size_t n_ignore, mdl_holder_fn fn, void *ctx, struct ms_err *e)
 {
 	struct mdl_inspect_opts io = { MDL_SOURCE_AUTO, false, NULL };
 	struct mdl_snapshot snap;
-	struct ms_err e;
-	json_t *a = json_array();
 
-	if (mdl_inspect_load(db, &io, &snap, &e))
-		return a;
+	if (mdl_inspect_load(db, &io, &snap, e))
+		return -1;
 	for (size_t i = 0; i < snap.n_sessions; i++) {
 		const struct mdl_session *ss = &snap.sessions[i];
 		const char *held = NULL;
@@ -37,14 +35,29 @@ json_t *mdl_holders(struct db *db, const char *schema, json_t *tables, double mi
 				held = k->name;
 		}
 		if (held || (ss->has_trx && ss->trx_age_s >= min_trx_age_s))
-			json_array_append_new(a, json_pack("{s:I, s:s, s:s, s:s, s:f, s:b, s:s?, s:s}", "id",
-							   (json_int_t)ss->id, "user", ss->user ? ss->user : "",
-							   "host", ss->host ? ss->host : "", "command",
-							   ss->command ? ss->command : "", "transaction_age_seconds",
-							   ss->has_trx ? ss->trx_age_s : 0.0, "holds_table", held != NULL,
-							   "table", held, "statement", ss->info ? ss->info : ""));
+			fn(ctx, db, ss, held);
 	}
 	mdl_snapshot_release(&snap);
+	return 0;
+}
+
+static void add_holder(void *ctx, struct db *db, const struct mdl_session *ss, const char *held)
+{
+	(void)db;
+	json_array_append_new(ctx, json_pack("{s:I, s:s, s:s, s:s, s:f, s:b, s:s?, s:s}", "id", (json_int_t)ss->id,
+					     "user", ss->user ? ss->user : "", "host", ss->host ? ss->host : "",
+					     "command", ss->command ? ss->command : "", "transaction_age_seconds",
+					     ss->has_trx ? ss->trx_age_s : 0.0, "holds_table", held != NULL, "table",
+					     held, "statement", ss->info ? ss->info : ""));
+}
+
+json_t *mdl_holders(struct db *db, const char *schema, json_t *tables, double min_trx_age_s,
+		    const unsigned long *ignore, size_t n_ignore)
+{
+	json_t *a = json_array();
+	struct ms_err e;
+
+	mdl_holders_each(db, schema, tables, min_trx_age_s, ignore, n_ignore, add_holder, a, &e);
 	return a;
 }
 

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "db/db.h"
+#include "mdl/snapshot.h"
 
 /*
  * Sessions other than mdlsafe's, system threads and `ignore` that hold a
@@ -21,6 +22,16 @@
  */
 json_t *mdl_holders(struct db *db, const char *schema, json_t *tables, double min_trx_age_s,
 		    const unsigned long *ignore, size_t n_ignore);
+
+/*
+ * The same selection as mdl_holders(), one session at a time: fn gets each
+ * holder's session (borrowed, valid during the call) and the table it holds
+ * (NULL when it is listed for its transaction's age). Returns -1 with e
+ * filled when the wait graph cannot be read.
+ */
+typedef void (*mdl_holder_fn)(void *ctx, struct db *db, const struct mdl_session *s, const char *held);
+int mdl_holders_each(struct db *db, const char *schema, json_t *tables, double min_trx_age_s,
+		     const unsigned long *ignore, size_t n_ignore, mdl_holder_fn fn, void *ctx, struct ms_err *e);
 
 /* "session 12 (app@10.0.0.5, transaction open 40 s, Sleep) holds `shop`.`orders`"
  * for one entry of mdl_holders(), into out. */

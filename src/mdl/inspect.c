@@ -128,11 +128,14 @@ static int load_sessions(struct db *db, const struct mdl_capabilities *caps, str
 	MYSQL_RES *r;
 	MYSQL_ROW row;
 
-	/* TIME_MS (MariaDB) gives sub-second waits; MySQL has whole seconds. */
+	/* TIME_MS (MariaDB) gives sub-second waits; MySQL has whole seconds.
+	 * mdlsafe's own sessions are told by the user lock each holds, read in
+	 * the same query, so the answer is as fresh as the rest of the row. */
 	snprintf(sql, sizeof(sql),
 		 "SELECT p.ID, p.USER, p.HOST, p.DB, p.COMMAND, %s, p.STATE, LEFT(p.INFO, %d), "
-		 "%s FROM information_schema.PROCESSLIST p %s WHERE p.ID <> CONNECTION_ID()",
+		 "%s, %s FROM information_schema.PROCESSLIST p %s WHERE p.ID <> CONNECTION_ID()",
 		 db->is_mariadb ? "p.TIME_MS / 1000" : "p.TIME", INFO_MAX,
+		 db->marked ? "IS_USED_LOCK(CONCAT('" DB_SESSION_LOCK "', p.ID)) = p.ID" : "0",
 		 caps->has_innodb_trx
 			 ? "t.trx_mysql_thread_id IS NOT NULL, TIMESTAMPDIFF(MICROSECOND, t.trx_started, NOW(6)) / 1e6, t.trx_rows_modified"
 			 : "0, 0, 0",
@@ -151,11 +154,12 @@ static int load_sessions(struct db *db, const struct mdl_capabilities *caps, str
 		t.time_s = row[5] ? strtod(row[5], NULL) : 0;
 		t.state = row[6];
 		t.info = row[7];
-		t.has_trx = row[8] && !strcmp(row[8], "1");
-		t.trx_age_s = row[9] ? strtod(row[9], NULL) : 0;
-		t.trx_rows_modified = row[10] ? strtoull(row[10], NULL, 10) : 0;
+		t.has_trx = row[9] && !strcmp(row[9], "1");
+		t.trx_age_s = row[10] ? strtod(row[10], NULL) : 0;
+		t.trx_rows_modified = row[11] ? strtoull(row[11], NULL, 10) : 0;
 		t.waiting_mdl = mdl_state_is_mdl_wait(t.state);
-		t.is_mdlsafe = t.info && !strncmp(t.info, DB_STATEMENT_MARK, strlen(DB_STATEMENT_MARK));
+		t.is_mdlsafe = row[8] && !strcmp(row[8], "1");
+		t.owner_unknown = !db->marked;
 		t.is_system = is_system_session(t.user, t.command);
 		if (mdl_snapshot_add_session(s, &t) < 0) {
 			mysql_free_result(r);
@@ -172,24 +176,6 @@ static long session_index(const struct mdl_snapshot *s, unsigned long long id)
 		if (s->sessions[i].id == id)
 			return (long)i;
 	return -1;
-}
-
-/* Idle mdlsafe sessions show no statement; their connect attribute does. */
-static void mark_own_sessions(struct db *db, struct mdl_snapshot *s)
-{
-	struct ms_err ignored;
-	MYSQL_RES *r;
-	MYSQL_ROW row;
-
-	if (db_query(db, "SELECT PROCESSLIST_ID FROM performance_schema.session_connect_attrs "
-			 "WHERE ATTR_NAME = 'program_name' AND ATTR_VALUE = 'mdlsafe'", &r, &ignored) || !r)
-		return;
-	while ((row = mysql_fetch_row(r))) {
-		long i = row[0] ? session_index(s, strtoull(row[0], NULL, 10)) : -1;
-		if (i >= 0)
-			s->sessions[i].is_mdlsafe = true;
-	}
-	mysql_free_result(r);
 }
 
 /* Rows are (processlist id, object type, schema, name, lock type, granted). */
@@ -269,8 +255,6 @@ int mdl_inspect_load(struct db *db, const struct mdl_inspect_opts *o, struct mdl
 	s->taken_at = now_unix();
 	if (load_sessions(db, &caps, s, e))
 		goto fail;
-	if (caps.pfs_on)
-		mark_own_sessions(db, s);
 	switch (s->source) {
 	case MDL_SOURCE_PFS:
 		/* MariaDB 10.11 reports SHARED_READ_ONLY (LOCK TABLES ... READ)

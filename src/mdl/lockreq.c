@@ -190,6 +190,8 @@ gave_way:
 				 last_verdict ? last_verdict : "(no wait visible; run 'mdlsafe locks')");
 			o->note(o->ctx, line);
 		}
+		if (o->gave_way)
+			o->gave_way(o->ctx, attempt + 1);
 		lockreq_backoff(0.2, attempt, 4);
 	}
 	if (attempts)

@@ -34,6 +34,9 @@ struct lockreq_opts {
 	const char *nowait_schema;
 	/* Told when an attempt timed out, with who was in the way (may be NULL). */
 	void (*note)(void *ctx, const char *line);
+	/* Called (may be NULL) after each attempt that gave way, before the
+	 * backoff: where a caller acts on who was in the way (--kill-blockers). */
+	void (*gave_way)(void *ctx, unsigned attempt);
 	void *ctx;
 };
 

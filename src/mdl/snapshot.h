@@ -23,7 +23,9 @@ struct mdl_session {
 	bool has_trx;         /* an InnoDB transaction is open */
 	double trx_age_s;
 	unsigned long long trx_rows_modified;
-	bool is_mdlsafe;      /* one of ours (statement marker or connect attribute) */
+	bool is_mdlsafe;      /* one of ours: holds its DB_SESSION_LOCK (db/db.h) */
+	bool owner_unknown;   /* the server cannot mark sessions (no GET_LOCK):
+				 it may be ours, so nothing may kill it */
 	bool is_system;       /* replication, event scheduler, server threads */
 };
 

@@ -13,6 +13,10 @@
 #define ER_SPECIFIC_ACCESS_DENIED 1227
 #define ER_NO_SUCH_USER 1449
 
+/* A journal key: the kind, then database and name quoted, each name up to
+ * DB_NAME_MAX bytes that quoting can double. */
+#define OBJECT_KEY_MAX (16 + 2 * (2 * DB_NAME_MAX + 3))
+
 struct objects_ctx {
 	const struct rdb *d;
 	const char *what;
@@ -20,7 +24,7 @@ struct objects_ctx {
 	/* The statements after a CREATE SEQUENCE set its state: the sequence
 	 * is journaled once they ran (at the next CREATE or the file's end),
 	 * and left alone with it when the CREATE is. */
-	char pending_key[700], pending_label[600];
+	char pending_key[OBJECT_KEY_MAX], pending_label[600];
 	bool skip_state;
 };
 
@@ -133,7 +137,7 @@ static int object_run(struct restore *rs, struct db *db, const char *stmt, size_
 		      struct ms_err *e)
 {
 	struct sqlsplit_object ob;
-	char key[700], label[600];
+	char key[OBJECT_KEY_MAX], label[600], *name_key;
 	int rc;
 
 	if (!sqlsplit_create_object(stmt, len, &ob) || ob.kind == SQLSPLIT_TABLE || ob.kind == SQLSPLIT_DATABASE) {
@@ -154,7 +158,13 @@ static int object_run(struct restore *rs, struct db *db, const char *stmt, size_
 	c->skip_state = ob.kind == SQLSPLIT_SEQUENCE;
 	if (ob.kind == SQLSPLIT_SEQUENCE && !restore_chosen(rs, c->d->src, ob.name.name))
 		return 0;
-	snprintf(key, sizeof(key), "%s/%s/%s", c->d->name, sqlsplit_kind_name(ob.kind), ob.name.name);
+	/* The kind, then database and name quoted: a '/' or '.' in a name
+	 * cannot make two objects share a journal key. */
+	name_key = restore_table_key(c->d->name, ob.name.name);
+	if (!name_key)
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	snprintf(key, sizeof(key), "%s %s", sqlsplit_kind_name(ob.kind), name_key);
+	free(name_key);
 	snprintf(label, sizeof(label), "%s %s.%s", sqlsplit_kind_name(ob.kind), c->d->name, ob.name.name);
 	if (journal_has(rs->journal, "object_done", key))
 		return 0;

@@ -30,15 +30,33 @@ const char *it_noproc_cnf(void)
 	return c;
 }
 
-MYSQL *it_connect(void)
+const char *it_cnf_b(void)
+{
+	const char *c = getenv("MDLSAFE_TEST_CNF_B");
+	if (!c)
+		fail_msg("MDLSAFE_TEST_CNF_B is not set: run integration tests through 'make test'");
+	return c;
+}
+
+static MYSQL *connect_with(const char *cnf)
 {
 	MYSQL *m = mysql_init(NULL);
 
-	mysql_optionsv(m, MYSQL_READ_DEFAULT_FILE, it_cnf());
+	mysql_optionsv(m, MYSQL_READ_DEFAULT_FILE, cnf);
 	mysql_optionsv(m, MYSQL_READ_DEFAULT_GROUP, "client");
 	if (!mysql_real_connect(m, NULL, NULL, NULL, NULL, 0, NULL, CLIENT_MULTI_STATEMENTS))
-		fail_msg("cannot connect to the sandbox (%s): %s", it_cnf(), mysql_error(m));
+		fail_msg("cannot connect to the sandbox (%s): %s", cnf, mysql_error(m));
 	return m;
+}
+
+MYSQL *it_connect(void)
+{
+	return connect_with(it_cnf());
+}
+
+MYSQL *it_connect_b(void)
+{
+	return connect_with(it_cnf_b());
 }
 
 static void it_vexec(MYSQL *m, bool must, char **value, const char *fmt, va_list ap)
@@ -103,9 +121,14 @@ static void *it_bg_main(void *arg)
 
 struct it_bg *it_bg_start(const char *sql)
 {
+	return it_bg_start_on(it_connect(), sql);
+}
+
+struct it_bg *it_bg_start_on(MYSQL *m, const char *sql)
+{
 	struct it_bg *b = calloc(1, sizeof(*b));
 
-	b->m = it_connect();
+	b->m = m;
 	b->id = it_id(b->m);
 	b->sql = strdup(sql);
 	if (pthread_create(&b->thread, NULL, it_bg_main, b))

@@ -19,8 +19,14 @@ const char *it_cnf(void);
 /* Option file of a user without the PROCESS privilege (MDLSAFE_TEST_NOPROC_CNF). */
 const char *it_noproc_cnf(void);
 
-/* A new root connection to the sandbox; fails the test when impossible. */
+/* Option file of the second sandbox server (MDLSAFE_TEST_CNF_B), as root:
+ * performance_schema is OFF there, as MariaDB ships. */
+const char *it_cnf_b(void);
+
+/* A new root connection to the sandbox (server B); fails the test when
+ * impossible. */
 MYSQL *it_connect(void);
+MYSQL *it_connect_b(void);
 /* Runs SQL, failing the test on error. */
 void it_exec(MYSQL *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Runs SQL and returns the first column of the first row (caller frees), or NULL. */
@@ -37,6 +43,8 @@ struct it_bg {
 	bool done;
 };
 struct it_bg *it_bg_start(const char *sql);
+/* The same on the connection m, which it_bg_join closes. */
+struct it_bg *it_bg_start_on(MYSQL *m, const char *sql);
 /* Waits for the statement to finish; returns its mysql errno (0 = ok), closes it. */
 unsigned it_bg_join(struct it_bg *b);
 

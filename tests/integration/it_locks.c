@@ -169,6 +169,52 @@ static void test_text_output_names_root_blocker_and_kill(void **state)
 	mysql_close(admin);
 }
 
+/* A statement is text its author chose: on a terminal its escape sequences
+ * and line breaks are shown as text and cannot rewrite the suggested KILL
+ * line; --json keeps the statement exact. */
+static void test_escape_sequences_in_statements_are_shown_not_sent(void **state)
+{
+	static const char sql[] = "ALTER TABLE " DB ".t1 ADD COLUMN c INT COMMENT 'x\x1b[2K\x1b[1A\rKILL 1;'";
+	MYSQL *admin = it_connect(), *holder;
+	struct it_bg *ddl;
+	struct it_run r;
+	json_t *j, *head;
+
+	(void)state;
+	it_set_sources(admin, true, false);
+	it_fresh_db(admin, DB);
+	holder = it_connect();
+	it_exec(holder, "BEGIN");
+	it_exec(holder, "SELECT * FROM " DB ".t1 LIMIT 1");
+	ddl = it_bg_start(sql);
+	it_wait_state(admin, ddl->id, "metadata lock", 10);
+	it_settle();
+
+	it_mdlsafe(&r, true, "locks", NULL);
+	assert_int_equal(r.status, 0);
+	if (getenv("IT_DEBUG"))
+		fprintf(stderr, "%s\n", r.out);
+	assert_null(strchr(r.out, '\x1b'));
+	assert_null(strchr(r.out, '\r'));
+	assert_non_null(strstr(r.out, "COMMENT 'x\\x1b[2K\\x1b[1A KILL 1;'"));
+	it_run_release(&r);
+
+	it_mdlsafe(&r, true, "locks", "--json", NULL);
+	assert_int_equal(r.status, 0);
+	j = it_json(&r);
+	head = json_array_get(json_object_get(json_array_get(json_object_get(j, "objects"), 0), "heads"), 0);
+	assert_int_equal(json_integer_value(json_object_get(head, "id")), ddl->id);
+	assert_string_equal(json_string_value(json_object_get(head, "statement")), sql);
+	json_decref(j);
+	it_run_release(&r);
+
+	it_exec(holder, "ROLLBACK");
+	assert_int_equal(it_bg_join(ddl), 0);
+	mysql_close(holder);
+	it_set_sources(admin, false, false);
+	mysql_close(admin);
+}
+
 /*
  * Seed 000, as it froze the API: a backup's LOCK TABLES t1 READ, t2 READ takes
  * t1, then waits for t2 behind an application transaction that wrote t2 and
@@ -451,6 +497,11 @@ static void test_sessions_are_bounded_and_recognisable(void **state)
 	assert_non_null(v);
 	assert_non_null(strstr(v, "/* mdlsafe it-check */"));
 	free(v);
+	/* What marks it as mdlsafe's is the lock it holds, not the comment. */
+	v = it_value(obs, "SELECT IS_USED_LOCK('mdlsafe.session.%lu')", db.thread_id);
+	assert_non_null(v);
+	assert_int_equal(strtoul(v, NULL, 10), db.thread_id);
+	free(v);
 	pthread_join(th, NULL);
 	assert_int_equal(sl.rc, 0);
 	db_close(&db);
@@ -466,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_seed004_graph_from_processlist_marks_holder_candidate),
 		cmocka_unit_test(test_auto_source_picks_performance_schema_when_instrumented),
 		cmocka_unit_test(test_text_output_names_root_blocker_and_kill),
+		cmocka_unit_test(test_escape_sequences_in_statements_are_shown_not_sent),
 		cmocka_unit_test(test_seed000_lock_tables_root_is_writer_transaction_pfs),
 		cmocka_unit_test(test_seed000_lock_tables_root_is_writer_transaction_processlist),
 		cmocka_unit_test(test_no_waits_says_so_and_check_passes),

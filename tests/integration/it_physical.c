@@ -10,25 +10,6 @@
 
 #define DB "phys_it"
 
-static const char *cnf_b(void)
-{
-	const char *c = getenv("MDLSAFE_TEST_CNF_B");
-	if (!c)
-		fail_msg("MDLSAFE_TEST_CNF_B is not set: run integration tests through 'make test'");
-	return c;
-}
-
-static MYSQL *connect_b(void)
-{
-	MYSQL *m = mysql_init(NULL);
-
-	mysql_optionsv(m, MYSQL_READ_DEFAULT_FILE, cnf_b());
-	mysql_optionsv(m, MYSQL_READ_DEFAULT_GROUP, "client");
-	if (!mysql_real_connect(m, NULL, NULL, NULL, NULL, 0, NULL, CLIENT_MULTI_STATEMENTS))
-		fail_msg("cannot connect to server B (%s): %s", cnf_b(), mysql_error(m));
-	return m;
-}
-
 static void tmpdir(char *out, size_t n, const char *what)
 {
 	snprintf(out, n, "/tmp/mdlsafe-it-phys-%d-%s", (int)getpid(), what);
@@ -132,13 +113,13 @@ static void assert_objects(MYSQL *b)
 
 static void restore_to_b(const char *dir, const char *snapshot_dir)
 {
-	MYSQL *b = connect_b();
+	MYSQL *b = it_connect_b();
 	char cnf[600];
 	struct it_run r;
 
 	it_exec(b, "DROP DATABASE IF EXISTS phys_copy");
 	mysql_close(b);
-	snprintf(cnf, sizeof(cnf), "--defaults-file=%s", cnf_b());
+	snprintf(cnf, sizeof(cnf), "--defaults-file=%s", it_cnf_b());
 	if (snapshot_dir)
 		it_mdlsafe(&r, false, "restore", "--physical", dir, "--rename", DB ":phys_copy", "--snapshot-dir", snapshot_dir,
 			   cnf, NULL);
@@ -184,7 +165,7 @@ static void test_copy_round_trip(void **state)
 	it_run_release(&r);
 
 	restore_to_b(dir, NULL);
-	b = connect_b();
+	b = it_connect_b();
 	for (size_t i = 0; i < sizeof(same) / sizeof(*same); i++)
 		assert_same_table(a, b, same[i]);
 	/* A prefix of A's rows, without a hole: the copy is of one instant. */
@@ -205,7 +186,7 @@ static void test_copy_round_trip(void **state)
 	/* Restoring again refuses: the tables exist (--if-exists fail). */
 	{
 		char cnf[600];
-		snprintf(cnf, sizeof(cnf), "--defaults-file=%s", cnf_b());
+		snprintf(cnf, sizeof(cnf), "--defaults-file=%s", it_cnf_b());
 		it_mdlsafe(&r, false, "restore", "--physical", dir, "--rename", DB ":phys_copy", cnf, NULL);
 		assert_int_equal(r.status, 2);
 		assert_non_null(strstr(r.err, "already exist"));
@@ -213,7 +194,7 @@ static void test_copy_round_trip(void **state)
 		/* A reader of B's copy holds it: the replace neither queues
 		 * behind it nor gives up; it names it and goes on once it ends. */
 		{
-			MYSQL *holder = connect_b();
+			MYSQL *holder = it_connect_b();
 			char id[32];
 			const char *args[] = { "restore", "--physical", dir, "--rename", DB ":phys_copy", "--if-exists", "replace",
 					       "--max-stall", "200", cnf, NULL };
@@ -287,14 +268,14 @@ static void test_snapshot_cmd(void **state)
 	/* Without the snapshot the data is not in the backup: said, not guessed. */
 	{
 		char cnf[600];
-		snprintf(cnf, sizeof(cnf), "--defaults-file=%s", cnf_b());
+		snprintf(cnf, sizeof(cnf), "--defaults-file=%s", it_cnf_b());
 		it_mdlsafe(&r, false, "restore", "--physical", dir, "--rename", DB ":phys_copy", cnf, NULL);
 		assert_int_equal(r.status, 2);
 		assert_non_null(strstr(r.err, "--snapshot-dir"));
 		it_run_release(&r);
 	}
 	restore_to_b(dir, snap);
-	b = connect_b();
+	b = it_connect_b();
 	{
 		char *got = table_sum(b, "phys_copy", "busy");
 		assert_string_equal(got, seen_busy);
@@ -381,13 +362,13 @@ static void test_max_freeze(void **state)
 /* A truncated .ibd or an empty .cfg: refused before the server is touched. */
 static void test_damaged_refused(void **state)
 {
-	MYSQL *a = it_connect(), *b = connect_b();
+	MYSQL *a = it_connect(), *b = it_connect_b();
 	char dir[300], cmd[800], cnf[600];
 	struct it_run r;
 
 	(void)state;
 	make_schema(a);
-	snprintf(cnf, sizeof(cnf), "--defaults-file=%s", cnf_b());
+	snprintf(cnf, sizeof(cnf), "--defaults-file=%s", it_cnf_b());
 	for (size_t i = 0; i < 2; i++) {
 		tmpdir(dir, sizeof(dir), "damaged");
 		it_mdlsafe(&r, true, "backup", "--physical", "-B", DB, "-o", dir, NULL);

@@ -32,7 +32,10 @@ fi
 # InnoDB buffer pool of the sandbox server (mariadbd syntax: 256M, 1G, ...).
 # The benchmark (bench/run.sh) raises it to 1G so its dataset stays cached.
 : "${SANDBOX_BUFFER_POOL:=256M}"
+# ON for the main test server (exact lock holders); OFF, as MariaDB ships,
+# for server B, where the tests of what works without it run.
+: "${SANDBOX_PERFORMANCE_SCHEMA:=ON}"
 
 export MDLSAFE_ROOT SANDBOX_DIR SANDBOX_PORT SANDBOX_SOCKET SANDBOX_DATADIR \
     SANDBOX_PIDFILE SANDBOX_LOG SANDBOX_ROOT_PASSWORD SANDBOX_CNF \
-    SANDBOX_NOPROC_CNF SANDBOX_BUFFER_POOL
+    SANDBOX_NOPROC_CNF SANDBOX_BUFFER_POOL SANDBOX_PERFORMANCE_SCHEMA

@@ -247,7 +247,7 @@ server_args=(
     --port="$SANDBOX_PORT"
     --bind-address=127.0.0.1
     --skip-name-resolve
-    --performance-schema=ON
+    --performance-schema="$SANDBOX_PERFORMANCE_SCHEMA"
     --log-bin="$SANDBOX_DIR/binlog/mariadb-bin"
     --server-id=1
     --binlog-format=ROW

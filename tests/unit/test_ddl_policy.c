@@ -329,6 +329,10 @@ static void test_safety_rules_beat_even_any(void **state)
 	assert_spared_by_any(&s, "mdlsafe's own session");
 
 	s = idle_in_trx("app", 600);
+	s.owner_unknown = true;
+	assert_spared_by_any(&s, "the server refuses GET_LOCK, so mdlsafe's own sessions cannot be told apart");
+
+	s = idle_in_trx("app", 600);
 	s.is_system = true;
 	assert_spared_by_any(&s, "server or replication thread");
 
@@ -343,6 +347,19 @@ static void test_safety_rules_beat_even_any(void **state)
 
 	s = idle_in_trx(NULL, 600);
 	assert_spared_by_any(&s, "no user name");
+}
+
+/* Only the session lock makes a session mdlsafe's: a statement that starts
+ * with mdlsafe's comment is anyone's to write. */
+static void test_mdlsafe_comment_in_the_statement_protects_nothing(void **state)
+{
+	struct mdl_session s = idle_in_trx("app", 600);
+
+	(void)state;
+	s.command = "Query";
+	s.info = "/* mdlsafe worker-1 */ SELECT SLEEP(600)";
+	assert_true(policy_matches("trx>10s", &s));
+	assert_true(policy_matches("any", &s));
 }
 
 static void test_protected_connection_ids_are_never_killed(void **state)
@@ -447,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_any_one_of_several_policies_is_enough),
 		cmocka_unit_test(test_without_a_policy_nothing_is_killed),
 		cmocka_unit_test(test_safety_rules_beat_even_any),
+		cmocka_unit_test(test_mdlsafe_comment_in_the_statement_protects_nothing),
 		cmocka_unit_test(test_protected_connection_ids_are_never_killed),
 		cmocka_unit_test(test_bad_policies_are_usage_errors_naming_the_term),
 		cmocka_unit_test(test_describe_reads_the_policy_back_in_words),

@@ -1,0 +1,729 @@
+/* The rows of an online schema change: copied from the original table into
+ * the shadow in chunks of the copy key, verified chunk by chunk, with the
+ * position kept in a checkpoint table so a crashed run can resume. */
+#include "ddl/online_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define CHUNK_MIN 50.0
+#define CHUNK_MAX 200000.0
+#define PAUSE_S 0.25
+/* Chunks aim below --chunk-time: on a busy server their time varies, and an
+ * application write to a row of the chunk waits for all of it. */
+#define CHUNK_AIM 0.7
+
+void online_free_key(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void add_col(struct buf *b, const char *alias, const char *name)
+{
+	if (alias)
+		buf_addf(b, "%s.", alias);
+	online_add_ident(b, name);
+}
+
+/* (k1, ..., kn) compared with vals, spelled out so the range optimizer
+ * uses the index: k1 OP1 v1 OR (k1 = v1 AND k2 OP1 v2) ... where the last
+ * column compares with op_last (">" for after, "<=" for up to). */
+static void add_key_cmp(struct online *s, struct buf *b, const char *alias, char **vals, const char *op,
+			const char *op_last)
+{
+	buf_adds(b, "(");
+	for (size_t i = 0; i < s->n_key; i++) {
+		buf_adds(b, i ? " OR (" : "(");
+		for (size_t j = 0; j < i; j++) {
+			add_col(b, alias, s->key[j]);
+			buf_adds(b, " = ");
+			online_add_value(s, b, vals[j]);
+			buf_adds(b, " AND ");
+		}
+		add_col(b, alias, s->key[i]);
+		buf_addf(b, " %s ", i + 1 == s->n_key ? op_last : op);
+		online_add_value(s, b, vals[i]);
+		buf_adds(b, ")");
+	}
+	buf_adds(b, ")");
+}
+
+/* The chunk (lower, upper]: either bound may be NULL (open). */
+static void add_range(struct online *s, struct buf *b, const char *alias, char **lower, char **upper)
+{
+	if (!lower && !upper) {
+		buf_adds(b, "TRUE");
+		return;
+	}
+	if (lower)
+		add_key_cmp(s, b, alias, lower, ">", ">");
+	if (lower && upper)
+		buf_adds(b, " AND ");
+	if (upper)
+		add_key_cmp(s, b, alias, upper, "<", "<=");
+}
+
+static void add_cols(struct online *s, struct buf *b, const char *alias)
+{
+	for (size_t i = 0; i < s->n_cols; i++) {
+		if (i)
+			buf_adds(b, ", ");
+		add_col(b, alias, s->cols[i].name);
+	}
+}
+
+static void add_key_cols(struct online *s, struct buf *b, const char *alias)
+{
+	for (size_t i = 0; i < s->n_key; i++) {
+		if (i)
+			buf_adds(b, ", ");
+		add_col(b, alias, s->key[i]);
+	}
+}
+
+static void add_source(struct online *s, struct buf *b, const char *alias)
+{
+	online_add_table(b, s->schema, s->table);
+	if (alias)
+		buf_addf(b, " %s", alias);
+	buf_adds(b, " FORCE INDEX (");
+	online_add_ident(b, s->key_name);
+	buf_adds(b, ")");
+}
+
+static int sql_done(struct buf *b, struct ms_err *e)
+{
+	return b->failed ? ms_fail(e, MS_INTERNAL, "out of memory building a statement") : 0;
+}
+
+/* The key of the n-th row after lower, or *upper = NULL when there are
+ * fewer rows than that left (the chunk is the last one). */
+static int next_bound(struct online *s, char **lower, unsigned long n, char ***upper, struct ms_err *e)
+{
+	struct buf b = BUF_INIT;
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	int rc;
+
+	*upper = NULL;
+	buf_adds(&b, "SELECT ");
+	add_key_cols(s, &b, NULL);
+	buf_adds(&b, " FROM ");
+	add_source(s, &b, NULL);
+	buf_adds(&b, " WHERE ");
+	add_range(s, &b, NULL, lower, NULL);
+	buf_adds(&b, " ORDER BY ");
+	add_key_cols(s, &b, NULL);
+	buf_addf(&b, " LIMIT 1 OFFSET %lu", n - 1);
+	if ((rc = sql_done(&b, e)) == 0)
+		rc = db_query(&s->exec, buf_str(&b), &r, e);
+	if (rc == 0 && r && (row = mysql_fetch_row(r))) {
+		char **v = calloc(s->n_key, sizeof(*v));
+		for (size_t i = 0; v && i < s->n_key; i++)
+			if (!(v[i] = strdup(row[i] ? row[i] : "")))
+				online_free_key(v, s->n_key), v = NULL;
+		if (!v)
+			rc = ms_fail(e, MS_INTERNAL, "out of memory");
+		*upper = v;
+	}
+	if (r)
+		mysql_free_result(r);
+	buf_release(&b);
+	return rc;
+}
+
+static bool file_exists(const char *path)
+{
+	return path && access(path, F_OK) == 0;
+}
+
+static unsigned long threads_running(struct online *s)
+{
+	char *v = NULL;
+	struct ms_err e;
+	unsigned long n = 0;
+
+	if (db_query_value(&s->watch,
+			   "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE "
+			   "VARIABLE_NAME = 'THREADS_RUNNING'",
+			   &v, &e) == 0 &&
+	    v)
+		n = strtoul(v, NULL, 10);
+	free(v);
+	return n;
+}
+
+static void progress(struct online *s, const char *phase, unsigned long long done, double t0, bool paused)
+{
+	struct online_progress p = {phase, done, s->rows_estimated, 0, lockreq_now() - t0, paused};
+
+	if (!s->o->progress)
+		return;
+	if (p.elapsed_s > 0)
+		p.rows_per_s = (double)done / p.elapsed_s;
+	s->o->progress(s->o->ctx, &p);
+}
+
+/* Seconds_Behind_Master of a replica: -1 when NULL (replication not
+ * running), -2 when it is not a replica or cannot be asked. */
+static double replica_lag(struct db *db)
+{
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	struct ms_err e;
+	double lag = -2;
+
+	if (db_query(db, "SHOW SLAVE STATUS", &r, &e) == 0 && r && (row = mysql_fetch_row(r))) {
+		MYSQL_FIELD *f = mysql_fetch_fields(r);
+		for (unsigned i = 0; i < mysql_num_fields(r); i++)
+			if (!strcasecmp(f[i].name, "Seconds_Behind_Master"))
+				lag = row[i] ? atof(row[i]) : -1;
+	}
+	if (r)
+		mysql_free_result(r);
+	return lag;
+}
+
+int online_replicas_open(struct online *s, struct ms_err *e)
+{
+	if (!s->o->n_replicas)
+		return 0;
+	if (!(s->replicas = calloc(s->o->n_replicas, sizeof(*s->replicas))))
+		return ms_fail(e, MS_INTERNAL, "out of memory");
+	for (size_t i = 0; i < s->o->n_replicas; i++) {
+		struct db_params p = *s->o->conn;
+		char host[256];
+		const char *colon = strrchr(s->o->replicas[i], ':');
+
+		snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - s->o->replicas[i]) : 255, s->o->replicas[i]);
+		/* Same credentials and options, another server, over TCP. */
+		p.host = host;
+		p.port = colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 3306;
+		p.socket = NULL;
+		p.database = NULL;
+		if (db_open(&s->replicas[i], &p, "ddl-lag", NULL, e))
+			return ms_fail_context(e, "--replica %s", s->o->replicas[i]);
+		if (replica_lag(&s->replicas[i]) == -2)
+			return ms_fail(e, MS_USAGE, "--replica %s: SHOW SLAVE STATUS shows no replication there",
+				       s->o->replicas[i]);
+	}
+	return 0;
+}
+
+void online_replicas_close(struct online *s)
+{
+	for (size_t i = 0; s->replicas && i < s->o->n_replicas; i++)
+		db_close(&s->replicas[i]);
+	free(s->replicas);
+	s->replicas = NULL;
+}
+
+/* The first replica lagging more than --max-lag (or not applying), with
+ * its lag in *lag (-1: NULL); NULL when none. */
+static const char *lagging_replica(struct online *s, double *lag)
+{
+	for (size_t i = 0; s->replicas && i < s->o->n_replicas; i++) {
+		*lag = replica_lag(&s->replicas[i]);
+		if (*lag < 0 || *lag > s->o->max_lag_s)
+			return s->o->replicas[i];
+	}
+	return NULL;
+}
+
+/* Waits while --pause-file exists, the server is busier than --max-load
+ * or a replica lags more than --max-lag; gives up at --deadline. */
+static int throttle(struct online *s, const char *phase, unsigned long long done, double t0, struct ms_err *e)
+{
+	bool told_pause = false, told_load = false, told_lag = false;
+
+	for (;;) {
+		bool paused = file_exists(s->o->pause_file);
+		unsigned long running = s->o->max_load && !paused ? threads_running(s) : 0;
+		double lag = 0;
+		const char *lagging = !paused ? lagging_replica(s, &lag) : NULL;
+
+		if (lockreq_now() >= s->deadline)
+			return ms_fail(e, MS_TIMEOUT,
+				       "--deadline reached during the %s after %llu rows; the "
+				       "original table is unchanged",
+				       phase, done);
+		if (online_stopped(s, e))
+			return -1;
+		if (lagging && !told_lag) {
+			if (lag < 0)
+				online_note(
+				    s, "%s paused: replica %s is not applying changes (Seconds_Behind_Master is NULL)",
+				    phase, lagging);
+			else
+				online_note(s, "%s paused: replica %s lags %.0f s > --max-lag %.0f s", phase, lagging,
+					    lag, s->o->max_lag_s);
+		}
+		told_lag |= lagging != NULL;
+		if (lagging) {
+			progress(s, phase, done, t0, true);
+			usleep((useconds_t)(PAUSE_S * 1e6));
+			continue;
+		}
+		if (!paused && running <= s->o->max_load)
+			return 0;
+		if (paused && !told_pause)
+			online_note(s, "%s paused: %s exists", phase, s->o->pause_file);
+		if (!paused && !told_load)
+			online_note(s, "%s paused: Threads_running %lu > --max-load %u", phase, running,
+				    s->o->max_load);
+		told_pause |= paused;
+		told_load |= !paused;
+		progress(s, phase, done, t0, true);
+		usleep((useconds_t)(PAUSE_S * 1e6));
+	}
+}
+
+/* Next chunk's size from the last one's speed, smoothed. */
+static void adapt(struct online *s, unsigned long rows, double took)
+{
+	double want;
+
+	if (took <= 0.001 || rows == 0)
+		want = s->chunk_rows * 2;
+	else
+		want = (double)rows / took * s->o->chunk_time_s * CHUNK_AIM;
+	s->chunk_rows = s->chunk_rows * 0.5 + want * 0.5;
+	if (s->chunk_rows < CHUNK_MIN)
+		s->chunk_rows = CHUNK_MIN;
+	if (s->chunk_rows > CHUNK_MAX)
+		s->chunk_rows = CHUNK_MAX;
+}
+
+/* A chunk that met an application's row lock (lock wait timeout, or chosen
+ * as a deadlock victim) is tried again after a backoff, until --deadline. */
+static bool row_lock_conflict(struct online *s, const struct ms_err *e, unsigned tries)
+{
+	if (e->sql_errno != 1205 && e->sql_errno != 1213)
+		return false;
+	if (lockreq_now() >= s->deadline)
+		return false;
+	if (tries == 0 || tries % 10 == 0)
+		online_note(s, "a chunk met an application's row lock (%s); trying it again", e->msg);
+	lockreq_backoff(0.05, tries, 4);
+	return true;
+}
+
+static int copy_range(struct online *s, char **lower, char **upper, bool ignore, struct ms_err *e)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	buf_addf(&b, "INSERT %sINTO ", ignore ? "IGNORE " : "");
+	online_add_table(&b, s->schema, s->shadow);
+	buf_adds(&b, " (");
+	add_cols(s, &b, NULL);
+	buf_adds(&b, ") SELECT ");
+	add_cols(s, &b, NULL);
+	buf_adds(&b, " FROM ");
+	add_source(s, &b, NULL);
+	buf_adds(&b, " WHERE ");
+	add_range(s, &b, NULL, lower, upper);
+	buf_adds(&b, " LOCK IN SHARE MODE");
+	if ((rc = sql_done(&b, e)) == 0)
+		rc = db_exec(&s->exec, buf_str(&b), e);
+	buf_release(&b);
+	return rc;
+}
+
+/*
+ * Starts a transaction holding shared row locks on the original's chunk
+ * (lower, upper]. Taking every lock on the original before touching the
+ * shadow keeps the order the triggers use (original, then shadow): an
+ * application write then waits for the chunk instead of deadlocking with it.
+ */
+static int begin_locked(struct online *s, char **lower, char **upper, struct ms_err *e)
+{
+	struct buf b = BUF_INIT;
+	char *n = NULL;
+	int rc;
+
+	buf_adds(&b, "SELECT COUNT(*) FROM ");
+	add_source(s, &b, NULL);
+	buf_adds(&b, " WHERE ");
+	add_range(s, &b, NULL, lower, upper);
+	buf_adds(&b, " LOCK IN SHARE MODE");
+	rc = sql_done(&b, e);
+	if (rc == 0)
+		rc = db_exec(&s->exec, "START TRANSACTION", e);
+	if (rc == 0)
+		rc = db_query_value(&s->exec, buf_str(&b), &n, e);
+	free(n);
+	buf_release(&b);
+	return rc;
+}
+
+/* Commits the chunk's transaction when rc is 0, else rolls it back. */
+static int end_locked(struct online *s, int rc, struct ms_err *e)
+{
+	if (rc == 0)
+		rc = db_exec(&s->exec, "COMMIT", e);
+	else
+		db_exec(&s->exec, "ROLLBACK", &(struct ms_err){0});
+	return rc;
+}
+
+/* One chunk: locked, copied (*inserted rows), committed. */
+static int copy_chunk(struct online *s, char **lower, char **upper, unsigned long long *inserted, struct ms_err *e)
+{
+	int rc = begin_locked(s, lower, upper, e);
+	char *v = NULL;
+
+	if (rc == 0)
+		rc = copy_range(s, lower, upper, true, e);
+	if (rc == 0 && (rc = db_query_value(&s->exec, "SELECT ROW_COUNT()", &v, e)) == 0)
+		*inserted = v && v[0] != '-' ? strtoull(v, NULL, 10) : 0;
+	free(v);
+	rc = end_locked(s, rc, e);
+	return rc;
+}
+
+int online_copy(struct online *s, struct ms_err *e)
+{
+	double t0 = lockreq_now();
+	unsigned long long at_start = s->rows_copied;
+
+	for (;;) {
+		unsigned long n = (unsigned long)s->chunk_rows;
+		unsigned long long inserted = 0;
+		char **upper = NULL;
+		double c0;
+		int rc;
+
+		if (throttle(s, "copy", s->rows_copied, t0, e))
+			return -1;
+		c0 = lockreq_now();
+		for (unsigned tries = 0;; tries++) {
+			if (next_bound(s, s->last, n, &upper, e) == 0 &&
+			    copy_chunk(s, s->last, upper, &inserted, e) == 0)
+				break;
+			online_free_key(upper, s->n_key);
+			upper = NULL;
+			if (!row_lock_conflict(s, e, tries))
+				return ms_fail_context(e, "copying rows into %s.%s", s->schema, s->shadow);
+		}
+		s->chunks++;
+		if (!upper) {
+			/* The last chunk is open-ended: count what it inserted. */
+			s->rows_copied += inserted;
+			break;
+		}
+		s->rows_copied += n;
+		adapt(s, n, lockreq_now() - c0);
+		online_free_key(s->last, s->n_key);
+		s->last = upper;
+		if ((rc = online_checkpoint_save(s, e)))
+			return rc;
+		progress(s, "copy", s->rows_copied, t0, false);
+	}
+	json_object_set_new(s->copy, "rows", json_integer((json_int_t)s->rows_copied));
+	json_object_set_new(s->copy, "chunks", json_integer((json_int_t)s->chunks));
+	json_object_set_new(s->copy, "seconds", json_real(lockreq_now() - t0));
+	json_object_set_new(s->copy, "rows_per_second",
+			    json_real((double)(s->rows_copied - at_start) / (lockreq_now() - t0 + 1e-9)));
+	online_note(s, "copy: %llu rows in %llu chunks, %.1f s", s->rows_copied, s->chunks, lockreq_now() - t0);
+	return 0;
+}
+
+/* ---- verify ------------------------------------------------------------- */
+
+/* Rows of the original chunk, and how many of them differ from the
+ * shadow's (missing there, or any common column not equal); then the rows
+ * of the shadow's chunk. Under LOCK IN SHARE MODE inside one transaction,
+ * so no write lands in the range between the two reads. */
+static int compare_chunk(struct online *s, char **lower, char **upper, bool *same, unsigned long long *rows,
+			 struct ms_err *e)
+{
+	struct buf b = BUF_INIT;
+	char *orig = NULL, *shadow_rows = NULL;
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	int rc;
+
+	buf_adds(&b, "SELECT COUNT(*), COALESCE(SUM(NOT (TRUE");
+	for (size_t i = 0; i < s->n_cols; i++) {
+		buf_adds(&b, " AND ");
+		if (s->cols[i].text) {
+			buf_adds(&b, "CONVERT(o.");
+			online_add_ident(&b, s->cols[i].name);
+			buf_adds(&b, " USING utf8mb4) COLLATE utf8mb4_bin <=> CONVERT(n.");
+			online_add_ident(&b, s->cols[i].name);
+			buf_adds(&b, " USING utf8mb4) COLLATE utf8mb4_bin");
+		} else {
+			add_col(&b, "o", s->cols[i].name);
+			buf_adds(&b, " <=> ");
+			add_col(&b, "n", s->cols[i].name);
+		}
+	}
+	buf_adds(&b, ")), 0) FROM ");
+	add_source(s, &b, "o");
+	buf_adds(&b, " LEFT JOIN ");
+	online_add_table(&b, s->schema, s->shadow);
+	buf_adds(&b, " n ON ");
+	for (size_t i = 0; i < s->n_key; i++) {
+		buf_adds(&b, i ? " AND " : "");
+		add_col(&b, "n", s->key[i]);
+		buf_adds(&b, " = ");
+		add_col(&b, "o", s->key[i]);
+	}
+	buf_adds(&b, " WHERE ");
+	add_range(s, &b, "o", lower, upper);
+	buf_adds(&b, " LOCK IN SHARE MODE");
+	if ((rc = sql_done(&b, e)) == 0)
+		rc = begin_locked(s, lower, upper, e);
+	if (rc == 0 && (rc = db_query(&s->exec, buf_str(&b), &r, e)) == 0 && r && (row = mysql_fetch_row(r))) {
+		*rows = strtoull(row[0] ? row[0] : "0", NULL, 10);
+		orig = strdup(row[1] ? row[1] : "0");
+	}
+	if (r)
+		mysql_free_result(r);
+	buf_reset(&b);
+	buf_adds(&b, "SELECT COUNT(*) FROM ");
+	online_add_table(&b, s->schema, s->shadow);
+	buf_adds(&b, " WHERE ");
+	add_range(s, &b, NULL, lower, upper);
+	buf_adds(&b, " LOCK IN SHARE MODE");
+	if (rc == 0 && (rc = sql_done(&b, e)) == 0)
+		rc = db_query_value(&s->exec, buf_str(&b), &shadow_rows, e);
+	rc = end_locked(s, rc, e);
+	*same = rc == 0 && orig && shadow_rows && !strcmp(orig, "0") && strtoull(shadow_rows, NULL, 10) == *rows;
+	free(orig);
+	free(shadow_rows);
+	buf_release(&b);
+	return rc;
+}
+
+/* Copies the chunk again: its rows in the shadow are replaced by the
+ * original's, in one transaction holding the original's range. */
+static int repair_chunk(struct online *s, char **lower, char **upper, struct ms_err *e)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	rc = begin_locked(s, lower, upper, e);
+	buf_adds(&b, "DELETE FROM ");
+	online_add_table(&b, s->schema, s->shadow);
+	buf_adds(&b, " WHERE ");
+	add_range(s, &b, NULL, lower, upper);
+	if (rc == 0 && (rc = sql_done(&b, e)) == 0)
+		rc = db_exec(&s->exec, buf_str(&b), e);
+	if (rc == 0)
+		rc = copy_range(s, lower, upper, false, e);
+	rc = end_locked(s, rc, e);
+	buf_release(&b);
+	return rc;
+}
+
+int online_verify(struct online *s, struct ms_err *e)
+{
+	double t0 = lockreq_now();
+	unsigned long long rows = 0, chunks = 0, repaired = 0;
+	char **lower = NULL;
+	int rc = 0;
+
+	for (;;) {
+		unsigned long n = (unsigned long)s->chunk_rows;
+		unsigned long long in_chunk = 0;
+		char **upper = NULL;
+		bool same = false;
+		double c0;
+
+		if ((rc = throttle(s, "verify", rows, t0, e)))
+			break;
+		c0 = lockreq_now();
+		for (unsigned tries = 0;; tries++) {
+			if ((rc = next_bound(s, lower, n, &upper, e)) == 0 &&
+			    (rc = compare_chunk(s, lower, upper, &same, &in_chunk, e)) == 0)
+				break;
+			online_free_key(upper, s->n_key);
+			upper = NULL;
+			if (!row_lock_conflict(s, e, tries))
+				goto chunk_failed;
+		}
+		if (!same) {
+			online_note(s, "verify: chunk %llu differs between %s and %s; copying it again", chunks + 1,
+				    s->table, s->shadow);
+			repaired++;
+			if ((rc = repair_chunk(s, lower, upper, e)) ||
+			    (rc = compare_chunk(s, lower, upper, &same, &in_chunk, e)))
+				goto chunk_failed;
+			if (!same) {
+				rc = ms_fail(e, MS_SERVER,
+					     "verify: chunk %llu of %s.%s still differs from %s after copying "
+					     "it again: the ALTER "
+					     "changes values (truncation, rounding, a charset that cannot hold "
+					     "them?); the "
+					     "original table is unchanged (--no-verify skips this check)",
+					     chunks + 1, s->schema, s->table, s->shadow);
+				online_free_key(upper, s->n_key);
+				break;
+			}
+		}
+		chunks++;
+		rows += in_chunk;
+		adapt(s, n, lockreq_now() - c0);
+		online_free_key(lower, s->n_key);
+		lower = upper;
+		progress(s, "verify", rows, t0, false);
+		if (!upper)
+			break;
+		continue;
+	chunk_failed:
+		online_free_key(upper, s->n_key);
+		ms_fail_context(e, "verifying %s.%s against %s", s->schema, s->table, s->shadow);
+		break;
+	}
+	online_free_key(lower, s->n_key);
+	json_object_set_new(s->verify, "rows", json_integer((json_int_t)rows));
+	json_object_set_new(s->verify, "chunks", json_integer((json_int_t)chunks));
+	json_object_set_new(s->verify, "chunks_repaired", json_integer((json_int_t)repaired));
+	json_object_set_new(s->verify, "seconds", json_real(lockreq_now() - t0));
+	if (rc == 0)
+		online_note(s,
+			    "verify: %llu rows in %llu chunks identical in both tables "
+			    "(%llu chunk%s copied again), %.1f s",
+			    rows, chunks, repaired, repaired == 1 ? "" : "s", lockreq_now() - t0);
+	return rc;
+}
+
+/* ---- checkpoint --------------------------------------------------------- */
+
+static void add_checkpoint(struct online *s, struct buf *b)
+{
+	online_add_table(b, s->schema, ONLINE_CHECKPOINT);
+}
+
+int online_checkpoint_create(struct online *s, const char *alter_sql, struct ms_err *e)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	buf_adds(&b, "CREATE TABLE IF NOT EXISTS ");
+	add_checkpoint(s, &b);
+	buf_adds(&b, " (table_name VARCHAR(64) NOT NULL PRIMARY KEY, shadow_name "
+		     "VARCHAR(64) NOT NULL, "
+		     "old_name VARCHAR(64) NOT NULL, alter_sql MEDIUMTEXT NOT NULL, "
+		     "last_key MEDIUMTEXT NULL, "
+		     "rows_copied BIGINT UNSIGNED NOT NULL DEFAULT 0, "
+		     "updated TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE "
+		     "CURRENT_TIMESTAMP) ENGINE=InnoDB "
+		     "COMMENT='mdlsafe ddl --online: where each change is, for --resume'");
+	rc = sql_done(&b, e) || db_exec(&s->exec, buf_str(&b), e) ? -1 : 0;
+	buf_reset(&b);
+	buf_adds(&b, "INSERT INTO ");
+	add_checkpoint(s, &b);
+	buf_adds(&b, " (table_name, shadow_name, old_name, alter_sql) VALUES (");
+	online_add_value(s, &b, s->table);
+	buf_adds(&b, ", ");
+	online_add_value(s, &b, s->shadow);
+	buf_adds(&b, ", ");
+	online_add_value(s, &b, s->old);
+	buf_adds(&b, ", ");
+	online_add_value(s, &b, alter_sql);
+	buf_adds(&b, ")");
+	if (rc == 0 && (rc = sql_done(&b, e)) == 0)
+		rc = db_exec(&s->exec, buf_str(&b), e);
+	buf_release(&b);
+	return rc ? ms_fail_context(e, "creating the checkpoint in %s.%s", s->schema, ONLINE_CHECKPOINT) : 0;
+}
+
+int online_checkpoint_save(struct online *s, struct ms_err *e)
+{
+	struct buf b = BUF_INIT;
+	json_t *k = json_array();
+	char *text;
+	int rc;
+
+	for (size_t i = 0; s->last && i < s->n_key; i++)
+		json_array_append_new(k, json_string(s->last[i]));
+	text = json_dumps(k, JSON_COMPACT);
+	json_decref(k);
+	buf_adds(&b, "UPDATE ");
+	add_checkpoint(s, &b);
+	buf_adds(&b, " SET last_key = ");
+	online_add_value(s, &b, text ? text : "[]");
+	buf_addf(&b, ", rows_copied = %llu WHERE table_name = ", s->rows_copied);
+	online_add_value(s, &b, s->table);
+	free(text);
+	if ((rc = sql_done(&b, e)) == 0)
+		rc = db_exec(&s->exec, buf_str(&b), e);
+	buf_release(&b);
+	return rc ? ms_fail_context(e, "saving the checkpoint") : 0;
+}
+
+int online_checkpoint_load(struct online *s, char **alter_sql, struct ms_err *e)
+{
+	struct buf b = BUF_INIT;
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	int rc, found = 0;
+
+	*alter_sql = NULL;
+	buf_adds(&b, "SELECT shadow_name, old_name, alter_sql, last_key, rows_copied FROM ");
+	add_checkpoint(s, &b);
+	buf_adds(&b, " WHERE table_name = ");
+	online_add_value(s, &b, s->table);
+	if ((rc = sql_done(&b, e)) == 0)
+		rc = db_query(&s->exec, buf_str(&b), &r, e);
+	buf_release(&b);
+	if (rc && e->sql_errno == 1146)
+		return 0;
+	if (rc)
+		return -1;
+	if (r && (row = mysql_fetch_row(r))) {
+		json_t *k = row[3] ? json_loads(row[3], 0, NULL) : NULL;
+
+		found = 1;
+		snprintf(s->shadow, sizeof(s->shadow), "%s", row[0]);
+		snprintf(s->old, sizeof(s->old), "%s", row[1]);
+		*alter_sql = strdup(row[2]);
+		s->rows_copied = strtoull(row[4] ? row[4] : "0", NULL, 10);
+		if (json_array_size(k) > 0) {
+			s->last = calloc(json_array_size(k), sizeof(char *));
+			for (size_t i = 0; s->last && i < json_array_size(k); i++)
+				s->last[i] = strdup(json_string_value(json_array_get(k, i)));
+		}
+		json_decref(k);
+	}
+	if (r)
+		mysql_free_result(r);
+	return found;
+}
+
+void online_checkpoint_delete(struct online *s)
+{
+	struct buf b = BUF_INIT;
+	struct ms_err ignored;
+	char *left = NULL;
+
+	buf_adds(&b, "DELETE FROM ");
+	add_checkpoint(s, &b);
+	buf_adds(&b, " WHERE table_name = ");
+	online_add_value(s, &b, s->table);
+	if (!b.failed)
+		db_exec(&s->exec, buf_str(&b), &ignored);
+	buf_reset(&b);
+	buf_adds(&b, "SELECT COUNT(*) FROM ");
+	add_checkpoint(s, &b);
+	/* The last change of this schema takes its checkpoint table along;
+	 * nobody else uses it, so the DROP never waits. */
+	if (!b.failed && db_query_value(&s->exec, buf_str(&b), &left, &ignored) == 0 && left && !strcmp(left, "0")) {
+		buf_reset(&b);
+		buf_adds(&b, "DROP TABLE IF EXISTS ");
+		add_checkpoint(s, &b);
+		struct lockreq_opts lo = online_lockreq(s, "drop the checkpoint table", true);
+		if (!b.failed)
+			lockreq_exec(&s->exec, buf_str(&b), &lo, NULL, &ignored);
+	}
+	free(left);
+	buf_release(&b);
+}
