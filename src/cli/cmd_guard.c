@@ -1,9 +1,13 @@
 /* `mdlsafe guard`: options, signals, human lines on stderr. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -134,6 +138,30 @@ static void free_list(char **v, size_t n)
 	free(v);
 }
 
+/* The log holds other sessions' statements: created owner-only, appended
+ * to, and never reached through a symbolic link someone else may have
+ * planted at its path (nor blocked on a FIFO). */
+static int open_log(const char *path, FILE **out, struct ms_err *e)
+{
+	struct stat sb;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+
+	if (fd < 0 && errno == ELOOP)
+		return ms_fail(e, MS_IO, "--log %s: is a symbolic link, which the guard does not follow; give the "
+			       "real file's path", path);
+	if (fd < 0)
+		return ms_fail(e, MS_IO, "--log %s: cannot open it for appending: %s", path, strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return ms_fail(e, MS_IO, "--log %s: is not a regular file; give a file's path", path);
+	}
+	if (fcntl(fd, F_SETFL, O_APPEND) != 0 || !(*out = fdopen(fd, "a"))) {
+		close(fd);
+		return ms_fail(e, MS_IO, "--log %s: cannot open it for appending: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
 int cmd_guard(int argc, char **argv)
 {
 	struct guard_args a;
@@ -150,8 +178,8 @@ int cmd_guard(int argc, char **argv)
 	rc = cli_parse(&guard_spec, argc, argv, &conn, guard_option, &a, &first, &e);
 	if (rc == 0 && first < argc)
 		rc = ms_fail(&e, MS_USAGE, "unexpected argument '%s'; see 'mdlsafe guard --help'", argv[first]);
-	if (rc == 0 && a.log_path && !(a.o.log = fopen(a.log_path, "a")))
-		rc = ms_fail(&e, MS_IO, "--log %s: cannot open it for appending", a.log_path);
+	if (rc == 0 && a.log_path)
+		rc = open_log(a.log_path, &a.o.log, &e);
 	if (rc == 0) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_signal;

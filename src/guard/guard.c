@@ -3,11 +3,13 @@
 #include "guard/guard.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <strings.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,7 +113,8 @@ static void write_metrics(struct guard *g)
 	const char *path = g->o->metrics_file;
 	struct buf b = BUF_INIT, tmp = BUF_INIT;
 	double open_s = 0, t = now();
-	FILE *f;
+	FILE *f = NULL;
+	int fd;
 
 	if (!path)
 		return;
@@ -138,11 +141,20 @@ static void write_metrics(struct guard *g)
 		 "# TYPE mdlsafe_guard_reconnects_total counter\nmdlsafe_guard_reconnects_total %llu\n",
 		 g->connected ? 1 : 0, g->pileups_total, g->pileup_seconds + open_s, g->waiting_now, g->longest_now,
 		 g->kills_ddl, g->kills_idle, g->would_kill, g->reconnects);
-	buf_addf(&tmp, "%s.tmp.%d", path, (int)getpid());
-	/* Written beside it and renamed over it: a scraper never reads half. */
-	if (!b.failed && !tmp.failed && (f = fopen(buf_str(&tmp), "w"))) {
-		bool ok = fwrite(b.data, 1, b.len, f) == b.len;
-		ok = fclose(f) == 0 && ok;
+	buf_addf(&tmp, "%s.tmp.XXXXXX", path);
+	/* Written beside it and renamed over it: a scraper never reads half.
+	 * The temporary name is unguessable and made with O_EXCL, so nothing
+	 * planted beside the target is followed or overwritten; the metrics
+	 * are for any scraper to read, hence 0644 rather than mkstemp's 0600. */
+	if (!b.failed && !tmp.failed && (fd = mkostemp(tmp.data, O_CLOEXEC)) >= 0) {
+		bool ok = fchmod(fd, 0644) == 0 && (f = fdopen(fd, "w"));
+
+		if (!ok)
+			close(fd);
+		else {
+			ok = fwrite(b.data, 1, b.len, f) == b.len;
+			ok = fclose(f) == 0 && ok;
+		}
 		if (!ok || rename(buf_str(&tmp), path) != 0)
 			unlink(buf_str(&tmp));
 	}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DB "it_guard"
@@ -315,6 +316,83 @@ static void test_server_restart_is_survived(void **state)
 	mysql_close(m);
 }
 
+/* The log holds other sessions' statements: a new one is owner-only, and a
+ * symbolic link at its path is refused, not followed. */
+static void test_log_is_private_and_a_symlink_is_refused(void **state)
+{
+	char path[256], victim[256], opt[300];
+	struct stat sb;
+	struct it_run r;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/mdlsafe-it-guard-%d-private.jsonl", (int)getpid());
+	snprintf(victim, sizeof(victim), "/tmp/mdlsafe-it-guard-%d-victim", (int)getpid());
+	snprintf(opt, sizeof(opt), "--log=%s", path);
+	unlink(path);
+	it_mdlsafe(&r, true, "guard", "--once", opt, NULL);
+	if (r.status != 0)
+		fail_msg("guard --once --log: exit %d: %s", r.status, r.err);
+	it_run_release(&r);
+	assert_int_equal(lstat(path, &sb), 0);
+	if ((sb.st_mode & 0777) != 0600)
+		fail_msg("the guard log was created with mode %03o, not 0600", (unsigned)(sb.st_mode & 0777));
+	unlink(path);
+
+	unlink(victim);
+	assert_int_equal(symlink(victim, path), 0);
+	it_mdlsafe(&r, true, "guard", "--once", opt, NULL);
+	assert_int_equal(r.status, 7);
+	if (!strstr(r.err, "symbolic link") || strchr(r.err, '\n') != strrchr(r.err, '\n'))
+		fail_msg("expected one line naming the symbolic link, got: %s", r.err);
+	it_run_release(&r);
+	if (lstat(victim, &sb) == 0)
+		fail_msg("the guard created the symbolic link's target %s", victim);
+	unlink(path);
+}
+
+/* The metrics go to a temporary file beside the target first: a link
+ * planted where a pid-named temporary would go is neither followed nor
+ * written through. */
+static void test_metrics_temp_file_does_not_follow_a_planted_link(void **state)
+{
+	char cnf[300], target[256], planted[300], victim[256], opt[300], got[64];
+	const char *args[] = { "guard", cnf, "--once", opt, NULL };
+	struct it_child c;
+	struct it_run r;
+	struct stat sb;
+	FILE *f;
+
+	(void)state;
+	snprintf(cnf, sizeof(cnf), "--defaults-file=%s", it_cnf());
+	snprintf(target, sizeof(target), "/tmp/mdlsafe-it-guard-%d-m.prom", (int)getpid());
+	snprintf(victim, sizeof(victim), "/tmp/mdlsafe-it-guard-%d-m.victim", (int)getpid());
+	snprintf(opt, sizeof(opt), "--metrics-file=%s", target);
+	unlink(target);
+	f = fopen(victim, "w");
+	assert_non_null(f);
+	fputs("untouched\n", f);
+	fclose(f);
+	it_mdlsafe_start(&c, args, NULL);
+	/* The child still has to load and connect before its first write. */
+	snprintf(planted, sizeof(planted), "%s.tmp.%d", target, (int)c.pid);
+	assert_int_equal(symlink(victim, planted), 0);
+	it_mdlsafe_finish(&c, 0, 20, &r);
+	if (r.status != 0)
+		fail_msg("guard --once --metrics-file: exit %d: %s", r.status, r.err);
+	it_run_release(&r);
+	f = fopen(victim, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(got, sizeof(got), f));
+	fclose(f);
+	if (strcmp(got, "untouched\n"))
+		fail_msg("the metrics were written through a link planted at %s", planted);
+	assert_int_equal(lstat(target, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	unlink(planted);
+	unlink(target);
+	unlink(victim);
+}
+
 static int teardown(void **state)
 {
 	MYSQL *m = it_connect();
@@ -334,6 +412,8 @@ int main(void)
 		cmocka_unit_test(test_idle_blocker_is_killed_and_the_ddl_completes),
 		cmocka_unit_test(test_dry_run_and_protected_users_kill_nothing),
 		cmocka_unit_test(test_once_without_a_pileup_exits_zero),
+		cmocka_unit_test(test_log_is_private_and_a_symlink_is_refused),
+		cmocka_unit_test(test_metrics_temp_file_does_not_follow_a_planted_link),
 		cmocka_unit_test(test_server_restart_is_survived),
 	};
 	return cmocka_run_group_tests(tests, NULL, teardown);
