@@ -2,10 +2,13 @@
  * backoff and jitter, that names its blocker when it cannot get through. */
 #include "mdl/lockreq.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mdl/holders.h"
 #include "mdl/inspect.h"
@@ -30,11 +33,27 @@ static void sleep_s(double s)
 	nanosleep(&ts, NULL);
 }
 
+double lockreq_jitter(void)
+{
+	unsigned v;
+
+	/* The kernel's generator: no seed to forget, nothing shared with a
+	 * forked child or another thread. Without it, the clock's nanoseconds
+	 * still differ between processes. */
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		v = (unsigned)ts.tv_nsec ^ ((unsigned)getpid() << 16);
+	}
+	return 0.5 + (double)v / ((double)UINT_MAX + 1.0);
+}
+
 void lockreq_backoff(double base_s, unsigned attempt, unsigned cap)
 {
 	double s = base_s * (double)(1u << (attempt < cap ? attempt : cap));
 
-	sleep_s(s * (0.5 + (double)rand() / RAND_MAX));
+	sleep_s(s * lockreq_jitter());
 }
 
 bool lockreq_timed_out(const struct ms_err *e)

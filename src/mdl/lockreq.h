@@ -60,6 +60,10 @@ double lockreq_now(void);
  * neither hammer the server nor align with the application's own rhythm. */
 void lockreq_backoff(double base_s, unsigned attempt, unsigned cap);
 
+/* The random factor of the backoff, in [0.5, 1.5): different in every
+ * process and thread, so clients started together do not retry together. */
+double lockreq_jitter(void);
+
 /* Reads the `locks` verdict from a second session after delay_s, while the
  * first one waits, so a give-up message can name who was in the way. */
 struct lockreq_probe {
