@@ -381,21 +381,19 @@ static void kill_by_policy(struct watcher *w)
 static unsigned queued_behind(struct watcher *w)
 {
 	struct ddl *d = w->d;
-	char *like = NULL, *v = NULL, sql[512];
-	struct buf pat = BUF_INIT;
+	char *name = NULL, *v = NULL, sql[512];
 	struct ms_err e;
 	unsigned n = 0;
 
-	buf_addf(&pat, "%%%s%%", w->s->table);
-	like = db_quote_string(&d->watch, buf_str(&pat));
+	/* LOCATE, not LIKE: a table name's `_` and `%` are no wildcards. */
+	name = db_quote_string(&d->watch, w->s->table);
 	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID NOT IN (%lu, %lu) "
-				   "AND STATE LIKE 'Waiting for table metadata lock' AND INFO LIKE %s",
-		 d->exec.thread_id, d->watch.thread_id, like ? like : "''");
+				   "AND STATE = 'Waiting for table metadata lock' AND LOCATE(%s, INFO) > 0",
+		 d->exec.thread_id, d->watch.thread_id, name ? name : "NULL");
 	if (db_query_value(&d->watch, sql, &v, &e) == 0 && v)
 		n = (unsigned)strtoul(v, NULL, 10);
 	free(v);
-	free(like);
-	buf_release(&pat);
+	free(name);
 	return n;
 }
 

@@ -305,6 +305,47 @@ static void test_a_growing_queue_makes_it_give_way_early(void **state)
 	mysql_close(m);
 }
 
+/* Only sessions waiting on the same table count as queued behind the DDL:
+ * `_` in its name is no wildcard, so a wait on abc is not a wait on a_c. */
+static void test_a_queue_on_a_similarly_named_table_is_not_ours(void **state)
+{
+	MYSQL *m = it_connect(), *hold_ac = it_connect(), *hold_abc = it_connect(), *waiter = it_connect();
+	unsigned long waiter_id = it_id(waiter);
+	struct it_bg *bg;
+	struct it_run r;
+	json_t *j, *st;
+	double worst;
+
+	(void)state;
+	fresh_table(m);
+	it_exec(m, "CREATE TABLE " DB ".a_c (id INT PRIMARY KEY) ENGINE=InnoDB");
+	it_exec(m, "CREATE TABLE " DB ".abc (id INT PRIMARY KEY) ENGINE=InnoDB");
+	it_exec(hold_ac, "START TRANSACTION");
+	it_exec(hold_ac, "SELECT COUNT(*) FROM " DB ".a_c");
+	it_exec(hold_abc, "START TRANSACTION");
+	it_exec(hold_abc, "SELECT COUNT(*) FROM " DB ".abc");
+	bg = it_bg_start_on(waiter, "ALTER TABLE " DB ".abc ADD COLUMN w INT");
+	it_wait_state(m, waiter_id, "Waiting for table metadata lock", 10);
+	/* One session queued on a_c would make it give way at once; the one
+	 * on abc must not, so the first attempt waits out its budget. */
+	it_mdlsafe(&r, true, "ddl", "-D", DB, "--max-stall", "3000", "--max-queue", "1", "--deadline", "1", "--json",
+		   "ALTER TABLE a_c ADD COLUMN w INT", NULL);
+	it_exec(hold_abc, "COMMIT");
+	assert_int_equal(it_bg_join(bg), 0);
+	it_exec(hold_ac, "COMMIT");
+	mysql_close(hold_ac);
+	mysql_close(hold_abc);
+	assert_int_equal(r.status, 11);
+	j = it_json(&r);
+	st = json_array_get(json_object_get(j, "statements"), 0);
+	worst = json_real_value(json_object_get(st, "worst_wait_ms"));
+	if (worst < 1500)
+		fail_msg("gave way after %.0f ms to a session waiting on another table (abc, not a_c)", worst);
+	json_decref(j);
+	it_run_release(&r);
+	mysql_close(m);
+}
+
 static int drop_db(void **state)
 {
 	MYSQL *m = it_connect();
@@ -325,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_dry_run_changes_nothing_and_copy_is_refused),
 		cmocka_unit_test(test_work_longer_than_the_budget_is_not_interrupted),
 		cmocka_unit_test(test_a_growing_queue_makes_it_give_way_early),
+		cmocka_unit_test(test_a_queue_on_a_similarly_named_table_is_not_ours),
 	};
 	return cmocka_run_group_tests(tests, NULL, drop_db);
 }
