@@ -288,6 +288,17 @@ static int plan(struct ddl *d, struct stmt *s, struct ms_err *e)
 	if (s->tg.kind == SQL_STMT_ALTER_TABLE || s->tg.kind == SQL_STMT_CREATE_INDEX || s->tg.kind == SQL_STMT_DROP_INDEX) {
 		if (mentions(s->sql, "ALGORITHM") || mentions(s->sql, "LOCK"))
 			snprintf(s->algorithm, sizeof(s->algorithm), mentions(s->sql, "COPY") ? "COPY" : "as written");
+		else if (s->tg.n_tables > 1)
+			/* The probe runs the statement on an empty copy of the
+			 * table; a clause naming another table (RENAME TO,
+			 * EXCHANGE PARTITION ... WITH TABLE, CONVERT ... TABLE)
+			 * would act on that table for real. */
+			return ms_fail(e, MS_USAGE,
+				       "%.200s: names another table (%s) besides %s.%s, which the algorithm probe "
+				       "on a scratch copy would change for real; refused (run that clause as a "
+				       "statement of its own, or give ALGORITHM= to run it as written without "
+				       "the probe)",
+				       s->sql, s->tg.tables[1].name, s->schema, s->table);
 		else if (s->tg.n_tables && probe_algorithm(d, s, e))
 			return -1;
 	}

@@ -243,6 +243,48 @@ static void test_dry_run_changes_nothing_and_copy_is_refused(void **state)
 	mysql_close(m);
 }
 
+/* The algorithm probe runs the ALTER on an empty copy of the table: a
+ * clause naming another table would rename or swap that table for real, so
+ * it is refused before anything runs, also under --dry-run. */
+static void test_clauses_naming_another_table_are_refused_before_the_probe(void **state)
+{
+	static const char *const refused[] = {
+		"ALTER TABLE t RENAME TO t_renamed",
+		"ALTER TABLE pt EXCHANGE PARTITION p0 WITH TABLE x",
+		"ALTER TABLE pt CONVERT PARTITION p1 TO TABLE x_conv",
+		"ALTER TABLE pt CONVERT TABLE x TO PARTITION p2 VALUES LESS THAN (300)",
+	};
+	MYSQL *m = it_connect();
+	struct it_run r;
+	char *v;
+
+	(void)state;
+	fresh_table(m);
+	it_exec(m, "CREATE TABLE " DB ".pt (id INT PRIMARY KEY) ENGINE=InnoDB PARTITION BY RANGE (id) "
+		   "(PARTITION p0 VALUES LESS THAN (100), PARTITION p1 VALUES LESS THAN (200))");
+	it_exec(m, "CREATE TABLE " DB ".x (id INT PRIMARY KEY) ENGINE=InnoDB");
+	it_exec(m, "INSERT INTO " DB ".x VALUES (1), (2), (3)");
+	it_exec(m, "INSERT INTO " DB ".pt VALUES (150)");
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		it_mdlsafe(&r, true, "ddl", "-D", DB, "--dry-run", refused[i], NULL);
+		if (r.status != 2 || !strstr(r.err, "names another table") || !strstr(r.err, "ALGORITHM="))
+			fail_msg("ddl --dry-run %s: exit %d: %s", refused[i], r.status, r.err);
+		it_run_release(&r);
+	}
+	/* Nothing was renamed, swapped or moved. */
+	v = it_value(m, "SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM information_schema.TABLES "
+			"WHERE TABLE_SCHEMA = '" DB "' AND TABLE_NAME NOT LIKE 'seq%%'");
+	assert_string_equal(v, "pt,t,x");
+	free(v);
+	v = it_value(m, "SELECT COUNT(*) FROM " DB ".x");
+	assert_string_equal(v, "3");
+	free(v);
+	v = it_value(m, "SELECT COUNT(*) FROM " DB ".pt");
+	assert_string_equal(v, "1");
+	free(v);
+	mysql_close(m);
+}
+
 /* A long INPLACE ALTER doing its work is not a wait: with a budget far
  * shorter than the build, it still runs once, to the end. */
 static void test_work_longer_than_the_budget_is_not_interrupted(void **state)
@@ -364,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_kill_policy_kills_the_idle_blocker_and_logs_it),
 		cmocka_unit_test(test_deadline_gives_up_names_the_blocker_and_changes_nothing),
 		cmocka_unit_test(test_dry_run_changes_nothing_and_copy_is_refused),
+		cmocka_unit_test(test_clauses_naming_another_table_are_refused_before_the_probe),
 		cmocka_unit_test(test_work_longer_than_the_budget_is_not_interrupted),
 		cmocka_unit_test(test_a_growing_queue_makes_it_give_way_early),
 		cmocka_unit_test(test_a_queue_on_a_similarly_named_table_is_not_ours),
