@@ -3,6 +3,7 @@
 #include "dump/plan.h"
 
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,15 +146,72 @@ static int add_chunk(struct dump_table *t, const char *where)
 	return 0;
 }
 
+/* A key value on a line that keeps its order in unsigned 64-bit
+ * arithmetic: negative bounds shift the whole signed range up by 2^63, so
+ * no difference or step between two keys can overflow. */
+#define KEY_BIAS (1ULL << 63)
+
+static void key_print(struct buf *b, const char *qk, const char *op, unsigned long long u, bool biased)
+{
+	if (!biased)
+		buf_addf(b, "%s %s %llu", qk, op, u);
+	else if (u >= KEY_BIAS)
+		buf_addf(b, "%s %s %lld", qk, op, (long long)(u - KEY_BIAS));
+	else
+		buf_addf(b, "%s %s %lld", qk, op, (long long)u - LLONG_MAX - 1);
+}
+
+int dump_plan_split_range(struct dump_table *t, const char *qk, const char *min, const char *max,
+			  unsigned long long n)
+{
+	bool biased = min[0] == '-' || max[0] == '-';
+	unsigned long long lo, hi, step, u;
+	struct buf where = BUF_INIT;
+	int rc = 0;
+
+	if (biased) {
+		lo = (unsigned long long)strtoll(min, NULL, 10) + KEY_BIAS;
+		hi = (unsigned long long)strtoll(max, NULL, 10) + KEY_BIAS;
+	} else {
+		lo = strtoull(min, NULL, 10);
+		hi = strtoull(max, NULL, 10);
+	}
+	if (n < 2 || hi <= lo)
+		return 0;
+	step = (hi - lo) / n + 1;
+	u = lo;
+	for (unsigned long long i = 0; i < n && rc == 0; i++) {
+		/* u <= hi throughout, so u + step cannot wrap unless it is the last */
+		bool last = i == n - 1 || hi - u < step;
+
+		buf_reset(&where);
+		if (i == 0 && !last)
+			key_print(&where, qk, "<", u + step, biased);
+		else if (i > 0 && last)
+			key_print(&where, qk, ">=", u, biased);
+		else if (i > 0) {
+			key_print(&where, qk, ">=", u, biased);
+			buf_adds(&where, " AND ");
+			key_print(&where, qk, "<", u + step, biased);
+		}
+		if (where.failed || add_chunk(t, where.len ? buf_str(&where) : NULL))
+			rc = -1;
+		if (last)
+			break;
+		u += step;
+	}
+	buf_release(&where);
+	return rc;
+}
+
 /* Splits [min, max] of the key into n ranges; the first and last are open
  * so that nothing is missed whatever happened since MIN/MAX were read. */
 static int chunk_by_range(struct db *db, struct dump_table *t, unsigned long long n, struct ms_err *e)
 {
 	char *qs = db_quote_ident(t->schema), *qt = db_quote_ident(t->name), *qk = db_quote_ident(t->pk);
-	struct buf sql = BUF_INIT, where = BUF_INIT;
+	struct buf sql = BUF_INIT;
 	MYSQL_RES *r = NULL;
 	MYSQL_ROW row;
-	long long lo, hi, step;
 	struct ms_err ignored;
 	int rc = 0;
 
@@ -167,32 +225,12 @@ static int chunk_by_range(struct db *db, struct dump_table *t, unsigned long lon
 	if (sql.failed || db_query(db, buf_str(&sql), &r, &ignored) || !r || !(row = mysql_fetch_row(r)) ||
 	    !row[0] || !row[1])
 		goto out;
-	lo = strtoll(row[0], NULL, 10);
-	hi = strtoll(row[1], NULL, 10);
-	if (n < 2 || hi <= lo)
-		goto out;
-	step = (long long)(((unsigned long long)(hi - lo) + n) / n);
-	if (step < 1)
-		step = 1;
-	for (unsigned long long i = 0; i < n && rc == 0; i++) {
-		long long from = lo + (long long)i * step, to = from + step;
-		buf_reset(&where);
-		if (i == 0)
-			buf_addf(&where, "%s < %lld", qk, to);
-		else if (i == n - 1 || to > hi)
-			buf_addf(&where, "%s >= %lld", qk, from);
-		else
-			buf_addf(&where, "%s >= %lld AND %s < %lld", qk, from, qk, to);
-		if (where.failed || add_chunk(t, buf_str(&where)))
-			rc = ms_fail(e, MS_INTERNAL, "out of memory");
-		if (to > hi)
-			break;
-	}
+	if (dump_plan_split_range(t, qk, row[0], row[1], n))
+		rc = ms_fail(e, MS_INTERNAL, "out of memory");
 out:
 	if (r)
 		mysql_free_result(r);
 	buf_release(&sql);
-	buf_release(&where);
 	free(qs);
 	free(qt);
 	free(qk);

@@ -62,4 +62,11 @@ int dump_plan_load(struct db *db, const struct dump_filter *f, unsigned long lon
 		   unsigned long long chunk_bytes, struct dump_plan *p, struct ms_err *e);
 void dump_plan_release(struct dump_plan *p);
 
+/* Appends chunks of t splitting the key qk (quoted) from min to max (the
+ * server's MIN and MAX as text; signed or UNSIGNED BIGINT, any span) into
+ * at most n ranges, the first and last open-ended. Adds nothing when n < 2
+ * or max <= min. Pure; -1 when out of memory. */
+int dump_plan_split_range(struct dump_table *t, const char *qk, const char *min, const char *max,
+			  unsigned long long n);
+
 #endif
