@@ -110,10 +110,15 @@ static int table_load(struct restore *rs, json_t *files, json_t *jt, const char 
 		json_t *c = json_array_get(chunks, i), *file = json_object_get(c, "file");
 		struct rchunk *ch = &t->chunks[i];
 
-		if (!json_is_string(file))
-			return ms_fail(e, MS_INCOMPLETE, "manifest.json: chunk %zu of %s.%s has no file", i, src_db, t->name);
-		if (file_of(files, json_string_value(file), &ch->f, e))
+		if (!json_is_string(file) || file_of(files, json_string_value(file), &ch->f, e)) {
+			/* Not counted in rs->n_tables yet: its chunks are ours to free. */
+			free(t->chunks);
+			t->chunks = NULL;
+			if (!json_is_string(file))
+				return ms_fail(e, MS_INCOMPLETE, "manifest.json: chunk %zu of %s.%s has no file", i,
+					       src_db, t->name);
 			return -1;
+		}
 		ch->table = rs->n_tables;
 		ch->index = (unsigned)i;
 		ch->where = json_string_value(json_object_get(c, "where"));
