@@ -17,6 +17,7 @@
 #include "mdl/lockreq.h"
 #include "sql/sql_targets.h"
 #include "util/buf.h"
+#include "util/clock.h"
 
 #define POLL_S 0.1
 
@@ -415,7 +416,7 @@ static void *watcher_main(void *arg)
 		struct ms_err e;
 		double wait = -1;
 		struct timespec until;
-		double t = lockreq_now() + POLL_S;
+		double t = ms_now() + POLL_S;
 		bool stop;
 
 		if (db_query(&d->watch, sql, &r, &e) == 0 && r && (row = mysql_fetch_row(r))) {
@@ -481,7 +482,7 @@ static int attempt(struct ddl *d, struct stmt *s, struct watcher *w, struct ms_e
 static int run_statement(struct ddl *d, struct stmt *s, struct ms_err *e)
 {
 	json_t *kills = json_array();
-	double t0 = lockreq_now(), worst = 0;
+	double t0 = ms_now(), worst = 0;
 	char *last_verdict = NULL;
 	unsigned n;
 	int rc = -1;
@@ -509,7 +510,7 @@ static int run_statement(struct ddl *d, struct stmt *s, struct ms_err *e)
 		     sql_stmt_kind_name(s->tg.kind), (w.worst_wait_s > 0 ? w.worst_wait_s : d->o->max_stall_s) * 1000,
 		     s->schema, s->table, w.saw_work ? " at its final step (its work is redone next attempt)" : "",
 		     last_verdict ? last_verdict : "(not visible; run 'mdlsafe locks')");
-		if (lockreq_now() >= d->deadline) {
+		if (ms_now() >= d->deadline) {
 			rc = ms_fail(e, MS_TIMEOUT, "%.200s: --deadline reached after %u attempts; blocked by: %s", s->sql, n,
 				     last_verdict ? last_verdict : "(not visible; run 'mdlsafe locks')");
 			break;
@@ -519,7 +520,7 @@ static int run_statement(struct ddl *d, struct stmt *s, struct ms_err *e)
 	json_object_set_new(s->j, "outcome", json_string(rc == 0 ? "done" : e->status == MS_TIMEOUT ? "deadline" : "error"));
 	json_object_set_new(s->j, "attempts", json_integer(n));
 	json_object_set_new(s->j, "worst_wait_ms", json_real(worst * 1000));
-	json_object_set_new(s->j, "duration_seconds", json_real(lockreq_now() - t0));
+	json_object_set_new(s->j, "duration_seconds", json_real(ms_now() - t0));
 	json_object_set_new(s->j, "blocked_by", last_verdict ? json_string(last_verdict) : json_null());
 	json_object_set_new(s->j, "kills", kills);
 	if (rc)
@@ -537,7 +538,7 @@ int ddl_run(const struct ddl_opts *o, json_t **report, struct ms_err *e)
 	int rc = -1;
 
 	*report = json_object();
-	d.started = lockreq_now();
+	d.started = ms_now();
 	d.deadline = d.started + o->deadline_s;
 	/* The watcher gives way first; this only bounds a wait it missed. */
 	so.lock_wait_timeout = (double)(int)o->max_stall_s + 2;

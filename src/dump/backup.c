@@ -12,6 +12,7 @@
 #include "dump/rowfmt.h"
 #include "dump/schema.h"
 #include "mdl/inspect.h"
+#include "util/clock.h"
 #include "util/timespec.h"
 
 json_t *backup_consistency_json(const struct backup *bk)
@@ -156,7 +157,7 @@ static void report_progress(struct backup *bk)
 	pthread_mutex_unlock(&bk->mu);
 	for (size_t i = 0; i < bk->plan.n_tables; i++)
 		p.est_bytes_total += bk->plan.tables[i].est_bytes;
-	p.elapsed_s = lockreq_now() - bk->started_at;
+	p.elapsed_s = ms_now() - bk->started_at;
 	bk->o->progress(bk->o->ctx, &p);
 }
 
@@ -204,7 +205,7 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 		pthread_mutex_unlock(&bk->mu);
 		if (done == bk->n_workers)
 			break;
-		if (!timed_out && bk->o->timeout_s > 0 && lockreq_now() - bk->started_at > bk->o->timeout_s) {
+		if (!timed_out && bk->o->timeout_s > 0 && ms_now() - bk->started_at > bk->o->timeout_s) {
 			struct ms_err te;
 			/* Say who is in the way before giving up. */
 			char *now = mdl_verdict_now(&bk->coord);
@@ -215,9 +216,9 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 			interrupt_workers(bk);
 			timed_out = true;
 		}
-		if (lockreq_now() - last_report >= 1.0) {
+		if (ms_now() - last_report >= 1.0) {
 			report_progress(bk);
-			last_report = lockreq_now();
+			last_report = ms_now();
 		}
 	}
 	for (unsigned i = 0; i < bk->n_workers; i++)
@@ -325,7 +326,7 @@ static int finalize(struct backup *bk, struct ms_err *e)
 		json_decref(db_files);
 		return -1;
 	}
-	bk->finished_at = lockreq_now();
+	bk->finished_at = ms_now();
 	m = backup_manifest(bk, db_files);
 	json_decref(db_files);
 	text = m ? json_dumps(m, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
@@ -423,7 +424,7 @@ int backup_run(const struct backup_opts *o, json_t **summary, struct ms_err *e)
 	bk.o = o;
 	pthread_mutex_init(&bk.mu, NULL);
 	pthread_cond_init(&bk.changed, NULL);
-	bk.started_at = lockreq_now();
+	bk.started_at = ms_now();
 	*summary = NULL;
 	if (store_open(o->dir, &bk.store, &stale, e))
 		goto out;

@@ -10,14 +10,7 @@
 #include "mdl/holders.h"
 #include "mdl/inspect.h"
 #include "util/buf.h"
-
-double lockreq_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "util/clock.h"
 
 static void sleep_s(double s)
 {
@@ -46,7 +39,7 @@ static void *probe_main(void *arg)
 {
 	struct lockreq_probe *p = arg;
 	struct timespec until;
-	double t = lockreq_now() + p->delay_s;
+	double t = ms_now() + p->delay_s;
 	bool cancelled;
 
 	until.tv_sec = (time_t)t;
@@ -105,12 +98,12 @@ void lockreq_probe_cancel(struct lockreq_probe *p)
 static int nowait_window(struct db *db, const char *stmt, const struct lockreq_opts *o, char **verdict,
 			 struct ms_err *e)
 {
-	double until = lockreq_now() + o->budget_s;
+	double until = ms_now() + o->budget_s;
 	int rc;
 
 	for (;;) {
 		rc = db_exec(db, stmt, e);
-		if (rc == 0 || !lockreq_timed_out(e) || lockreq_now() >= until)
+		if (rc == 0 || !lockreq_timed_out(e) || ms_now() >= until)
 			break;
 		sleep_s(0.05);
 	}
@@ -175,7 +168,7 @@ int lockreq_exec(struct db *db, const char *sql, const struct lockreq_opts *o, u
 			last_verdict = probe.verdict;
 		}
 gave_way:
-		if (o->deadline > 0 && lockreq_now() >= o->deadline) {
+		if (o->deadline > 0 && ms_now() >= o->deadline) {
 			ms_fail(e, MS_TIMEOUT,
 				"could not %s before --timeout: %u attempts each waited --max-stall %.0f ms for a lock "
 				"and gave way; in the way: %s",

@@ -20,7 +20,7 @@
  */
 struct lockreq_opts {
 	double budget_s;     /* --max-stall: the longest one attempt may wait */
-	double deadline;     /* lockreq_now() time to give up at; 0: never */
+	double deadline;     /* ms_now() time to give up at; 0: never */
 	struct db *probe;    /* a second session, to read the wait graph while we wait (may be NULL;
 	                      * with nowait_schema it is used only between tries: db itself will do) */
 	const char *what;    /* for messages: "swap shop.users in" */
@@ -52,9 +52,6 @@ int lockreq_exec(struct db *db, const char *sql, const struct lockreq_opts *o, u
 /* True when e is a lock request that gave up waiting (max_statement_time
  * or lock_wait_timeout). */
 bool lockreq_timed_out(const struct ms_err *e);
-
-/* Seconds since the epoch, as a double. */
-double lockreq_now(void);
 
 /* Sleeps base * 2^min(attempt, cap), times a random 0.5-1.5, so retries
  * neither hammer the server nor align with the application's own rhythm. */

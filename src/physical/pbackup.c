@@ -26,6 +26,7 @@
 #include "physical/physical.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/clock.h"
 
 /* How often the freeze watcher looks at the clock. */
 #define WATCH_POLL_S 0.02
@@ -329,19 +330,19 @@ static int freeze_try(struct pbackup *pb, const char *innodb, const char *nontra
 	if (innodb[0]) {
 		buf_addf(&sql, "FLUSH TABLES %s FOR EXPORT", innodb);
 		lo.what = "freeze the InnoDB tables";
-		lo.deadline = lockreq_now();
+		lo.deadline = ms_now();
 		rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : lockreq_exec(&pb->fzx, buf_str(&sql), &lo, NULL, e);
 		if (rc == 0)
-			pb->frozen_at = lockreq_now();
+			pb->frozen_at = ms_now();
 	}
 	if (rc == 0 && nontrans[0]) {
 		buf_reset(&sql);
 		buf_addf(&sql, "FLUSH TABLES %s WITH READ LOCK", nontrans);
 		lo.what = "freeze the MyISAM/Aria tables";
-		lo.deadline = lockreq_now();
+		lo.deadline = ms_now();
 		rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : lockreq_exec(&pb->fzr, buf_str(&sql), &lo, NULL, e);
 		if (rc == 0 && !innodb[0])
-			pb->frozen_at = lockreq_now();
+			pb->frozen_at = ms_now();
 		if (rc && innodb[0])
 			db_exec(&pb->fzx, "UNLOCK TABLES", &ignored);
 	}
@@ -399,7 +400,7 @@ static int freeze(struct pbackup *pb, struct ms_err *e)
 		     pb->o->max_stall_s * 1000);
 	}
 	json_decref(holders);
-	pb->freeze_requested_at = lockreq_now();
+	pb->freeze_requested_at = ms_now();
 	for (pb->attempts = 1;; pb->attempts++) {
 		if (freeze_try(pb, innodb, nontrans, e) == 0) {
 			rc = 0;
@@ -407,7 +408,7 @@ static int freeze(struct pbackup *pb, struct ms_err *e)
 		}
 		if (!lockreq_timed_out(e) && e->status != MS_TIMEOUT)
 			break;
-		if (pb->deadline > 0 && lockreq_now() >= pb->deadline) {
+		if (pb->deadline > 0 && ms_now() >= pb->deadline) {
 			char way[sizeof(e->msg)];
 			snprintf(way, sizeof(way), "%s", in_the_way(e));
 			rc = ms_fail(e, MS_TIMEOUT,
@@ -439,7 +440,7 @@ static void unfreeze(struct pbackup *pb)
 	if (pb->fzr.mysql)
 		db_exec(&pb->fzr, "UNLOCK TABLES", &ignored);
 	if (pb->frozen_at > 0 && pb->unfrozen_at == 0)
-		pb->unfrozen_at = lockreq_now();
+		pb->unfrozen_at = ms_now();
 }
 
 static void *watch_main(void *arg)
@@ -448,7 +449,7 @@ static void *watch_main(void *arg)
 	struct timespec ts = { 0, (long)(WATCH_POLL_S * 1e9) };
 
 	while (atomic_load(&pb->watching)) {
-		if (lockreq_now() - pb->frozen_at > pb->o->max_freeze_s) {
+		if (ms_now() - pb->frozen_at > pb->o->max_freeze_s) {
 			int child = atomic_load(&pb->child);
 			atomic_store(&pb->expired, true);
 			if (child > 0)
@@ -464,7 +465,7 @@ static bool freeze_over(void *ctx)
 {
 	struct pbackup *pb = ctx;
 
-	return atomic_load(&pb->expired) || (pb->deadline > 0 && lockreq_now() >= pb->deadline);
+	return atomic_load(&pb->expired) || (pb->deadline > 0 && ms_now() >= pb->deadline);
 }
 
 /* ---- while frozen ---------------------------------------------------------- */
@@ -598,7 +599,7 @@ static int copy_files(struct pbackup *pb, bool only_cfg, struct ms_err *e)
  * --max-freeze can stop all of it), its output on our stderr. */
 static int run_snapshot(struct pbackup *pb, struct ms_err *e)
 {
-	double t0 = lockreq_now();
+	double t0 = ms_now();
 	int status = 0;
 	pid_t pid;
 
@@ -623,7 +624,7 @@ static int run_snapshot(struct pbackup *pb, struct ms_err *e)
 	atomic_store(&pb->child, 0);
 	pb->snapshot = json_pack("{s:s, s:i, s:f}", "command", pb->o->snapshot_cmd, "exit_status",
 				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), "duration_ms",
-				 (lockreq_now() - t0) * 1000);
+				 (ms_now() - t0) * 1000);
 	if (atomic_load(&pb->expired))
 		return ms_fail(e, MS_TIMEOUT,
 			       "--snapshot-cmd was still running when the freeze reached --max-freeze %.0f s: it was killed, "
@@ -766,7 +767,7 @@ static int logical_part(struct pbackup *pb, struct ms_err *e)
 	bo.jobs = pb->o->jobs;
 	bo.compress = STORE_COMPRESS_ZSTD;
 	bo.max_stall_s = pb->o->max_stall_s;
-	bo.timeout_s = pb->deadline > 0 ? pb->deadline - lockreq_now() : 0;
+	bo.timeout_s = pb->deadline > 0 ? pb->deadline - ms_now() : 0;
 	if (pb->deadline > 0 && bo.timeout_s <= 0)
 		bo.timeout_s = 0.001;
 	bo.chunk_bytes = 256ULL << 20;
@@ -883,7 +884,7 @@ static int write_manifest(struct pbackup *pb, struct ms_err *e)
 						   (json_int_t)pb->page_size, "host", pb->coord.target, "datadir",
 						   pb->datadir));
 	json_object_set_new(m, "started_at", backup_iso_time(pb->started_at));
-	json_object_set_new(m, "finished_at", backup_iso_time(lockreq_now()));
+	json_object_set_new(m, "finished_at", backup_iso_time(ms_now()));
 	json_object_set_new(m, "database", json_string(pb->o->database));
 	json_object_set_new(m, "freeze", freeze_json(pb));
 	json_object_set_new(m, "snapshot", pb->snapshot ? json_incref(pb->snapshot) : json_null());
@@ -912,7 +913,7 @@ static json_t *summary_json(const struct pbackup *pb)
 		kinds[pb->tables[i].kind]++;
 	return json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:i, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:O, s:O}",
 			 "kind", "physical", "directory", store_final_path(pb->store), "database", pb->o->database,
-			 "duration_s", lockreq_now() - pb->started_at, "freeze_ms", freeze_ms(pb), "freeze_request_wait_ms",
+			 "duration_s", ms_now() - pb->started_at, "freeze_ms", freeze_ms(pb), "freeze_request_wait_ms",
 			 pb->frozen_at > 0 ? (pb->frozen_at - pb->freeze_requested_at) * 1000 : 0.0, "freeze_attempts",
 			 (int)pb->attempts, "copy", pb->o->snapshot_cmd ? "snapshot" : copy_used_name(pb->used),
 			 "bytes_copied", (json_int_t)pb->bytes_copied, "files_copied", (json_int_t)pb->files_copied,
@@ -985,7 +986,7 @@ int pbackup_run(const struct pbackup_opts *o, json_t **summary, struct ms_err *e
 	memset(&pb, 0, sizeof(pb));
 	*summary = NULL;
 	pb.o = o;
-	pb.started_at = lockreq_now();
+	pb.started_at = ms_now();
 	pb.deadline = o->timeout_s > 0 ? pb.started_at + o->timeout_s : 0;
 	pb.warnings = json_array();
 	pb.excluded = json_array();

@@ -20,6 +20,7 @@
 #include "store/verify.h"
 #include "util/beneath.h"
 #include "util/buf.h"
+#include "util/clock.h"
 
 struct itable {
 	const char *name, *engine;     /* borrowed from the manifest */
@@ -452,7 +453,7 @@ static int check_definitions(struct prestore *ps, struct ms_err *e)
 static int import_one(struct prestore *ps, struct db *db, struct itable *t, const struct stat *dirst, struct ms_err *e)
 {
 	char *qt = db_quote_ident(t->name), *def = NULL;
-	double t0 = lockreq_now();
+	double t0 = ms_now();
 	int rc = -1;
 
 	if (!qt)
@@ -474,7 +475,7 @@ static int import_one(struct prestore *ps, struct db *db, struct itable *t, cons
 		db_exec(db, sql, &ignored);
 	}
 out:
-	t->seconds = lockreq_now() - t0;
+	t->seconds = ms_now() - t0;
 	t->state = rc ? "failed" : "imported";
 	free(def);
 	free(qt);
@@ -528,7 +529,7 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 	struct verified_backup vb;
 	json_t *logical = NULL, *imported = json_array();
 	char *sub = NULL, *journal = NULL;
-	double t0 = lockreq_now();
+	double t0 = ms_now();
 	int rc = -1;
 
 	memset(&ps, 0, sizeof(ps));
@@ -582,7 +583,7 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 		json_array_append_new(imported, json_pack("{s:s, s:s, s:f}", "name", ps.tables[i].name, "engine",
 							  ps.tables[i].engine, "seconds", ps.tables[i].seconds));
 	*summary = json_pack("{s:s, s:s, s:s, s:f, s:I, s:O, s:O, s:O}", "kind", "physical", "backup", o->r.dir,
-			     "database", ps.db, "duration_s", lockreq_now() - t0, "bytes_imported", (json_int_t)ps.bytes,
+			     "database", ps.db, "duration_s", ms_now() - t0, "bytes_imported", (json_int_t)ps.bytes,
 			     "imported", imported, "rewrites", ps.rewrites, "logical", logical);
 	rc = 0;
 	goto out;

@@ -12,6 +12,7 @@
 #include "restore/restore_internal.h"
 #include "restore/sqlsplit.h"
 #include "util/buf.h"
+#include "util/clock.h"
 
 /* ---- shared helpers ----------------------------------------------------- */
 
@@ -98,13 +99,13 @@ static void report(struct restore *rs, const char *phase)
 	p.bytes = rs->bytes;
 	p.bytes_total = rs->bytes_total;
 	pthread_mutex_unlock(&rs->mu);
-	p.elapsed_s = lockreq_now() - rs->started_at;
+	p.elapsed_s = ms_now() - rs->started_at;
 	rs->o->progress(rs->o->ctx, &p);
 }
 
 static bool past_deadline(const struct restore *rs)
 {
-	return rs->deadline > 0 && lockreq_now() >= rs->deadline;
+	return rs->deadline > 0 && ms_now() >= rs->deadline;
 }
 
 /* ---- before anything is sent -------------------------------------------- */
@@ -112,7 +113,7 @@ static bool past_deadline(const struct restore *rs)
 static void verify_progress(void *ctx, const char *file, unsigned long long stored)
 {
 	struct restore *rs = ctx;
-	double now = lockreq_now();
+	double now = ms_now();
 
 	if (now - rs->verify_reported_at >= 1.0 && rs->o->progress) {
 		struct restore_progress p = { .phase = "verify", .elapsed_s = now - rs->started_at,
@@ -747,7 +748,7 @@ static int start_watchdog(struct restore *rs, struct ms_err *e)
 static int load_data(struct restore *rs, struct ms_err *e)
 {
 	unsigned n = rs->o->jobs ? rs->o->jobs : 1;
-	double last = 0, last_ping = lockreq_now();
+	double last = 0, last_ping = ms_now();
 	bool done = false;
 
 	if (restore_plan_queue(rs, e))
@@ -781,14 +782,14 @@ static int load_data(struct restore *rs, struct ms_err *e)
 			ms_fail(&te, MS_TIMEOUT, "--timeout expired while loading data");
 			restore_fail(rs, &te);
 		}
-		if (lockreq_now() - last >= 1.0) {
-			last = lockreq_now();
+		if (ms_now() - last >= 1.0) {
+			last = ms_now();
 			report(rs, "load");
 		}
 		/* Our sessions drop after wait_timeout (300 s) idle: keep the
 		 * coordinator and the probe alive through a long load. */
-		if (lockreq_now() - last_ping >= 60) {
-			last_ping = lockreq_now();
+		if (ms_now() - last_ping >= 60) {
+			last_ping = ms_now();
 			mysql_ping(rs->coord.mysql);
 			if (rs->probe_open)
 				mysql_ping(rs->probe.mysql);
@@ -860,7 +861,7 @@ static json_t *summary_json(struct restore *rs, json_t *check)
 	json_object_set_new(s, "tables_skipped", json_integer((json_int_t)skipped));
 	json_object_set_new(s, "rows", json_integer((json_int_t)rs->rows));
 	json_object_set_new(s, "bytes", json_integer((json_int_t)rs->bytes));
-	json_object_set_new(s, "duration_seconds", json_real(lockreq_now() - rs->started_at));
+	json_object_set_new(s, "duration_seconds", json_real(ms_now() - rs->started_at));
 	json_object_set_new(s, "workers", json_integer(rs->n_workers));
 	json_object_set_new(s, "resumed", json_boolean(rs->o->resume));
 	json_object_set_new(s, "lock_retries", json_integer(rs->lock_retries));
@@ -967,7 +968,7 @@ int restore_run(const struct restore_opts *o, json_t **summary, struct ms_err *e
 	*summary = NULL;
 	rs.o = o;
 	rs.dir_fd = -1;
-	rs.started_at = lockreq_now();
+	rs.started_at = ms_now();
 	rs.deadline = o->timeout_s > 0 ? rs.started_at + o->timeout_s : 0;
 	rs.warnings = json_array();
 	rs.rewrites = json_array();
