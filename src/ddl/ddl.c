@@ -18,6 +18,7 @@
 #include "sql/sql_targets.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "util/note.h"
 
 #define POLL_S 0.1
 
@@ -26,20 +27,6 @@ struct ddl {
 	struct db exec, watch;
 	double started, deadline;
 };
-
-static void note(struct ddl *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct ddl *d, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	if (!d->o->note)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	d->o->note(d->o->ctx, line);
-}
 
 /* ---- reading statement heads ------------------------------------------- */
 
@@ -365,7 +352,7 @@ static void kill_by_policy(struct watcher *w)
 										  "user", bs->user ? bs->user : "", "host",
 										  bs->host ? bs->host : "", "transaction_age_seconds",
 										  bs->trx_age_s, "last_statement", bs->info ? bs->info : ""));
-					note(d, "killed session %llu (%s@%s, %s %.0f s in a transaction, last statement: %.80s): "
+					ms_note(d->o->note, d->o->ctx, "killed session %llu (%s@%s, %s %.0f s in a transaction, last statement: %.80s): "
 						"it blocked %s.%s and matches --kill-blockers",
 					     bs->id, bs->user ? bs->user : "", bs->host ? bs->host : "",
 					     bs->command ? bs->command : "", bs->trx_age_s, bs->info ? bs->info : "(none)",
@@ -506,7 +493,7 @@ static int run_statement(struct ddl *d, struct stmt *s, struct ms_err *e)
 			ms_fail_context(e, "%.200s", s->sql);
 			break;
 		}
-		note(d, "attempt %u: %s waited %.0f ms for the lock on %s.%s%s and gave way; in the way: %s", n,
+		ms_note(d->o->note, d->o->ctx, "attempt %u: %s waited %.0f ms for the lock on %s.%s%s and gave way; in the way: %s", n,
 		     sql_stmt_kind_name(s->tg.kind), (w.worst_wait_s > 0 ? w.worst_wait_s : d->o->max_stall_s) * 1000,
 		     s->schema, s->table, w.saw_work ? " at its final step (its work is redone next attempt)" : "",
 		     last_verdict ? last_verdict : "(not visible; run 'mdlsafe locks')");
@@ -564,7 +551,7 @@ int ddl_run(const struct ddl_opts *o, json_t **report, struct ms_err *e)
 			json_object_set_new(s[i].j, "outcome", json_string("refused"));
 			goto out;
 		}
-		note(&d, "plan: %s on %s.%s, algorithm %s; %zu session%s hold%s it or ha%s a transaction older than %.0f ms",
+		ms_note(d.o->note, d.o->ctx, "plan: %s on %s.%s, algorithm %s; %zu session%s hold%s it or ha%s a transaction older than %.0f ms",
 		     sql_stmt_kind_name(s[i].tg.kind), s[i].schema[0] ? s[i].schema : "-", s[i].table[0] ? s[i].table : "-",
 		     s[i].algorithm, json_array_size(json_object_get(s[i].j, "holders_at_start")),
 		     json_array_size(json_object_get(s[i].j, "holders_at_start")) == 1 ? "" : "s",

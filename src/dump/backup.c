@@ -13,6 +13,7 @@
 #include "dump/schema.h"
 #include "mdl/inspect.h"
 #include "util/clock.h"
+#include "util/note.h"
 #include "util/timespec.h"
 
 json_t *backup_consistency_json(const struct backup *bk)
@@ -31,16 +32,12 @@ json_t *backup_consistency_json(const struct backup *bk)
 static void on_yield(void *ctx, const struct watchdog_yield *y)
 {
 	struct backup *bk = ctx;
-	char line[2 * DB_NAME_MAX + 256];
 
 	pthread_mutex_lock(&bk->mu);
 	bk->yields++;
 	pthread_mutex_unlock(&bk->mu);
-	if (bk->o->note) {
-		snprintf(line, sizeof(line), "%s.%s: session %llu waited %.2f s for it (%.80s): making worker session %lu let go",
-			 y->schema, y->table, y->waiter_id, y->waited_s, y->waiter_statement, y->victim_id);
-		bk->o->note(bk->o->ctx, line);
-	}
+	ms_note(bk->o->note, bk->o->ctx, "%s.%s: session %llu waited %.2f s for it (%.80s): making worker session %lu let go",
+		y->schema, y->table, y->waiter_id, y->waited_s, y->waiter_statement, y->victim_id);
 }
 
 /* Only one backup per server at a time (seed 000 had six overlapping runs). */
@@ -467,22 +464,17 @@ int backup_run(const struct backup_opts *o, json_t **summary, struct ms_err *e)
 	}
 	/* The data is sound either way, but whoever relies on the budget must
 	 * know if it was not watched. */
-	if (bk.watchdog && watchdog_poll_errors(bk.watchdog) && o->note) {
-		char line[128];
-		snprintf(line, sizeof(line), "warning: the watchdog failed %u polls (it reconnected); the stall budget may not have been kept",
-			 watchdog_poll_errors(bk.watchdog));
-		o->note(o->ctx, line);
-	}
+	if (bk.watchdog && watchdog_poll_errors(bk.watchdog))
+		ms_note(o->note, o->ctx,
+			"warning: the watchdog failed %u polls (it reconnected); the stall budget may not have been kept",
+			watchdog_poll_errors(bk.watchdog));
 	{
 		struct watchdog *wd = bk.watchdog;
 		struct ms_err we;
 		bk.watchdog = NULL;
-		if (watchdog_stop(wd, &we) && o->note) {
-			char line[900];
-			snprintf(line, sizeof(line), "warning: %s; the stall budget was not watched for part of the run (the data is complete)",
-				 we.msg);
-			o->note(o->ctx, line);
-		}
+		if (watchdog_stop(wd, &we))
+			ms_note(o->note, o->ctx,
+				"warning: %s; the stall budget was not watched for part of the run (the data is complete)", we.msg);
 	}
 	if (finalize(&bk, e))
 		goto out;

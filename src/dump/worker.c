@@ -15,6 +15,7 @@
 #include "dump/rowfmt.h"
 #include "dump/schema.h"
 #include "mdl/inspect.h"
+#include "util/note.h"
 
 #define REDO_ATTEMPTS 30
 
@@ -364,20 +365,6 @@ static int queue_after(struct backup *bk, size_t table)
 	return rc;
 }
 
-static void note(struct backup *bk, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct backup *bk, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	if (!bk->o->note)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	bk->o->note(bk->o->ctx, line);
-}
-
 /* The snapshot read of this table was given up: read it whole, later. */
 static int mark_redo(struct worker *w, struct table_state *ts, size_t idx, const struct ms_err *why, struct ms_err *e)
 {
@@ -394,7 +381,7 @@ static int mark_redo(struct worker *w, struct table_state *ts, size_t idx, const
 	ts->redo = true;
 	ts->consistency = TABLE_AFTER_DDL;
 	pthread_mutex_unlock(&bk->mu);
-	note(bk, "%s.%s: stepped aside for a session waiting on it (%s); it will be read again in a fresh snapshot",
+	ms_note(bk->o->note, bk->o->ctx, "%s.%s: stepped aside for a session waiting on it (%s); it will be read again in a fresh snapshot",
 	     ts->t->schema, ts->t->name, why->sql_errno == 1412 ? "its definition changed" : "yielded");
 	if (first && queue_after(bk, idx))
 		return ms_fail(e, MS_INTERNAL, "out of memory");

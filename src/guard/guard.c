@@ -17,6 +17,7 @@
 #include "sql/sql_targets.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "util/note.h"
 
 struct pile {
 	char *object;              /* `db`.`t`, the event's key */
@@ -46,19 +47,6 @@ struct guard {
 	unsigned long long kills_ddl, kills_idle, would_kill;
 	bool seen_any;
 };
-
-static void say(struct guard *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct guard *g, const char *fmt, ...)
-{
-	char line[1200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (g->o->say)
-		g->o->say(g->o->ctx, line);
-}
 
 /* One JSON line per event; flushed so a tail -f sees it at once. */
 static void log_event(struct guard *g, const char *event, json_t *fields)
@@ -161,7 +149,7 @@ static void pile_close(struct guard *g, size_t i, const char *why)
 	double dur = ms_now() - p->started;
 
 	g->pileup_seconds += dur;
-	say(g, "pile-up on %s ended (%s) after %.1f s; up to %u sessions waited", p->object, why, dur, p->max_waiting);
+	ms_note(g->o->say, g->o->ctx, "pile-up on %s ended (%s) after %.1f s; up to %u sessions waited", p->object, why, dur, p->max_waiting);
 	log_event(g, "pileup_close", json_pack("{s:s, s:s, s:f, s:I, s:O, s:O, s:O}", "object", p->object, "reason", why,
 					       "duration_seconds", dur, "max_waiting", (json_int_t)p->max_waiting,
 					       "root_blockers", p->roots, "heads", p->heads, "actions", p->actions));
@@ -217,7 +205,7 @@ static void act(struct guard *g, struct pile *p, const struct mdl_session *s, bo
 			result = e.msg;
 		}
 	}
-	say(g, "pile-up on %s: %s session %llu (%s@%s, %.80s): %s", p->object, reason, s->id, s->user ? s->user : "",
+	ms_note(g->o->say, g->o->ctx, "pile-up on %s: %s session %llu (%s@%s, %.80s): %s", p->object, reason, s->id, s->user ? s->user : "",
 	    s->host ? s->host : "", s->info ? s->info : (s->command ? s->command : ""), result);
 	json_t *a = json_pack("{s:s, s:s, s:o, s:s}", "action", query_only ? "kill_query" : "kill", "reason", reason,
 			      "session", session_json(s), "result", result);
@@ -321,7 +309,7 @@ static void open_pile(struct guard *g, const char *object, const struct mdl_snap
 		json_array_append_new(p->heads, session_json(&snap->sessions[ow->heads[h].session]));
 	g->pileups_total++;
 	g->seen_any = true;
-	say(g, "pile-up on %s: %zu waiting, oldest %.1f s; %s", object, ow->n_heads + ow->n_queued, ow->oldest_wait_s,
+	ms_note(g->o->say, g->o->ctx, "pile-up on %s: %zu waiting, oldest %.1f s; %s", object, ow->n_heads + ow->n_queued, ow->oldest_wait_s,
 	    verdict ? verdict : "");
 	log_event(g, "pileup_open", json_pack("{s:s, s:f, s:I, s:O, s:O, s:s}", "object", object, "oldest_wait_seconds",
 					      ow->oldest_wait_s, "waiting", (json_int_t)(ow->n_heads + ow->n_queued),
@@ -441,7 +429,7 @@ int guard_run(const struct guard_opts *o, struct ms_err *e)
 		if (!g.connected) {
 			if (connect_guard(&g, &pe) == 0) {
 				g.reconnects++;
-				say(&g, "reconnected after %.1f s without a connection", ms_now() - lost_at);
+				ms_note(g.o->say, g.o->ctx, "reconnected after %.1f s without a connection", ms_now() - lost_at);
 				log_event(&g, "reconnected", json_pack("{s:f}", "gap_seconds", ms_now() - lost_at));
 				backoff = 0.5;
 			} else {
@@ -456,7 +444,7 @@ int guard_run(const struct guard_opts *o, struct ms_err *e)
 			db_close(&g.db);
 			g.connected = false;
 			lost_at = ms_now();
-			say(&g, "lost the connection (%s); reconnecting with backoff", pe.msg);
+			ms_note(g.o->say, g.o->ctx, "lost the connection (%s); reconnecting with backoff", pe.msg);
 			log_event(&g, "disconnected", json_pack("{s:s}", "error", pe.msg));
 			for (size_t i = g.n_piles; i-- > 0;)
 				pile_close(&g, i, "connection lost");

@@ -11,6 +11,7 @@
 #include "mdl/inspect.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "util/note.h"
 
 static void sleep_s(double s)
 {
@@ -176,13 +177,11 @@ gave_way:
 				last_verdict ? last_verdict : "(no wait visible; run 'mdlsafe locks')");
 			break;
 		}
-		if (o->note && (attempt == 0 || attempt % 10 == 0)) {
-			char line[1024];
-			snprintf(line, sizeof(line), "%s: waited %.0f ms for a lock and gave way (attempt %u), retrying; in the way: %s",
-				 o->what, o->budget_s * 1000, attempt + 1,
-				 last_verdict ? last_verdict : "(no wait visible; run 'mdlsafe locks')");
-			o->note(o->ctx, line);
-		}
+		if (attempt == 0 || attempt % 10 == 0)
+			ms_note(o->note, o->ctx,
+				"%s: waited %.0f ms for a lock and gave way (attempt %u), retrying; in the way: %s", o->what,
+				o->budget_s * 1000, attempt + 1,
+				last_verdict ? last_verdict : "(no wait visible; run 'mdlsafe locks')");
 		if (o->gave_way)
 			o->gave_way(o->ctx, attempt + 1);
 		lockreq_backoff(0.2, attempt, 4);

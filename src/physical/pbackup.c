@@ -27,6 +27,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "util/note.h"
 
 /* How often the freeze watcher looks at the clock. */
 #define WATCH_POLL_S 0.02
@@ -62,20 +63,6 @@ struct pbackup {
 	unsigned long long bytes_copied;
 	size_t files_copied;
 };
-
-static void note(struct pbackup *pb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct pbackup *pb, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	if (!pb->o->note)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	pb->o->note(pb->o->ctx, line);
-}
 
 static char *path_join(const char *a, const char *b, const char *suffix)
 {
@@ -373,7 +360,7 @@ static void export_warnings(struct pbackup *pb)
 		if (seen)
 			continue;
 		json_array_append_new(pb->warnings, json_string(line));
-		note(pb, "%s", line);
+		ms_note(pb->o->note, pb->o->ctx, "%s", line);
 	}
 	mysql_free_result(r);
 }
@@ -396,7 +383,7 @@ static int freeze(struct pbackup *pb, struct ms_err *e)
 	for (size_t i = 0; i < json_array_size(holders); i++) {
 		char line[600];
 		mdl_holder_line(json_array_get(holders, i), pb->o->database, line, sizeof(line));
-		note(pb, "before the freeze: %s; the freeze waits for it (at most %.0f ms per attempt)", line,
+		ms_note(pb->o->note, pb->o->ctx, "before the freeze: %s; the freeze waits for it (at most %.0f ms per attempt)", line,
 		     pb->o->max_stall_s * 1000);
 	}
 	json_decref(holders);
@@ -418,7 +405,7 @@ static int freeze(struct pbackup *pb, struct ms_err *e)
 			break;
 		}
 		if (pb->attempts == 1 || pb->attempts % 10 == 0)
-			note(pb, "freezing `%s`: waited %.0f ms and gave way (attempt %u), retrying; in the way: %s",
+			ms_note(pb->o->note, pb->o->ctx, "freezing `%s`: waited %.0f ms and gave way (attempt %u), retrying; in the way: %s",
 			     pb->o->database, pb->o->max_stall_s * 1000, pb->attempts, in_the_way(e));
 		lockreq_backoff(0.2, pb->attempts - 1, 4);
 	}
@@ -482,7 +469,7 @@ static int read_definitions(struct pbackup *pb, struct ms_err *e)
 					       t->name);
 		t->fulltext = strstr(t->definition, "FULLTEXT KEY") != NULL;
 		if (t->fulltext)
-			note(pb, "`%s`.`%s` has a FULLTEXT index: the export does not carry it, restore --physical rebuilds "
+			ms_note(pb->o->note, pb->o->ctx, "`%s`.`%s` has a FULLTEXT index: the export does not carry it, restore --physical rebuilds "
 				 "the table after the import", pb->o->database, t->name);
 	}
 	return 0;
@@ -994,16 +981,16 @@ int pbackup_run(const struct pbackup_opts *o, json_t **summary, struct ms_err *e
 	if (store_open(o->dir, &pb.store, &stale, e))
 		goto out;
 	if (stale)
-		note(&pb, "removed an unfinished backup directory left by an interrupted run");
+		ms_note(pb.o->note, pb.o->ctx, "removed an unfinished backup directory left by an interrupted run");
 	if (open_sessions(&pb, e) || load_server(&pb, e) || check_datadir(&pb, e) || load_tables(&pb, e))
 		goto out;
 	for (size_t i = 0; i < pb.n_tables; i++)
 		if (pb.tables[i].kind == PHYS_LOGICAL)
-			note(&pb, "`%s`.`%s` is dumped as SQL in " PHYS_LOGICAL_DIR "/: %s", o->database, pb.tables[i].name,
+			ms_note(pb.o->note, pb.o->ctx, "`%s`.`%s` is dumped as SQL in " PHYS_LOGICAL_DIR "/: %s", o->database, pb.tables[i].name,
 			     pb.tables[i].reason);
 	if (open_freezers(&pb, e) || freeze(&pb, e) || frozen_work(&pb, e))
 		goto out;
-	note(&pb, "`%s` was frozen %.0f ms (%zu files, %llu bytes, %s)", o->database, freeze_ms(&pb), pb.files_copied,
+	ms_note(pb.o->note, pb.o->ctx, "`%s` was frozen %.0f ms (%zu files, %llu bytes, %s)", o->database, freeze_ms(&pb), pb.files_copied,
 	     pb.bytes_copied, o->snapshot_cmd ? "snapshot" : copy_used_name(pb.used));
 	if (write_definitions(&pb, e) || hash_copies(&pb, e) || logical_part(&pb, e) || write_manifest(&pb, e))
 		goto out;

@@ -21,6 +21,7 @@
 #include "util/beneath.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "util/note.h"
 
 struct itable {
 	const char *name, *engine;     /* borrowed from the manifest */
@@ -49,20 +50,6 @@ struct prestore {
 	double deadline;
 	json_t *rewrites;              /* --rename: names changed in the table definitions */
 };
-
-static void note(struct prestore *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct prestore *ps, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	if (!ps->o->r.note)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	ps->o->r.note(ps->o->r.ctx, line);
-}
 
 static char *join3(const char *a, const char *b, const char *c)
 {
@@ -413,7 +400,7 @@ static int import_nontrans(struct prestore *ps, struct db *db, struct itable *t,
 		rc = table_ok(db, "CHECK", qt, &ok, e);
 	if (rc == 0 && !ok) {
 		if (t->kind == PHYS_MYISAM)
-			note(ps, "%s.%s: CHECK TABLE after the copy did not say OK; repairing it", ps->db, t->name);
+			ms_note(ps->o->r.note, ps->o->r.ctx, "%s.%s: CHECK TABLE after the copy did not say OK; repairing it", ps->db, t->name);
 		rc = table_ok(db, "REPAIR", qt, &ok, e);
 		if (rc == 0 && !ok)
 			rc = ms_fail(e, MS_SERVER, "%s.%s: REPAIR TABLE after the copy failed; the files may be damaged", ps->db,
@@ -516,7 +503,7 @@ static int import_tables(void *ctx, struct db *db, struct ms_err *e)
 			report_states(ps, e);
 			return -1;
 		}
-		note(ps, "%s.%s imported (%s, %.1f s)", ps->db, ps->tables[i].name, ps->tables[i].engine, ps->tables[i].seconds);
+		ms_note(ps->o->r.note, ps->o->r.ctx, "%s.%s imported (%s, %.1f s)", ps->db, ps->tables[i].name, ps->tables[i].engine, ps->tables[i].seconds);
 	}
 	return 0;
 }
