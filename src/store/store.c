@@ -22,6 +22,7 @@
 #include "store/rowscan.h"
 #include "util/beneath.h"
 #include "util/buf.h"
+#include "util/file.h"
 
 #define MANIFEST_NAME "manifest.json"
 /* A backup tree is two levels deep; anything deeper in a stale .partial is
@@ -80,23 +81,6 @@ static char *str_printf(const char *fmt, ...)
 	return buf_detach(&b);
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* A full disk is the failure users meet most; tell them where space is needed. */
 static int fail_errno(const struct store *st, struct ms_err *e, int err,
 		      const char *what, const char *path, const char *sub)
@@ -126,16 +110,6 @@ static int fsync_dir_at(int dfd, const char *rel)
 		return -1;
 	}
 	return close(fd);
-}
-
-/* True when path still names the directory fd is open on: a lock on a
- * directory someone removed and recreated meanwhile protects nothing. */
-static bool same_inode(int fd, const char *path)
-{
-	struct stat a, b;
-
-	return fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev &&
-	       a.st_ino == b.st_ino;
 }
 
 /* ---- paths -------------------------------------------------------------- */
@@ -353,7 +327,7 @@ static int marker_write(struct store *st, struct ms_err *e)
 
 	if (fd < 0)
 		return fail_errno(st, e, errno, "create", st->partial_path, STORE_PARTIAL_MARKER);
-	if (write_all(fd, text, sizeof(text) - 1) != 0 || fsync(fd) != 0) {
+	if (ms_write_all(fd, text, sizeof(text) - 1) != 0 || fsync(fd) != 0) {
 		int err = errno;
 		close(fd);
 		return fail_errno(st, e, err, "write", st->partial_path, STORE_PARTIAL_MARKER);
@@ -438,7 +412,7 @@ static int partial_take(struct store *st, bool *removed, struct ms_err *e)
 				       st->final_path, st->partial_path);
 		return ms_fail(e, MS_IO, "cannot lock %s: %s", st->partial_path, strerror(err));
 	}
-	if (!same_inode(fd, st->partial_path)) {
+	if (!ms_same_inode(fd, st->partial_path, false)) {
 		close(fd);
 		return 1;
 	}
@@ -711,7 +685,7 @@ static int file_flush(struct store_file *f, struct ms_err *e)
 {
 	if (f->opos == 0)
 		return 0;
-	if (write_all(f->fd, f->obuf, f->opos) != 0) {
+	if (ms_write_all(f->fd, f->obuf, f->opos) != 0) {
 		f->failed = true;
 		return fail_errno(f->st, e, errno, "write", f->st->partial_path, f->path);
 	}
@@ -945,7 +919,7 @@ static int manifest_write(struct store *st, const char *text, struct ms_err *e)
 
 	if (fd < 0)
 		return fail_errno(st, e, errno, "create", st->partial_path, MANIFEST_NAME);
-	if (write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+	if (ms_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
 		err = errno;
 		close(fd);
 		goto fail;
@@ -1008,7 +982,7 @@ int store_finalize(struct store *st, const char *manifest_json, struct ms_err *e
 		fail_errno(st, e, errno, "fsync", st->partial_path, NULL);
 		goto fail;
 	}
-	if (!same_inode(st->dir_fd, st->partial_path)) {
+	if (!ms_same_inode(st->dir_fd, st->partial_path, false)) {
 		ms_fail(e, MS_IO, "%s was moved or replaced while the backup was written; the backup is not usable",
 			st->partial_path);
 		goto fail;
