@@ -296,12 +296,11 @@ static int check_mode(struct restore_args *a, struct ms_err *e)
 			return ms_fail(e, MS_USAGE, "--tables %s: cannot read the backup's database from %s/manifest.json; give DB.T",
 				       t, a->o.dir);
 		}
-		full = malloc(strlen(db) + strlen(t) + 2);
+		full = ms_asprintf("%s.%s", db, t);
 		if (!full) {
 			json_decref(m);
 			return ms_fail(e, MS_INTERNAL, "out of memory");
 		}
-		sprintf(full, "%s.%s", db, t);
 		free(t);
 		a->o.filter.tables[i] = full;
 	}

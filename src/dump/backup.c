@@ -12,6 +12,7 @@
 #include "dump/rowfmt.h"
 #include "dump/schema.h"
 #include "mdl/inspect.h"
+#include "util/buf.h"
 #include "util/clock.h"
 #include "util/note.h"
 #include "util/timespec.h"
@@ -63,11 +64,10 @@ static int mark_schema_only(struct backup *bk, struct ms_err *e)
 {
 	for (size_t i = 0; i < bk->plan.n_tables; i++) {
 		struct dump_table *t = &bk->plan.tables[i];
-		char *name = malloc(strlen(t->schema) + strlen(t->name) + 2);
+		char *name = ms_asprintf("%s.%s", t->schema, t->name);
 
 		if (!name)
 			return ms_fail(e, MS_INTERNAL, "out of memory");
-		sprintf(name, "%s.%s", t->schema, t->name);
 		t->no_data = bk->o->no_data;
 		for (size_t k = 0; k < bk->o->n_schema_only && !t->no_data; k++)
 			t->no_data = !strcmp(bk->o->schema_only[k], name);

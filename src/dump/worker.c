@@ -15,6 +15,7 @@
 #include "dump/rowfmt.h"
 #include "dump/schema.h"
 #include "mdl/inspect.h"
+#include "util/buf.h"
 #include "util/note.h"
 
 #define REDO_ATTEMPTS 30
@@ -135,22 +136,20 @@ static int dump_definition(struct worker *w, struct table_state *ts, struct ms_e
 	    schema_table_triggers(&w->db, ts->t->schema, ts->t->name, &triggers, e))
 		goto out;
 	path = table_relpath(ts->t, ".schema.sql");
-	if (!path || !(terminated = malloc(strlen(create) + 3))) {
+	if (!path || !(terminated = ms_asprintf("%s;\n", create))) {
 		free(path);
 		ms_fail(e, MS_INTERNAL, "out of memory");
 		goto out;
 	}
-	sprintf(terminated, "%s;\n", create);
 	/* The same session settings as data files: zero-date defaults,
 	 * foreign keys to tables not yet created, utf8mb4 names. */
 	free(wrapped);
-	wrapped = malloc(strlen(rowfmt_file_header()) + strlen(terminated) + strlen(rowfmt_file_footer()) + 1);
+	wrapped = ms_asprintf("%s%s%s", rowfmt_file_header(), terminated, rowfmt_file_footer());
 	if (!wrapped) {
 		free(path);
 		ms_fail(e, MS_INTERNAL, "out of memory");
 		goto out;
 	}
-	sprintf(wrapped, "%s%s%s", rowfmt_file_header(), terminated, rowfmt_file_footer());
 	if (write_text_file(bk, path, wrapped, &info, e)) {
 		free(path);
 		goto out;

@@ -66,11 +66,7 @@ struct pbackup {
 
 static char *path_join(const char *a, const char *b, const char *suffix)
 {
-	char *p = malloc(strlen(a) + strlen(b) + strlen(suffix) + 2);
-
-	if (p)
-		sprintf(p, "%s%s%s%s", a, a[0] && a[strlen(a) - 1] == '/' ? "" : "/", b, suffix);
-	return p;
+	return ms_asprintf("%s%s%s%s", a, a[0] && a[strlen(a) - 1] == '/' ? "" : "/", b, suffix);
 }
 
 /* "px/i.ibd": where a table's file goes inside the backup. */
@@ -78,11 +74,8 @@ static char *backup_relpath(const char *db, const char *table, const char *suffi
 {
 	char *d = dump_path_name(db), *t = dump_path_name(table), *p = NULL;
 
-	if (d && t) {
-		p = malloc(strlen(d) + strlen(t) + strlen(suffix) + 2);
-		if (p)
-			sprintf(p, "%s/%s%s", d, t, suffix);
-	}
+	if (d && t)
+		p = ms_asprintf("%s/%s%s", d, t, suffix);
 	free(d);
 	free(t);
 	return p;
@@ -739,12 +732,11 @@ static int logical_part(struct pbackup *pb, struct ms_err *e)
 	}
 	for (size_t i = 0; i < pb->n_tables; i++)
 		if (pb->tables[i].kind != PHYS_LOGICAL) {
-			schema_only[n] = malloc(strlen(pb->o->database) + strlen(pb->tables[i].name) + 2);
-			if (!schema_only[n]) {
+			schema_only[n] = ms_asprintf("%s.%s", pb->o->database, pb->tables[i].name);
+			if (!schema_only[n++]) {
 				ms_fail(e, MS_INTERNAL, "out of memory");
 				goto out;
 			}
-			sprintf(schema_only[n++], "%s.%s", pb->o->database, pb->tables[i].name);
 		}
 	bo.conn = pb->o->conn;
 	bo.dir = dir;

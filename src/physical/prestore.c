@@ -53,11 +53,7 @@ struct prestore {
 
 static char *join3(const char *a, const char *b, const char *c)
 {
-	char *p = malloc(strlen(a) + strlen(b) + strlen(c) + 3);
-
-	if (p)
-		sprintf(p, "%s/%s%s", a, b, c);
-	return p;
+	return ms_asprintf("%s/%s%s", a, b, c);
 }
 
 /* ---- before the server is touched ---------------------------------------- */
@@ -544,10 +540,9 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 	sub = join3(o->r.dir, PHYS_LOGICAL_DIR, "");
 	if (!sub)
 		goto oom;
-	journal = malloc(strlen(o->r.dir) + sizeof(".physical-restore-journal"));
+	journal = ms_asprintf("%s.physical-restore-journal", o->r.dir);
 	if (!journal)
 		goto oom;
-	sprintf(journal, "%s.physical-restore-journal", o->r.dir);
 	ro.dir = sub;
 	ro.journal = journal;
 	ro.external = ps.external;

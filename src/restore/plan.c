@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include "restore/restore_internal.h"
+#include "util/buf.h"
 
 const char *restore_target_db(const struct restore_opts *o, const char *src)
 {
@@ -45,8 +46,8 @@ char *restore_table_key(const char *db, const char *name)
 {
 	char *qd = db_quote_ident(db), *qn = db_quote_ident(name), *key = NULL;
 
-	if (qd && qn && (key = malloc(strlen(qd) + 1 + strlen(qn) + 1)))
-		sprintf(key, "%s.%s", qd, qn);
+	if (qd && qn)
+		key = ms_asprintf("%s.%s", qd, qn);
 	free(qd);
 	free(qn);
 	return key;

@@ -77,13 +77,10 @@ bool restore_no_backslash_escapes(const struct db *db)
 char *restore_default_journal(const char *dir)
 {
 	size_t n = strlen(dir);
-	char *p;
 
 	while (n > 1 && dir[n - 1] == '/')
 		n--;
-	if ((p = malloc(n + sizeof(".restore-journal"))))
-		sprintf(p, "%.*s.restore-journal", (int)n, dir);
-	return p;
+	return ms_asprintf("%.*s.restore-journal", (int)n, dir);
 }
 
 static void report(struct restore *rs, const char *phase)
@@ -549,22 +546,11 @@ static int table_stmt(struct restore *rs, struct db *db, const char *stmt, size_
 	return rc;
 }
 
-static char *qualified(const char *db, const char *name)
-{
-	char *a = db_quote_ident(db), *b = db_quote_ident(name), *q = NULL;
-
-	if (a && b && (q = malloc(strlen(a) + strlen(b) + 2)))
-		sprintf(q, "%s.%s", a, b);
-	free(a);
-	free(b);
-	return q;
-}
-
 /* DROP TABLE of a name nobody queues on (a shadow, or a table already
  * renamed aside): plain, retried on lock timeouts until the deadline. */
 static int drop_aside(struct restore *rs, const char *db, const char *name, struct ms_err *e)
 {
-	char *q = qualified(db, name);
+	char *q = restore_table_key(db, name);
 	struct buf sql = BUF_INIT;
 	int rc;
 
@@ -583,7 +569,7 @@ static int drop_aside(struct restore *rs, const char *db, const char *name, stru
 /* Moves the live table aside with one bounded RENAME, then drops it. */
 static int replace_existing(struct restore *rs, const struct rtable *t, struct ms_err *e)
 {
-	char *from = qualified(t->db, t->name), *to = qualified(t->db, t->old_name), what[2 * DB_NAME_MAX + 32];
+	char *from = restore_table_key(t->db, t->name), *to = restore_table_key(t->db, t->old_name), what[2 * DB_NAME_MAX + 32];
 	struct buf sql = BUF_INIT;
 	struct lockreq_opts lo;
 	int rc;
@@ -652,9 +638,9 @@ static int swap_in(struct restore *rs, const struct rdb *d, struct ms_err *e)
 
 		if (t->skip || strcmp(t->db, d->name))
 			continue;
-		live = qualified(t->db, t->name);
-		old = qualified(t->db, t->old_name);
-		shadow = qualified(t->db, t->load_name);
+		live = restore_table_key(t->db, t->name);
+		old = restore_table_key(t->db, t->old_name);
+		shadow = restore_table_key(t->db, t->load_name);
 		if (t->exists)
 			buf_addf(&sql, "%s%s TO %s, ", sql.len > 13 ? "" : "", live, old);
 		buf_addf(&sql, "%s TO %s, ", shadow, live);

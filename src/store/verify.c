@@ -446,9 +446,8 @@ int backup_dir_open(const char *dir, struct ms_err *e)
 
 		if (err != ENOENT)
 			return ms_fail(e, MS_IO, "cannot open %s: %s", dir, strerror(err));
-		partial = malloc(strlen(dir) + sizeof(".partial"));
+		partial = ms_asprintf("%s.partial", dir);
 		if (partial) {
-			sprintf(partial, "%s.partial", dir);
 			if (stat(partial, &sb) == 0 && S_ISDIR(sb.st_mode)) {
 				ms_fail(e, MS_INCOMPLETE,
 					"%s is an unfinished backup: only %s exists (interrupted or still running)",
