@@ -224,7 +224,7 @@ static int physical_setup(struct backup_args *a, struct ms_err *e)
 		}
 		full = ms_asprintf("%s.%s", p->database, t);
 		if (!full)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		free(t);
 		a->o.filter.tables[i] = full;
 	}

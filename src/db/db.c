@@ -83,7 +83,7 @@ static char *db_write_extra_defaults(const char *extra, struct ms_err *e)
 		buf_addf(&text, "!include %s/.my.cnf\n", getenv("HOME"));
 	buf_addf(&text, "!include %s\n", extra);
 	if (path.failed || text.failed) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto done;
 	}
 	fd = mkstemp(path.data); /* mode 0600 */
@@ -502,7 +502,7 @@ int db_query_value(struct db *db, const char *sql, char **out, struct ms_err *e)
 		*out = strdup(row[0]);
 		if (!*out) {
 			mysql_free_result(r);
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		}
 	}
 	if (r)

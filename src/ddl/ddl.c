@@ -530,7 +530,7 @@ int ddl_run(const struct ddl_opts *o, json_t **report, struct ms_err *e)
 	/* The watcher gives way first; this only bounds a wait it missed. */
 	so.lock_wait_timeout = (double)(int)o->max_stall_s + 2;
 	if (!s) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	if (db_open(&d.exec, o->conn, "ddl", &so, e) || db_open(&d.watch, o->conn, "ddl-watch", NULL, e))

@@ -67,7 +67,7 @@ static int mark_schema_only(struct backup *bk, struct ms_err *e)
 		char *name = ms_asprintf("%s.%s", t->schema, t->name);
 
 		if (!name)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		t->no_data = bk->o->no_data;
 		for (size_t k = 0; k < bk->o->n_schema_only && !t->no_data; k++)
 			t->no_data = !strcmp(bk->o->schema_only[k], name);
@@ -93,7 +93,7 @@ static int build_queues(struct backup *bk, struct ms_err *e)
 {
 	bk->tables = calloc(bk->plan.n_tables + 1, sizeof(*bk->tables));
 	if (!bk->tables)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (size_t i = 0; i < bk->plan.n_tables; i++) {
 		struct table_state *ts = &bk->tables[i];
 		struct dump_table *t = &bk->plan.tables[i];
@@ -103,16 +103,16 @@ static int build_queues(struct backup *bk, struct ms_err *e)
 		ts->chunk_files = calloc(t->n_chunks, sizeof(*ts->chunk_files));
 		ts->chunk_done = calloc(t->n_chunks, sizeof(*ts->chunk_done));
 		if (!ts->chunk_files || !ts->chunk_done)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		if (!t->transactional) {
 			ts->consistency = TABLE_OWN_LOCK;
 			if (add_item(&bk->after, &bk->n_after, i, SIZE_MAX))
-				return ms_fail(e, MS_INTERNAL, "out of memory");
+				return ms_oom(e);
 			continue;
 		}
 		for (size_t c = 0; c < n; c++)
 			if (add_item(&bk->items, &bk->n_items, i, c))
-				return ms_fail(e, MS_INTERNAL, "out of memory");
+				return ms_oom(e);
 	}
 	return 0;
 }
@@ -177,7 +177,7 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 	bool timed_out = false;
 
 	if (!runs)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (unsigned i = 0; i < bk->n_workers; i++) {
 		runs[i].w = &bk->workers[i];
 		runs[i].fn = fn;
@@ -238,7 +238,7 @@ static int write_db_file(struct backup *bk, const char *db, const char *name, co
 	if (!text)
 		return 0;
 	if (!(dir = dump_path_name(db)))
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	snprintf(rel, sizeof(rel), "%s/%s.sql", dir, name);
 	free(dir);
 	if (store_file_create(bk->store, rel, STORE_COMPRESS_NONE, 0, &f, e))
@@ -344,7 +344,7 @@ static int open_workers(struct backup *bk, struct ms_err *e)
 		n = (unsigned)work;
 	bk->workers = calloc(n, sizeof(*bk->workers));
 	if (!bk->workers)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (unsigned i = 0; i < n; i++) {
 		bk->workers[i].index = i;
 		if (backup_worker_open(bk, &bk->workers[i], e))

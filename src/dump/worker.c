@@ -138,7 +138,7 @@ static int dump_definition(struct worker *w, struct table_state *ts, struct ms_e
 	path = table_relpath(ts->t, ".schema.sql");
 	if (!path || !(terminated = ms_asprintf("%s;\n", create))) {
 		free(path);
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	/* The same session settings as data files: zero-date defaults,
@@ -147,7 +147,7 @@ static int dump_definition(struct worker *w, struct table_state *ts, struct ms_e
 	wrapped = ms_asprintf("%s%s%s", rowfmt_file_header(), terminated, rowfmt_file_footer());
 	if (!wrapped) {
 		free(path);
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	if (write_text_file(bk, path, wrapped, &info, e)) {
@@ -200,7 +200,7 @@ static int dump_rows(struct worker *w, struct table_state *ts, size_t chunk, str
 	memset(&rt, 0, sizeof(rt));
 	snprintf(suffix, sizeof(suffix), ".%05zu%s", chunk, ext);
 	if (!(path = table_relpath(t, suffix))) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	if (rowfmt_table_load(&w->db, t->schema, t->name, &rt, e))
@@ -278,7 +278,7 @@ static enum item_result dump_under_hold(struct worker *w, struct table_state *ts
 	if (!qs || !qt) {
 		free(qs);
 		free(qt);
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		return ITEM_FAILED;
 	}
 	watchdog_hold(bk->watchdog, w->db.thread_id, ts->t->schema, ts->t->name);
@@ -383,7 +383,7 @@ static int mark_redo(struct worker *w, struct table_state *ts, size_t idx, const
 	ms_note(bk->o->note, bk->o->ctx, "%s.%s: stepped aside for a session waiting on it (%s); it will be read again in a fresh snapshot",
 	     ts->t->schema, ts->t->name, why->sql_errno == 1412 ? "its definition changed" : "yielded");
 	if (first && queue_after(bk, idx))
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	return 0;
 }
 
@@ -398,7 +398,7 @@ static int dump_after(struct worker *w, size_t idx, struct ms_err *e)
 	int rc = -1;
 
 	if (!qs || !qt) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	for (unsigned attempt = 0; !cancelled(bk); attempt++) {

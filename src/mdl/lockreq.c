@@ -137,7 +137,7 @@ int lockreq_exec(struct db *db, const char *sql, const struct lockreq_opts *o, u
 	else
 		buf_addf(&stmt, "SET STATEMENT max_statement_time = %.3f FOR %s", o->budget_s, sql);
 	if (stmt.failed)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (attempt = 0;; attempt++) {
 		struct lockreq_probe probe;
 

@@ -114,7 +114,7 @@ static int load_server(struct pbackup *pb, struct ms_err *e)
 			       "database `%s`: its name has non-ASCII characters, whose file names mdlsafe does not derive; "
 			       "use the logical backup (mdlsafe backup -B ...)", pb->o->database);
 	pb->db_dir = path_join(pb->datadir, pb->fs_db, "");
-	return pb->db_dir ? 0 : ms_fail(e, MS_INTERNAL, "out of memory");
+	return pb->db_dir ? 0 : ms_oom(e);
 }
 
 static bool file_exists(const char *dir, const char *fs, const char *suffix)
@@ -190,14 +190,14 @@ static int load_tables(struct pbackup *pb, struct ms_err *e)
 		 "ORDER BY TABLE_NAME",
 		 sch ? sch : "''");
 	free(sch);
-	rc = q.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : db_query(&pb->coord, buf_str(&q), &r, e);
+	rc = q.failed ? ms_oom(e) : db_query(&pb->coord, buf_str(&q), &r, e);
 	buf_release(&q);
 	if (rc)
 		return rc;
 	pb->tables = calloc(mysql_num_rows(r) + 1, sizeof(*pb->tables));
 	if (!pb->tables) {
 		mysql_free_result(r);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	while ((row = mysql_fetch_row(r))) {
 		struct ptable *t = &pb->tables[pb->n_tables];
@@ -217,7 +217,7 @@ static int load_tables(struct pbackup *pb, struct ms_err *e)
 		pb->n_tables++;
 		if (!t->name || !t->engine || !t->row_format || !t->create_options) {
 			mysql_free_result(r);
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		}
 		if (!strcmp(row[1], "SEQUENCE")) {
 			t->kind = PHYS_LOGICAL;
@@ -311,7 +311,7 @@ static int freeze_try(struct pbackup *pb, const char *innodb, const char *nontra
 		buf_addf(&sql, "FLUSH TABLES %s FOR EXPORT", innodb);
 		lo.what = "freeze the InnoDB tables";
 		lo.deadline = ms_now();
-		rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : lockreq_exec(&pb->fzx, buf_str(&sql), &lo, NULL, e);
+		rc = sql.failed ? ms_oom(e) : lockreq_exec(&pb->fzx, buf_str(&sql), &lo, NULL, e);
 		if (rc == 0)
 			pb->frozen_at = ms_now();
 	}
@@ -320,7 +320,7 @@ static int freeze_try(struct pbackup *pb, const char *innodb, const char *nontra
 		buf_addf(&sql, "FLUSH TABLES %s WITH READ LOCK", nontrans);
 		lo.what = "freeze the MyISAM/Aria tables";
 		lo.deadline = ms_now();
-		rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : lockreq_exec(&pb->fzr, buf_str(&sql), &lo, NULL, e);
+		rc = sql.failed ? ms_oom(e) : lockreq_exec(&pb->fzr, buf_str(&sql), &lo, NULL, e);
 		if (rc == 0 && !innodb[0])
 			pb->frozen_at = ms_now();
 		if (rc && innodb[0])
@@ -365,7 +365,7 @@ static int freeze(struct pbackup *pb, struct ms_err *e)
 	int rc = -1;
 
 	if (!innodb || !nontrans || !names) {
-		rc = ms_fail(e, MS_INTERNAL, "out of memory");
+		rc = ms_oom(e);
 		goto out;
 	}
 	/* Name who the freeze will wait for before asking for it. */
@@ -526,7 +526,7 @@ static int copy_one(struct pbackup *pb, struct ptable *t, size_t f, const char *
 	int fd, rc = -1;
 
 	if (!src || !rel) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	fd = open(src, O_RDONLY | O_CLOEXEC);
@@ -670,7 +670,7 @@ static int write_definitions(struct pbackup *pb, struct ms_err *e)
 			continue;
 		rel = backup_relpath(pb->o->database, t->name, PHYS_DEFINITION_SUFFIX);
 		if (!rel)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		rc = store_file_create(pb->store, rel, STORE_COMPRESS_NONE, 0, &f, e);
 		free(rel);
 		if (rc)
@@ -727,14 +727,14 @@ static int logical_part(struct pbackup *pb, struct ms_err *e)
 	int rc = -1, fd;
 
 	if (!dir || !schema_only) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	for (size_t i = 0; i < pb->n_tables; i++)
 		if (pb->tables[i].kind != PHYS_LOGICAL) {
 			schema_only[n] = ms_asprintf("%s.%s", pb->o->database, pb->tables[i].name);
 			if (!schema_only[n++]) {
-				ms_fail(e, MS_INTERNAL, "out of memory");
+				ms_oom(e);
 				goto out;
 			}
 		}
@@ -777,7 +777,7 @@ static int logical_part(struct pbackup *pb, struct ms_err *e)
 
 		if (!prefixed) {
 			json_decref(f);
-			ms_fail(e, MS_INTERNAL, "out of memory");
+			ms_oom(e);
 			goto out;
 		}
 		json_object_set_new(f, "path", json_string(prefixed));
@@ -878,7 +878,7 @@ static int write_manifest(struct pbackup *pb, struct ms_err *e)
 	text = json_dumps(m, JSON_INDENT(1));
 	json_decref(m);
 	if (!text)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	rc = store_finalize(pb->store, text, e);
 	free(text);
 	return rc;

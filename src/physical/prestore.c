@@ -119,7 +119,7 @@ static int check_snapshot(struct prestore *ps, struct itable *t, struct ms_err *
 				       "the snapshot and give its data directory with --snapshot-dir", ps->src_db, t->name);
 		p = join3(ps->o->snapshot_dir, t->snap_paths[f], "");
 		if (!p)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		if (stat(p, &sb) != 0 || (unsigned long long)sb.st_size != t->bytes[f]) {
 			ms_fail(e, MS_INCOMPLETE, "%s: %s (the snapshot had %llu bytes while frozen); nothing was sent to the server",
 				p, stat(p, &sb) != 0 ? strerror(errno) : "size differs", t->bytes[f]);
@@ -155,7 +155,7 @@ static int load_manifest(struct prestore *ps, struct ms_err *e)
 	ps->tables = calloc(json_array_size(tables) + 1, sizeof(*ps->tables));
 	ps->external = calloc(json_array_size(tables) + 1, sizeof(*ps->external));
 	if (!ps->tables || !ps->external)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (size_t i = 0; i < json_array_size(tables); i++) {
 		json_t *jt = json_array_get(tables, i);
 		struct itable *t = &ps->tables[ps->n_tables];
@@ -172,7 +172,7 @@ static int load_manifest(struct prestore *ps, struct ms_err *e)
 			return -1;
 		ps->external[ps->n_tables] = join3(ps->src_db, t->name, "");
 		if (!ps->external[ps->n_tables])
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		ps->external[ps->n_tables][strlen(ps->src_db)] = '.';
 		ps->n_tables++;
 	}
@@ -208,7 +208,7 @@ static int check_server(struct prestore *ps, struct db *db, struct ms_err *e)
 				     "the backup's innodb_page_size is %ld and this server's is %s: its tablespaces cannot be "
 				     "imported here; nothing was changed", bpage, row[1]);
 		else if (!(ps->datadir = strdup(row[2])))
-			rc = ms_fail(e, MS_INTERNAL, "out of memory");
+			rc = ms_oom(e);
 	} else if (rc == 0) {
 		rc = ms_fail(e, MS_SERVER, "the server did not say its version and data directory");
 	}
@@ -242,7 +242,7 @@ static int exec_fmt(struct prestore *ps, struct db *db, bool nowait, struct ms_e
 	/* A no-queue try names holders after it returns, so it can use its
 	 * own session; a waiting one would need a second. */
 	lo.probe = nowait ? db : NULL;
-	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : lockreq_exec(db, buf_str(&sql), &lo, NULL, e);
+	rc = sql.failed ? ms_oom(e) : lockreq_exec(db, buf_str(&sql), &lo, NULL, e);
 	buf_release(&sql);
 	return rc;
 }
@@ -278,7 +278,7 @@ static int place(struct prestore *ps, const struct itable *t, size_t f, const ch
 	int in = -1, out = -1, rc = -1;
 
 	if (!src || !dst) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto done;
 	}
 	in = t->paths[f] ? beneath_open_regular(ps->dir_fd, t->paths[f], NULL) : open(src, O_RDONLY | O_CLOEXEC);
@@ -440,7 +440,7 @@ static int import_one(struct prestore *ps, struct db *db, struct itable *t, cons
 	int rc = -1;
 
 	if (!qt)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	def = definition(ps, t, NULL, e);
 	if (!def)
 		goto out;
@@ -490,7 +490,7 @@ static int import_tables(void *ctx, struct db *db, struct ms_err *e)
 		return db_fail(db, e, "selecting the target database");
 	ps->db_dir = join3(ps->datadir, ps->fs_db, "");
 	if (!ps->db_dir)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	if (stat(ps->db_dir, &dirst) != 0)
 		return ms_fail(e, MS_IO, "cannot find the database's directory %s: %s", ps->db_dir, strerror(errno));
 	for (size_t i = 0; i < ps->n_tables; i++) {
@@ -532,7 +532,7 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 	rc = -1;
 	ps.rewrites = json_array();
 	if (!ps.rewrites) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	if (load_manifest(&ps, e) || check_definitions(&ps, e))
@@ -570,7 +570,7 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 	rc = 0;
 	goto out;
 oom:
-	ms_fail(e, MS_INTERNAL, "out of memory");
+	ms_oom(e);
 out:
 	/* <= : a table being planned when a check failed has its name too. */
 	for (size_t i = 0; ps.tables && ps.external && i <= ps.n_tables; i++) {

@@ -278,7 +278,7 @@ static int journal_alloc(const char *path, struct journal **out, struct ms_err *
 		return ms_fail(e, MS_USAGE, "the restore journal path is empty");
 	j = calloc(1, sizeof(*j));
 	if (!j)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	j->fd = -1;
 	if (pthread_mutex_init(&j->write_mu, NULL) != 0) {
 		free(j);
@@ -293,7 +293,7 @@ static int journal_alloc(const char *path, struct journal **out, struct ms_err *
 	j->path = strdup(path);
 	j->dir = dir_of(path);
 	if (!j->path || !j->dir)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	return 0;
 }
 
@@ -600,7 +600,7 @@ int journal_record(struct journal *j, const char *kind, const char *key, struct 
 	item = item_new(kind, klen, key, vlen);
 	if (!item) {
 		free(line);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 
 	pthread_mutex_lock(&j->write_mu);
@@ -614,7 +614,7 @@ int journal_record(struct journal *j, const char *kind, const char *key, struct 
 		pthread_mutex_lock(&j->set_mu);
 		known = set_contains(&j->set, h, kind, klen, key, vlen);
 		if (!known && set_reserve(&j->set) != 0)
-			rc = ms_fail(e, MS_INTERNAL, "out of memory");
+			rc = ms_oom(e);
 		pthread_mutex_unlock(&j->set_mu);
 		/* A known entry is durable already: no second line, no sync. */
 		if (!known && rc == 0 && (rc = journal_append(j, line, len, e)) == 0) {

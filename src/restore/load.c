@@ -64,7 +64,7 @@ static int retarget(struct stmt_stream *s, struct ms_err *e)
 			grow -= step;
 		}
 		if (s->stmt.failed)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		p = s->stmt.data + s->mark_len;
 	}
 	memmove(p + a + n, p + b, len - b);
@@ -148,7 +148,7 @@ static int stream_sink(void *ctx, const void *data, size_t len, struct ms_err *e
 		 * or blank line between statements is dropped), keep the rest. */
 		rest_len = s->stmt.len - next;
 		if (rest_len && !(rest = malloc(rest_len)))
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		if (rest)
 			memcpy(rest, s->stmt.data + next, rest_len);
 		s->stmt.len = next;
@@ -187,7 +187,7 @@ static int stream_init(struct stmt_stream *s, struct restore *rs, struct db *db,
 	if (t && strcmp(t->load_name, t->name))
 		s->target_ident = db_quote_ident(t->load_name);
 	if (s->stmt.failed || (t && strcmp(t->load_name, t->name) && !s->target_ident))
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	s->scan = s->mark_len;
 	rowscan_init(&s->scanner);
 	return 0;
@@ -219,7 +219,7 @@ static int clear_chunk(struct db *db, const struct rtable *t, const struct rchun
 
 	buf_addf(&sql, "DELETE FROM %s%s%s", id ? id : "``", ch->where ? " WHERE " : "", ch->where ? ch->where : "");
 	free(id);
-	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : db_exec(db, buf_str(&sql), e);
+	rc = sql.failed ? ms_oom(e) : db_exec(db, buf_str(&sql), e);
 	buf_release(&sql);
 	return rc;
 }
@@ -332,7 +332,7 @@ int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct
 	if (!mine)
 		return 0;
 	if (!(key = restore_table_key(t->db, t->load_name)))
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	if (journal_has(rs->journal, "keys_added", key)) {
 		free(key);
 		return 0;
@@ -343,7 +343,7 @@ int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct
 	buf_addf(&sql, "ALTER TABLE %s NOWAIT %s", id ? id : "``", t->deferred_keys);
 	free(id);
 	if (sql.failed)
-		rc = ms_fail(e, MS_INTERNAL, "out of memory");
+		rc = ms_oom(e);
 	else if (mysql_select_db(db->mysql, t->db))
 		rc = db_fail(db, e, "selecting the target database");
 	for (unsigned attempt = 0; rc == 0; attempt++) {
@@ -418,7 +418,7 @@ static int collect(void *ctx, const void *data, size_t len, struct ms_err *e)
 	struct buf *b = ctx;
 
 	buf_add(b, data, len);
-	return b->failed ? ms_fail(e, MS_INTERNAL, "out of memory") : 0;
+	return b->failed ? ms_oom(e) : 0;
 }
 
 static int each_statement(struct file_ctx *fc, const char *stmt, size_t len, unsigned line)
@@ -429,7 +429,7 @@ static int each_statement(struct file_ctx *fc, const char *stmt, size_t len, uns
 	if (fc->fn)
 		rc = fc->fn(fc->rs, fc->db, stmt, len, fc->ctx, fc->e);
 	else if (!(sql = strndup(stmt, len)))
-		rc = ms_fail(fc->e, MS_INTERNAL, "out of memory");
+		rc = ms_oom(fc->e);
 	else {
 		rc = db_exec(fc->db, sql, fc->e);
 		free(sql);

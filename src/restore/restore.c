@@ -199,7 +199,7 @@ static int journal_start(struct restore *rs, struct ms_err *e)
 	if (!path || !want) {
 		free(path);
 		json_decref(want);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	if (!rs->o->resume) {
 		rc = journal_create(path, want, &rs->journal, e);
@@ -376,7 +376,7 @@ static int collect_text(void *ctx, const void *data, size_t len, struct ms_err *
 	struct buf *b = ctx;
 
 	buf_add(b, data, len);
-	return b->failed ? ms_fail(e, MS_INTERNAL, "out of memory") : 0;
+	return b->failed ? ms_oom(e) : 0;
 }
 
 /* Reads one SQL file as the restore will run it, without running it:
@@ -463,7 +463,7 @@ static int database_stmt(struct restore *rs, struct db *db, const char *stmt, si
 		 stmt + ob.name.end);
 	free(id);
 	if (sql.failed)
-		rc = ms_fail(e, MS_INTERNAL, "out of memory");
+		rc = ms_oom(e);
 	else if ((rc = restore_rename_check(rs->o, buf_str(&sql), sql.len, restore_no_backslash_escapes(db), NULL, 0,
 					    e)) == 0)
 		rc = db_exec(db, buf_str(&sql), e);
@@ -525,7 +525,7 @@ static int table_run(struct restore *rs, struct db *db, const char *stmt, size_t
 			 stmt + ob.name.end);
 		free(id);
 	}
-	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : db_exec(db, buf_str(&sql), e);
+	rc = sql.failed ? ms_oom(e) : db_exec(db, buf_str(&sql), e);
 	buf_release(&sql);
 	free(deferred);
 	return rc;
@@ -595,7 +595,7 @@ static int create_table(struct restore *rs, struct backup_reader *rd, struct rta
 	int rc;
 
 	if (!key)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	if (journal_has(rs->journal, "table_created", key)) {
 		/* Created by the run we resume: only learn its deferred indexes. */
 		t->created = true;
@@ -658,7 +658,7 @@ static int swap_in(struct restore *rs, const struct rdb *d, struct ms_err *e)
 	lo = restore_lockreq_opts(rs, what);
 	lo.nowait_schema = d->name; /* a RENAME must not be cut off: see lockreq.h */
 	if (sql.failed)
-		rc = ms_fail(e, MS_INTERNAL, "out of memory");
+		rc = ms_oom(e);
 	else if ((rc = restore_rename_check(rs->o, buf_str(&sql), sql.len, false, NULL, 0, e)) == 0)
 		rc = lockreq_exec(&rs->coord, buf_str(&sql), &lo, NULL, e);
 	buf_release(&sql);
@@ -743,7 +743,7 @@ static int load_data(struct restore *rs, struct ms_err *e)
 		n = rs->n_queue ? (unsigned)rs->n_queue : 0;
 	rs->workers = calloc(n + 1, sizeof(*rs->workers));
 	if (!rs->workers)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (unsigned i = 0; i < n; i++) {
 		char role[32];
 		snprintf(role, sizeof(role), "restore-%u", i + 1);

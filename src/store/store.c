@@ -193,7 +193,7 @@ static int paths_split(struct store *st, const char *dir, struct ms_err *e)
 		return ms_fail(e, MS_USAGE, "cannot write a backup as /; name a new directory");
 	st->final_path = strndup(dir, len);
 	if (!st->final_path)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	slash = strrchr(st->final_path, '/');
 	base = slash ? slash + 1 : st->final_path;
 	if (!strcmp(base, ".") || !strcmp(base, ".."))
@@ -215,7 +215,7 @@ static int paths_split(struct store *st, const char *dir, struct ms_err *e)
 	}
 	st->partial_path = str_printf("%s.partial", st->final_path);
 	if (!st->parent_path || !st->partial_path)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	return 0;
 }
 
@@ -467,7 +467,7 @@ int store_open(const char *dir, struct store **out, bool *removed_stale_partial,
 	if (removed_stale_partial)
 		*removed_stale_partial = false;
 	if (!st)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	st->dir_fd = -1;
 	if (pthread_mutex_init(&st->mu, NULL) != 0) {
 		free(st);
@@ -544,7 +544,7 @@ static int create_beneath(struct store *st, const char *relpath, struct ms_err *
 	if (pfd < 0) {
 		err = errno;
 		if (err == ENOMEM)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		if (err == ENOTDIR)
 			return ms_fail(e, MS_INTERNAL, "cannot create %s/%s: a file has the name of one of its directories",
 				       st->partial_path, relpath);
@@ -589,12 +589,12 @@ static int file_setup(struct store_file *f, int level, struct ms_err *e)
 	f->ocap = ZSTD_CStreamOutSize();
 	f->obuf = malloc(f->ocap);
 	if (!f->xxh || !f->obuf || XXH3_64bits_reset(f->xxh) != XXH_OK)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	if (f->compress != STORE_COMPRESS_ZSTD)
 		return 0;
 	f->cctx = ZSTD_createCCtx();
 	if (!f->cctx)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	r = ZSTD_CCtx_setParameter(f->cctx, ZSTD_c_compressionLevel, level);
 	/* See STORE_ZSTD_DEFAULT_LEVEL: fast levels keep their ratio on row
 	 * data only with literal coding on. */
@@ -656,7 +656,7 @@ int store_file_create(struct store *st, const char *relpath, enum store_compress
 		pthread_mutex_lock(&st->mu);
 		st->open_files--;
 		pthread_mutex_unlock(&st->mu);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	f->st = st;
 	f->fd = fd;
@@ -666,7 +666,7 @@ int store_file_create(struct store *st, const char *relpath, enum store_compress
 	if (!f->path) {
 		beneath_unlink(st->dir_fd, relpath, 0);
 		file_free(f);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	if (file_setup(f, level, e) != 0) {
 		store_file_abort(f);
@@ -852,7 +852,7 @@ int store_file_hash(struct store *st, const char *relpath, struct store_file_inf
 		return -1;
 	info->stored_bytes = info->bytes;
 	info->path = strdup(relpath);
-	return info->path ? 0 : ms_fail(e, MS_INTERNAL, "out of memory");
+	return info->path ? 0 : ms_oom(e);
 }
 
 int store_file_open_read(struct store *st, const char *relpath, struct ms_err *e)
