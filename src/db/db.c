@@ -510,17 +510,29 @@ int db_query_value(struct db *db, const char *sql, char **out, struct ms_err *e)
 	return 0;
 }
 
+void buf_add_ident(struct buf *b, const char *ident)
+{
+	buf_addch(b, '`');
+	for (const char *p = ident; *p; p++) {
+		if (*p == '`')
+			buf_addch(b, '`');
+		buf_addch(b, *p);
+	}
+	buf_addch(b, '`');
+}
+
+void buf_add_qualified(struct buf *b, const char *schema, const char *name)
+{
+	buf_add_ident(b, schema);
+	buf_addch(b, '.');
+	buf_add_ident(b, name);
+}
+
 char *db_quote_ident(const char *ident)
 {
 	struct buf b = BUF_INIT;
 
-	buf_addch(&b, '`');
-	for (const char *p = ident; *p; p++) {
-		if (*p == '`')
-			buf_addch(&b, '`');
-		buf_addch(&b, *p);
-	}
-	buf_addch(&b, '`');
+	buf_add_ident(&b, ident);
 	if (b.failed) {
 		buf_release(&b);
 		return NULL;

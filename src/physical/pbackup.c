@@ -269,19 +269,16 @@ static int check_datadir(struct pbackup *pb, struct ms_err *e)
 static char *table_list(struct pbackup *pb, bool innodb)
 {
 	struct buf b = BUF_INIT;
-	char *qs = db_quote_ident(pb->o->database);
 
 	for (size_t i = 0; i < pb->n_tables; i++) {
 		const struct ptable *t = &pb->tables[i];
-		char *qt;
 
 		if (t->kind == PHYS_LOGICAL || (t->kind == PHYS_INNODB) != innodb)
 			continue;
-		qt = db_quote_ident(t->name);
-		buf_addf(&b, "%s%s.%s", b.len ? ", " : "", qs ? qs : "``", qt ? qt : "``");
-		free(qt);
+		if (b.len)
+			buf_adds(&b, ", ");
+		buf_add_qualified(&b, pb->o->database, t->name);
 	}
-	free(qs);
 	if (b.failed) {
 		buf_release(&b);
 		return NULL;

@@ -213,12 +213,12 @@ static int use_db(struct db *db, const char *name, struct ms_err *e)
  * range (or the whole table, when it is one chunk) is emptied first. */
 static int clear_chunk(struct db *db, const struct rtable *t, const struct rchunk *ch, struct ms_err *e)
 {
-	char *id = db_quote_ident(t->load_name);
 	struct buf sql = BUF_INIT;
 	int rc;
 
-	buf_addf(&sql, "DELETE FROM %s%s%s", id ? id : "``", ch->where ? " WHERE " : "", ch->where ? ch->where : "");
-	free(id);
+	buf_adds(&sql, "DELETE FROM ");
+	buf_add_ident(&sql, t->load_name);
+	buf_addf(&sql, "%s%s", ch->where ? " WHERE " : "", ch->where ? ch->where : "");
 	rc = sql.failed ? ms_oom(e) : db_exec(db, buf_str(&sql), e);
 	buf_release(&sql);
 	return rc;
@@ -318,7 +318,7 @@ static int load_chunk(struct rworker *w, struct rchunk *ch, struct ms_err *e)
 
 int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct ms_err *e)
 {
-	char *key, *id;
+	char *key;
 	struct buf sql = BUF_INIT;
 	bool mine;
 	int rc = 0;
@@ -337,11 +337,11 @@ int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct
 		free(key);
 		return 0;
 	}
-	id = db_quote_ident(t->load_name);
 	/* NOWAIT: a session that holds the new table makes the ALTER fail at
 	 * once instead of queueing everyone behind it; retried with backoff. */
-	buf_addf(&sql, "ALTER TABLE %s NOWAIT %s", id ? id : "``", t->deferred_keys);
-	free(id);
+	buf_adds(&sql, "ALTER TABLE ");
+	buf_add_ident(&sql, t->load_name);
+	buf_addf(&sql, " NOWAIT %s", t->deferred_keys);
 	if (sql.failed)
 		rc = ms_oom(e);
 	else if (mysql_select_db(db->mysql, t->db))

@@ -33,10 +33,9 @@ struct objects_ctx {
 static char *drop_sql(const struct sqlsplit_object *ob)
 {
 	struct buf b = BUF_INIT;
-	char *name = db_quote_ident(ob->name.name);
 
-	buf_addf(&b, "DROP %s IF EXISTS %s", sqlsplit_kind_name(ob->kind), name ? name : "``");
-	free(name);
+	buf_addf(&b, "DROP %s IF EXISTS ", sqlsplit_kind_name(ob->kind));
+	buf_add_ident(&b, ob->name.name);
 	return b.failed ? (buf_release(&b), NULL) : buf_detach(&b);
 }
 

@@ -44,13 +44,14 @@ static int optional_file(json_t *files, json_t *obj, const char *key, struct bac
 
 char *restore_table_key(const char *db, const char *name)
 {
-	char *qd = db_quote_ident(db), *qn = db_quote_ident(name), *key = NULL;
+	struct buf b = BUF_INIT;
 
-	if (qd && qn)
-		key = ms_asprintf("%s.%s", qd, qn);
-	free(qd);
-	free(qn);
-	return key;
+	buf_add_qualified(&b, db, name);
+	if (b.failed) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b);
 }
 
 /* Letters, digits and _: the names whose file names are the name itself. */

@@ -453,15 +453,13 @@ static int database_stmt(struct restore *rs, struct db *db, const char *stmt, si
 	const struct rdb *d = ctx;
 	struct sqlsplit_object ob;
 	struct buf sql = BUF_INIT;
-	char *id;
 	int rc;
 
 	if (!sqlsplit_create_object(stmt, len, &ob) || ob.kind != SQLSPLIT_DATABASE)
 		return 0;
-	id = db_quote_ident(d->name);
-	buf_addf(&sql, "CREATE DATABASE IF NOT EXISTS %s %.*s", id ? id : "``", (int)(len - ob.name.end),
-		 stmt + ob.name.end);
-	free(id);
+	buf_adds(&sql, "CREATE DATABASE IF NOT EXISTS ");
+	buf_add_ident(&sql, d->name);
+	buf_addf(&sql, " %.*s", (int)(len - ob.name.end), stmt + ob.name.end);
 	if (sql.failed)
 		rc = ms_oom(e);
 	else if ((rc = restore_rename_check(rs->o, buf_str(&sql), sql.len, restore_no_backslash_escapes(db), NULL, 0,
@@ -474,17 +472,15 @@ static int database_stmt(struct restore *rs, struct db *db, const char *stmt, si
 /* The database, then its sequences: a table's DEFAULT may use one. */
 static int create_database(struct restore *rs, struct backup_reader *rd, const struct rdb *d, struct ms_err *e)
 {
-	char *id;
 	struct buf sql = BUF_INIT;
 	int rc;
 
 	if (d->has_schema) {
 		rc = restore_run_file(rs, &rs->coord, rd, &d->schema, database_stmt, (void *)d, e);
 	} else {
-		id = db_quote_ident(d->name);
-		buf_addf(&sql, "CREATE DATABASE IF NOT EXISTS %s", id ? id : "``");
-		free(id);
-		rc = db_exec(&rs->coord, buf_str(&sql), e);
+		buf_adds(&sql, "CREATE DATABASE IF NOT EXISTS ");
+		buf_add_ident(&sql, d->name);
+		rc = sql.failed ? ms_oom(e) : db_exec(&rs->coord, buf_str(&sql), e);
 		buf_release(&sql);
 	}
 	if (rc == 0 && d->has_sequences)
@@ -499,7 +495,7 @@ static int table_run(struct restore *rs, struct db *db, const char *stmt, size_t
 {
 	struct sqlsplit_object ob;
 	struct buf sql = BUF_INIT;
-	char *deferred = NULL, *id;
+	char *deferred = NULL;
 	int rc;
 
 	if (!sqlsplit_create_object(stmt, len, &ob) || ob.kind != SQLSPLIT_TABLE) {
@@ -520,10 +516,9 @@ static int table_run(struct restore *rs, struct db *db, const char *stmt, size_t
 			free(deferred);
 			return 0;
 		}
-		id = db_quote_ident(t->load_name);
-		buf_addf(&sql, "%.*s%s%.*s", (int)ob.name.start, stmt, id ? id : "``", (int)(len - ob.name.end),
-			 stmt + ob.name.end);
-		free(id);
+		buf_add(&sql, stmt, ob.name.start);
+		buf_add_ident(&sql, t->load_name);
+		buf_add(&sql, stmt + ob.name.end, len - ob.name.end);
 	}
 	rc = sql.failed ? ms_oom(e) : db_exec(db, buf_str(&sql), e);
 	buf_release(&sql);
@@ -550,12 +545,15 @@ static int table_stmt(struct restore *rs, struct db *db, const char *stmt, size_
  * renamed aside): plain, retried on lock timeouts until the deadline. */
 static int drop_aside(struct restore *rs, const char *db, const char *name, struct ms_err *e)
 {
-	char *q = restore_table_key(db, name);
 	struct buf sql = BUF_INIT;
 	int rc;
 
-	buf_addf(&sql, "DROP TABLE IF EXISTS %s", q ? q : "``");
-	free(q);
+	buf_adds(&sql, "DROP TABLE IF EXISTS ");
+	buf_add_qualified(&sql, db, name);
+	if (sql.failed) {
+		buf_release(&sql);
+		return ms_oom(e);
+	}
 	for (unsigned attempt = 0;; attempt++) {
 		rc = db_exec(&rs->coord, buf_str(&sql), e);
 		if (rc == 0 || !lockreq_timed_out(e) || past_deadline(rs))
@@ -569,7 +567,7 @@ static int drop_aside(struct restore *rs, const char *db, const char *name, stru
 /* Moves the live table aside with one bounded RENAME, then drops it. */
 static int replace_existing(struct restore *rs, const struct rtable *t, struct ms_err *e)
 {
-	char *from = restore_table_key(t->db, t->name), *to = restore_table_key(t->db, t->old_name), what[2 * DB_NAME_MAX + 32];
+	char what[2 * DB_NAME_MAX + 32];
 	struct buf sql = BUF_INIT;
 	struct lockreq_opts lo;
 	int rc;
@@ -577,10 +575,11 @@ static int replace_existing(struct restore *rs, const struct rtable *t, struct m
 	snprintf(what, sizeof(what), "replace %s.%s", t->db, t->name);
 	lo = restore_lockreq_opts(rs, what);
 	lo.nowait_schema = t->db; /* a RENAME must not be cut off: see lockreq.h */
-	buf_addf(&sql, "RENAME TABLE %s TO %s", from ? from : "``", to ? to : "``");
-	free(from);
-	free(to);
-	rc = drop_aside(rs, t->db, t->old_name, e);
+	buf_adds(&sql, "RENAME TABLE ");
+	buf_add_qualified(&sql, t->db, t->name);
+	buf_adds(&sql, " TO ");
+	buf_add_qualified(&sql, t->db, t->old_name);
+	rc = sql.failed ? ms_oom(e) : drop_aside(rs, t->db, t->old_name, e);
 	if (rc == 0)
 		rc = lockreq_exec(&rs->coord, buf_str(&sql), &lo, NULL, e);
 	if (rc == 0)
