@@ -489,7 +489,8 @@ static int run_statement(struct ddl *d, struct stmt *s, struct ms_err *e)
 		if (rc == 0)
 			break;
 		/* Our own KILL QUERY, or the lock_wait_timeout backstop. */
-		if (!(w.cancelled && (e->sql_errno == 1317 || e->sql_errno == 1927)) && e->sql_errno != 1205) {
+		if (!(w.cancelled && lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_DDL_CANCELLED)) &&
+		    !lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_DDL)) {
 			ms_fail_context(e, "%.200s", s->sql);
 			break;
 		}

@@ -15,6 +15,7 @@
 #include "dump/rowfmt.h"
 #include "dump/schema.h"
 #include "mdl/inspect.h"
+#include "mdl/lockreq.h"
 #include "util/buf.h"
 #include "util/note.h"
 
@@ -70,15 +71,6 @@ static bool cancelled(struct backup *bk)
 static bool cancelled_ctx(void *bk)
 {
 	return cancelled(bk);
-}
-
-/* Errors that mean "let go of this table and come back later". */
-static bool is_yield_error(unsigned no)
-{
-	return no == 1317 /* interrupted by the watchdog's KILL QUERY */ ||
-	       no == 1205 /* lock_wait_timeout: a DDL holds or waits for it */ ||
-	       no == 1412 /* definition changed after our snapshot began */ ||
-	       no == 1969 /* max_statement_time */;
 }
 
 struct sink_ctx {
@@ -283,21 +275,21 @@ static enum item_result dump_under_hold(struct worker *w, struct table_state *ts
 	}
 	watchdog_hold(bk->watchdog, w->db.thread_id, ts->t->schema, ts->t->name);
 	if (ts->t->transactional && db_exec(&w->db, "SAVEPOINT mdlsafe_table", e)) {
-		res = is_yield_error(e->sql_errno) ? ITEM_YIELDED : ITEM_FAILED;
+		res = lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_YIELD) ? ITEM_YIELDED : ITEM_FAILED;
 		goto out;
 	}
 	/* Take the table's lock first and read the definition under it: the
 	 * rows and the CREATE TABLE then describe the same table. */
 	snprintf(sql, sizeof(sql), "SELECT 1 FROM %s.%s LIMIT 0", qs, qt);
 	if (db_exec(&w->db, sql, e) || (first == 0 && dump_definition(w, ts, e))) {
-		res = is_yield_error(e->sql_errno) ? ITEM_YIELDED : ITEM_FAILED;
+		res = lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_YIELD) ? ITEM_YIELDED : ITEM_FAILED;
 		goto release;
 	}
 	for (size_t c = first; c <= last && res == ITEM_DONE && !ts->t->no_data; c++) {
 		struct store_file_info info;
 		memset(&info, 0, sizeof(info));
 		if (dump_rows(w, ts, c, &info, e))
-			res = is_yield_error(e->sql_errno) ? ITEM_YIELDED : ITEM_FAILED;
+			res = lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_YIELD) ? ITEM_YIELDED : ITEM_FAILED;
 		else
 			record_chunk(bk, ts, c, &info);
 	}
@@ -423,7 +415,7 @@ static int dump_after(struct worker *w, size_t idx, struct ms_err *e)
 			snprintf(sql, sizeof(sql), "SET STATEMENT max_statement_time = %.3f FOR LOCK TABLES %s.%s READ",
 				 bk->o->max_stall_s, qs, qt);
 			if (db_exec(&w->db, sql, e)) {
-				if (!is_yield_error(e->sql_errno))
+				if (!lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_YIELD))
 					goto out;
 				continue;
 			}

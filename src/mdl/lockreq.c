@@ -2,6 +2,7 @@
  * backoff and jitter, that names its blocker when it cannot get through. */
 #include "mdl/lockreq.h"
 
+#include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,26 @@ void lockreq_backoff(double base_s, unsigned attempt, unsigned cap)
 	sleep_s(s * (0.5 + (double)rand() / RAND_MAX));
 }
 
+bool lockreq_retryable(unsigned sql_errno, unsigned set)
+{
+	unsigned cause;
+
+	switch (sql_errno) {
+	case ER_LOCK_WAIT_TIMEOUT: cause = LOCKREQ_WAIT_TIMEOUT; break;
+	case ER_STATEMENT_TIMEOUT: cause = LOCKREQ_STMT_TIMEOUT; break;
+	case ER_QUERY_INTERRUPTED: cause = LOCKREQ_INTERRUPTED; break;
+	case ER_CONNECTION_KILLED: cause = LOCKREQ_CONN_KILLED; break;
+	case ER_LOCK_DEADLOCK: cause = LOCKREQ_DEADLOCK; break;
+	case ER_ERROR_DURING_COMMIT: cause = LOCKREQ_COMMIT_KILLED; break;
+	case ER_TABLE_DEF_CHANGED: cause = LOCKREQ_DEF_CHANGED; break;
+	default: return false;
+	}
+	return (set & cause) != 0;
+}
+
 bool lockreq_timed_out(const struct ms_err *e)
 {
-	return e->sql_errno == 1969 || e->sql_errno == 1205;
+	return lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_LOCK);
 }
 
 static void *probe_main(void *arg)

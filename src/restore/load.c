@@ -224,16 +224,6 @@ static int clear_chunk(struct db *db, const struct rtable *t, const struct rchun
 	return rc;
 }
 
-static bool retryable(const struct ms_err *e)
-{
-	/* Lock wait (metadata or row), deadlock, interrupted by a KILL QUERY.
-	 * 1180 is the watchdog's KILL QUERY landing on a COMMIT: the server
-	 * rolls the transaction back before reporting it (ha_commit_trans's
-	 * error path), so it is retried like any interrupted statement. */
-	return e->sql_errno == 1205 || e->sql_errno == 1213 || e->sql_errno == 1969 || e->sql_errno == 1317 ||
-	       e->sql_errno == 1180;
-}
-
 static int load_chunk_once(struct rworker *w, struct rchunk *ch, bool clear, unsigned long long *committed,
 			   struct ms_err *e)
 {
@@ -293,7 +283,8 @@ static int load_chunk(struct rworker *w, struct rchunk *ch, struct ms_err *e)
 
 	for (unsigned attempt = 0;; attempt++) {
 		rc = load_chunk_once(w, ch, clear, &committed, e);
-		if (rc == 0 || !retryable(e) || attempt + 1 == CHUNK_ATTEMPTS || restore_cancelled(rs))
+		if (rc == 0 || !lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_CHUNK) || attempt + 1 == CHUNK_ATTEMPTS ||
+		    restore_cancelled(rs))
 			break;
 		/* InnoDB rolled back what was not committed; the retry skips
 		 * the committed INSERTs. A non-transactional engine keeps part
@@ -350,7 +341,8 @@ int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct
 		rc = db_exec(db, buf_str(&sql), e);
 		if (rc && e->sql_errno == 1061) /* the run we resume added them before its journal line */
 			rc = 0;
-		if (rc == 0 || !retryable(e) || attempt + 1 == CHUNK_ATTEMPTS || restore_cancelled(rs))
+		if (rc == 0 || !lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_CHUNK) || attempt + 1 == CHUNK_ATTEMPTS ||
+		    restore_cancelled(rs))
 			break;
 		if (attempt % 10 == 0)
 			restore_note(rs, "%s.%s: adding its indexes: %s; retrying", t->db, t->name, e->msg);
