@@ -120,6 +120,7 @@ static int build_queues(struct backup *bk, struct ms_err *e)
 struct phase_run {
 	struct worker *w;
 	void *(*fn)(void *);
+	bool started; /* the thread exists and must be joined */
 	bool done;
 };
 
@@ -174,15 +175,35 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 {
 	struct phase_run *runs = calloc(bk->n_workers, sizeof(*runs));
 	double last_report = 0;
-	bool timed_out = false;
+	bool timed_out = false, start_failed = false;
 
 	if (!runs)
 		return ms_oom(e);
 	for (unsigned i = 0; i < bk->n_workers; i++) {
 		runs[i].w = &bk->workers[i];
 		runs[i].fn = fn;
-		pthread_create(&bk->workers[i].thread, NULL, phase_trampoline, &runs[i]);
 	}
+	for (unsigned i = 0; i < bk->n_workers && !start_failed; i++) {
+		int err = pthread_create(&bk->workers[i].thread, NULL, phase_trampoline, &runs[i]);
+
+		runs[i].started = err == 0;
+		if (err) {
+			struct ms_err te;
+
+			start_failed = true;
+			ms_fail(&te, MS_INTERNAL, "cannot start a backup worker thread: %s; lower --jobs or raise the process limit",
+				strerror(err));
+			backup_fail(bk, &te);
+			interrupt_workers(bk);
+		}
+	}
+	/* A worker that was never started counts as done: the others stop at
+	 * the cancel backup_fail() set. */
+	pthread_mutex_lock(&bk->mu);
+	for (unsigned i = 0; i < bk->n_workers; i++)
+		if (!runs[i].started)
+			runs[i].done = true;
+	pthread_mutex_unlock(&bk->mu);
 	for (;;) {
 		unsigned done = 0;
 		struct timespec until;
@@ -219,7 +240,8 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 		}
 	}
 	for (unsigned i = 0; i < bk->n_workers; i++)
-		pthread_join(bk->workers[i].thread, NULL);
+		if (runs[i].started)
+			pthread_join(bk->workers[i].thread, NULL);
 	free(runs);
 	if (bk->failed) {
 		*e = bk->err;

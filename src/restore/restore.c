@@ -753,9 +753,20 @@ static int load_data(struct restore *rs, struct ms_err *e)
 	}
 	if (start_watchdog(rs, e))
 		return -1;
-	for (unsigned i = 0; i < rs->n_workers; i++)
-		rs->workers[i].started =
-			pthread_create(&rs->workers[i].thread, NULL, restore_worker_main, &rs->workers[i]) == 0;
+	for (unsigned i = 0; i < rs->n_workers; i++) {
+		int err = pthread_create(&rs->workers[i].thread, NULL, restore_worker_main, &rs->workers[i]);
+
+		rs->workers[i].started = err == 0;
+		if (err) {
+			struct ms_err te;
+
+			/* The workers already started stop at the failure. */
+			ms_fail(&te, MS_INTERNAL, "cannot start a restore worker thread: %s; lower --jobs or raise the process limit",
+				strerror(err));
+			restore_fail(rs, &te);
+			break;
+		}
+	}
 	while (!done) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
