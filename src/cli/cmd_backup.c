@@ -8,6 +8,7 @@
 #include "cli/options.h"
 #include "dump/backup.h"
 #include "physical/pbackup.h"
+#include "util/buf.h"
 
 enum {
 	OPT_OUT = 'o',
@@ -221,10 +222,9 @@ static int physical_setup(struct backup_args *a, struct ms_err *e)
 				return ms_fail(e, MS_USAGE, "--tables %s: --physical backs up `%s` only", t, p->database);
 			continue;
 		}
-		full = malloc(strlen(p->database) + strlen(t) + 2);
+		full = ms_asprintf("%s.%s", p->database, t);
 		if (!full)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
-		sprintf(full, "%s.%s", p->database, t);
+			return ms_oom(e);
 		free(t);
 		a->o.filter.tables[i] = full;
 	}

@@ -158,7 +158,7 @@ static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	case OPT_REPLICA: {
 		const char **grown = realloc(a->replicas, (a->on.n_replicas + 1) * sizeof(*grown));
 		if (!grown)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		a->replicas = grown;
 		grown[a->on.n_replicas++] = arg;
 		a->on.replicas = grown;
@@ -276,11 +276,11 @@ static int read_file(struct ddl_args *a, struct ms_err *e)
 		buf_add(&text, chunk, n);
 	fclose(f);
 	if (text.failed)
-		return buf_release(&text), ms_fail(e, MS_INTERNAL, "out of memory");
+		return buf_release(&text), ms_oom(e);
 	rc = sqlsplit_each(text.data ? text.data : "", text.len, add_stmt, &a->o);
 	buf_release(&text);
 	if (rc == -1)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	if (rc < -1)
 		return ms_fail(e, MS_USAGE, "-e %s: a quote or comment is not closed, or a DELIMITER line is bad", a->file);
 	return 0;
@@ -307,7 +307,7 @@ int cmd_ddl(int argc, char **argv)
 		rc = read_file(&a, &e);
 	for (int i = first; rc == 0 && !a.file && i < argc; i++)
 		if (add_stmt(&a.o, argv[i], strlen(argv[i]), 0))
-			rc = ms_fail(&e, MS_INTERNAL, "out of memory");
+			rc = ms_oom(&e);
 	if (rc == 0 && a.o.n_statements == 0)
 		rc = ms_fail(&e, MS_USAGE, "no statement to run: mdlsafe ddl \"ALTER TABLE ...\"; see 'mdlsafe ddl --help'");
 	if (rc == 0 && !a.online &&

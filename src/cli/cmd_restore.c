@@ -106,7 +106,7 @@ static int add_rename(struct restore_opts *o, const char *arg, struct ms_err *e)
 			return ms_fail(e, MS_USAGE, "--rename %s: %.*s is renamed twice", arg, (int)(colon - arg), arg);
 	grown = realloc(o->renames, (o->n_renames + 1) * sizeof(*grown));
 	if (!grown)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	o->renames = grown;
 	grown[o->n_renames].from = strndup(arg, (size_t)(colon - arg));
 	grown[o->n_renames].to = strdup(colon + 1);
@@ -296,12 +296,11 @@ static int check_mode(struct restore_args *a, struct ms_err *e)
 			return ms_fail(e, MS_USAGE, "--tables %s: cannot read the backup's database from %s/manifest.json; give DB.T",
 				       t, a->o.dir);
 		}
-		full = malloc(strlen(db) + strlen(t) + 2);
+		full = ms_asprintf("%s.%s", db, t);
 		if (!full) {
 			json_decref(m);
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		}
-		sprintf(full, "%s.%s", db, t);
 		free(t);
 		a->o.filter.tables[i] = full;
 	}

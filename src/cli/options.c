@@ -60,7 +60,7 @@ static int set_string(char **dst, const char *arg, struct ms_err *e)
 {
 	free(*dst);
 	*dst = strdup(arg);
-	return *dst ? 0 : ms_fail(e, MS_INTERNAL, "out of memory");
+	return *dst ? 0 : ms_oom(e);
 }
 
 static int conn_option(struct db_params *p, int id, char *arg, struct ms_err *e)
@@ -151,7 +151,7 @@ int cli_parse(const struct cli_command_spec *spec, int argc, char **argv, struct
 	int c, rc = 0;
 
 	if (!lo)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (size_t i = 0; i < n_conn; i++)
 		add_long(lo, &n, &conn_opts[i], &sh);
 	for (size_t i = 0; i < n_cmd; i++)
@@ -323,7 +323,7 @@ int cli_read_password(const char *prompt, char **out, struct ms_err *e)
 	line[len] = '\0';
 	*out = strdup(line);
 	memset(line, 0, sizeof(line));
-	return *out ? 0 : ms_fail(e, MS_INTERNAL, "out of memory");
+	return *out ? 0 : ms_oom(e);
 }
 
 void cli_print_line(FILE *f, const char *lead, const char *line)
@@ -349,7 +349,7 @@ int cli_add_str(char ***v, size_t *n, const char *s, struct ms_err *e)
 	if (!grown || !(grown[*n] = strdup(s))) {
 		if (grown)
 			*v = grown;
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	*v = grown;
 	(*n)++;

@@ -83,7 +83,7 @@ static char *db_write_extra_defaults(const char *extra, struct ms_err *e)
 		buf_addf(&text, "!include %s/.my.cnf\n", getenv("HOME"));
 	buf_addf(&text, "!include %s\n", extra);
 	if (path.failed || text.failed) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto done;
 	}
 	fd = mkstemp(path.data); /* mode 0600 */
@@ -502,7 +502,7 @@ int db_query_value(struct db *db, const char *sql, char **out, struct ms_err *e)
 		*out = strdup(row[0]);
 		if (!*out) {
 			mysql_free_result(r);
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		}
 	}
 	if (r)
@@ -510,17 +510,29 @@ int db_query_value(struct db *db, const char *sql, char **out, struct ms_err *e)
 	return 0;
 }
 
+void buf_add_ident(struct buf *b, const char *ident)
+{
+	buf_addch(b, '`');
+	for (const char *p = ident; *p; p++) {
+		if (*p == '`')
+			buf_addch(b, '`');
+		buf_addch(b, *p);
+	}
+	buf_addch(b, '`');
+}
+
+void buf_add_qualified(struct buf *b, const char *schema, const char *name)
+{
+	buf_add_ident(b, schema);
+	buf_addch(b, '.');
+	buf_add_ident(b, name);
+}
+
 char *db_quote_ident(const char *ident)
 {
 	struct buf b = BUF_INIT;
 
-	buf_addch(&b, '`');
-	for (const char *p = ident; *p; p++) {
-		if (*p == '`')
-			buf_addch(&b, '`');
-		buf_addch(&b, *p);
-	}
-	buf_addch(&b, '`');
+	buf_add_ident(&b, ident);
 	if (b.failed) {
 		buf_release(&b);
 		return NULL;

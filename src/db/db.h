@@ -93,6 +93,15 @@ int db_fail(struct db *db, struct ms_err *e, const char *what);
  * identifiers into SQL. */
 char *db_quote_ident(const char *ident);
 
+/* The same quoting appended to a buf being built: on out of memory b->failed
+ * is set (never an empty `` name sent to the server), so a caller checks
+ * b->failed once before running the statement. */
+struct buf;
+void buf_add_ident(struct buf *b, const char *ident);
+
+/* `schema`.`name`, each part through buf_add_ident(). */
+void buf_add_qualified(struct buf *b, const char *schema, const char *name);
+
 /* Escapes `s` as a single-quoted SQL string literal for this connection's
  * character set; caller frees. */
 char *db_quote_string(struct db *db, const char *s);

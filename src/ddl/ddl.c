@@ -17,6 +17,8 @@
 #include "mdl/lockreq.h"
 #include "sql/sql_targets.h"
 #include "util/buf.h"
+#include "util/clock.h"
+#include "util/note.h"
 
 #define POLL_S 0.1
 
@@ -25,20 +27,6 @@ struct ddl {
 	struct db exec, watch;
 	double started, deadline;
 };
-
-static void note(struct ddl *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct ddl *d, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	if (!d->o->note)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	d->o->note(d->o->ctx, line);
-}
 
 /* ---- reading statement heads ------------------------------------------- */
 
@@ -375,7 +363,7 @@ static void kill_by_policy(struct watcher *w)
 										  "user", bs->user ? bs->user : "", "host",
 										  bs->host ? bs->host : "", "transaction_age_seconds",
 										  bs->trx_age_s, "last_statement", bs->info ? bs->info : ""));
-					note(d, "killed session %llu (%s@%s, %s %.0f s in a transaction, last statement: %.80s): "
+					ms_note(d->o->note, d->o->ctx, "killed session %llu (%s@%s, %s %.0f s in a transaction, last statement: %.80s): "
 						"it blocked %s.%s and matches --kill-blockers",
 					     bs->id, bs->user ? bs->user : "", bs->host ? bs->host : "",
 					     bs->command ? bs->command : "", bs->trx_age_s, bs->info ? bs->info : "(none)",
@@ -424,7 +412,7 @@ static void *watcher_main(void *arg)
 		struct ms_err e;
 		double wait = -1;
 		struct timespec until;
-		double t = lockreq_now() + POLL_S;
+		double t = ms_now() + POLL_S;
 		bool stop;
 
 		if (db_query(&d->watch, sql, &r, &e) == 0 && r && (row = mysql_fetch_row(r))) {
@@ -490,7 +478,7 @@ static int attempt(struct ddl *d, struct stmt *s, struct watcher *w, struct ms_e
 static int run_statement(struct ddl *d, struct stmt *s, struct ms_err *e)
 {
 	json_t *kills = json_array();
-	double t0 = lockreq_now(), worst = 0;
+	double t0 = ms_now(), worst = 0;
 	char *last_verdict = NULL;
 	unsigned n;
 	int rc = -1;
@@ -510,15 +498,16 @@ static int run_statement(struct ddl *d, struct stmt *s, struct ms_err *e)
 		if (rc == 0)
 			break;
 		/* Our own KILL QUERY, or the lock_wait_timeout backstop. */
-		if (!(w.cancelled && (e->sql_errno == 1317 || e->sql_errno == 1927)) && e->sql_errno != 1205) {
+		if (!(w.cancelled && lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_DDL_CANCELLED)) &&
+		    !lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_DDL)) {
 			ms_fail_context(e, "%.200s", s->sql);
 			break;
 		}
-		note(d, "attempt %u: %s waited %.0f ms for the lock on %s.%s%s and gave way; in the way: %s", n,
+		ms_note(d->o->note, d->o->ctx, "attempt %u: %s waited %.0f ms for the lock on %s.%s%s and gave way; in the way: %s", n,
 		     sql_stmt_kind_name(s->tg.kind), (w.worst_wait_s > 0 ? w.worst_wait_s : d->o->max_stall_s) * 1000,
 		     s->schema, s->table, w.saw_work ? " at its final step (its work is redone next attempt)" : "",
 		     last_verdict ? last_verdict : "(not visible; run 'mdlsafe locks')");
-		if (lockreq_now() >= d->deadline) {
+		if (ms_now() >= d->deadline) {
 			rc = ms_fail(e, MS_TIMEOUT, "%.200s: --deadline reached after %u attempts; blocked by: %s", s->sql, n,
 				     last_verdict ? last_verdict : "(not visible; run 'mdlsafe locks')");
 			break;
@@ -528,7 +517,7 @@ static int run_statement(struct ddl *d, struct stmt *s, struct ms_err *e)
 	json_object_set_new(s->j, "outcome", json_string(rc == 0 ? "done" : e->status == MS_TIMEOUT ? "deadline" : "error"));
 	json_object_set_new(s->j, "attempts", json_integer(n));
 	json_object_set_new(s->j, "worst_wait_ms", json_real(worst * 1000));
-	json_object_set_new(s->j, "duration_seconds", json_real(lockreq_now() - t0));
+	json_object_set_new(s->j, "duration_seconds", json_real(ms_now() - t0));
 	json_object_set_new(s->j, "blocked_by", last_verdict ? json_string(last_verdict) : json_null());
 	json_object_set_new(s->j, "kills", kills);
 	if (rc)
@@ -546,12 +535,12 @@ int ddl_run(const struct ddl_opts *o, json_t **report, struct ms_err *e)
 	int rc = -1;
 
 	*report = json_object();
-	d.started = lockreq_now();
+	d.started = ms_now();
 	d.deadline = d.started + o->deadline_s;
 	/* The watcher gives way first; this only bounds a wait it missed. */
 	so.lock_wait_timeout = (double)(int)o->max_stall_s + 2;
 	if (!s) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	if (db_open(&d.exec, o->conn, "ddl", &so, e) || db_open(&d.watch, o->conn, "ddl-watch", NULL, e))
@@ -572,7 +561,7 @@ int ddl_run(const struct ddl_opts *o, json_t **report, struct ms_err *e)
 			json_object_set_new(s[i].j, "outcome", json_string("refused"));
 			goto out;
 		}
-		note(&d, "plan: %s on %s.%s, algorithm %s; %zu session%s hold%s it or ha%s a transaction older than %.0f ms",
+		ms_note(d.o->note, d.o->ctx, "plan: %s on %s.%s, algorithm %s; %zu session%s hold%s it or ha%s a transaction older than %.0f ms",
 		     sql_stmt_kind_name(s[i].tg.kind), s[i].schema[0] ? s[i].schema : "-", s[i].table[0] ? s[i].table : "-",
 		     s[i].algorithm, json_array_size(json_object_get(s[i].j, "holders_at_start")),
 		     json_array_size(json_object_get(s[i].j, "holders_at_start")) == 1 ? "" : "s",

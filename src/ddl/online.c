@@ -14,6 +14,7 @@
 #include "ddl/ddl.h"
 #include "mdl/holders.h"
 #include "sql/sql_targets.h"
+#include "util/clock.h"
 
 /* MariaDB allows several triggers per event and FOLLOWS from 10.2.3 on. */
 #define MULTI_TRIGGER_VERSION 100203
@@ -836,7 +837,7 @@ static bool wait_postpone(struct online *s, struct ms_err *e)
 			online_note(s, "cut-over postponed while %s exists (the triggers keep %s current)",
 				    s->o->postpone_file, s->shadow);
 		told = true;
-		if (lockreq_now() >= s->deadline) {
+		if (ms_now() >= s->deadline) {
 			ms_fail(e, MS_TIMEOUT, "--deadline reached while %s postponed the cut-over",
 				s->o->postpone_file);
 			return false;
@@ -868,18 +869,18 @@ static int cut_over(struct run *r, json_t *cut, struct ms_err *e)
 	buf_adds(&b, " TO ");
 	online_add_table(&b, s->schema, s->table);
 	snprintf(what, sizeof(what), "swap %s.%s with %s", s->schema, s->table, s->shadow);
-	t0 = lockreq_now();
+	t0 = ms_now();
 	rc = b.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : bounded(r, buf_str(&b), what, true, &attempts, e);
 	buf_release(&b);
 	json_object_set_new(cut, "attempts", json_integer(attempts));
-	json_object_set_new(cut, "seconds", json_real(lockreq_now() - t0));
+	json_object_set_new(cut, "seconds", json_real(ms_now() - t0));
 	if (rc)
 		return ms_fail_context(e, "cut-over");
 	r->swapped = true;
 	online_note(s,
 		    "cut-over: %s.%s is the new table (%u attempt%s, %.2f s); the "
 		    "old one is %s",
-		    s->schema, s->table, attempts, attempts == 1 ? "" : "s", lockreq_now() - t0, s->old);
+		    s->schema, s->table, attempts, attempts == 1 ? "" : "s", ms_now() - t0, s->old);
 	return move_user_triggers(r, e);
 }
 
@@ -1089,12 +1090,12 @@ static int run_change(struct run *r, json_t *report, struct ms_err *e)
 		if (drop_triggers(r, true, &ce))
 			online_note(s, "could not drop our triggers from %s.%s: %s", s->schema, s->old, ce.msg);
 		if (!o->keep_old) {
-			double t0 = lockreq_now();
+			double t0 = ms_now();
 			if (drop_table(r, s->old, &ce))
 				online_note(s, "could not drop %s.%s: %s; drop it yourself", s->schema, s->old, ce.msg);
 			else
-				online_note(s, "dropped %s.%s in %.2f s", s->schema, s->old, lockreq_now() - t0);
-			json_object_set_new(cut, "drop_old_seconds", json_real(lockreq_now() - t0));
+				online_note(s, "dropped %s.%s in %.2f s", s->schema, s->old, ms_now() - t0);
+			json_object_set_new(cut, "drop_old_seconds", json_real(ms_now() - t0));
 		} else {
 			online_note(s, "kept the old table as %s.%s (--keep-old)", s->schema, s->old);
 		}
@@ -1151,7 +1152,7 @@ int online_run(const struct online_opts *o, json_t **report, struct ms_err *e)
 	s->chunk_rows = 1000;
 	r.kills = json_array();
 	*report = json_object();
-	s->started = lockreq_now();
+	s->started = ms_now();
 	s->deadline = s->started + o->deadline_s;
 	/* Every lock request of ours is bounded by lockreq; this only backs it up. */
 	so.lock_wait_timeout = (double)(int)o->max_stall_s + 2;
@@ -1172,7 +1173,7 @@ int online_run(const struct online_opts *o, json_t **report, struct ms_err *e)
 	json_object_set_new(*report, "copy", s->copy);
 	json_object_set_new(*report, "verify", s->verify);
 	json_object_set_new(*report, "kills", r.kills);
-	json_object_set_new(*report, "seconds", json_real(lockreq_now() - s->started));
+	json_object_set_new(*report, "seconds", json_real(ms_now() - s->started));
 	json_object_set_new(*report, "outcome",
 			    json_string(rc == 0                   ? (o->dry_run ? "dry_run" : "done")
 					: e->status == MS_USAGE   ? "refused"

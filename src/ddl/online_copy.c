@@ -2,6 +2,7 @@
  * the shadow in chunks of the copy key, verified chunk by chunk, with the
  * position kept in a checkpoint table so a crashed run can resume. */
 #include "ddl/online_internal.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,7 +161,7 @@ static unsigned long threads_running(struct online *s)
 
 static void progress(struct online *s, const char *phase, unsigned long long done, double t0, bool paused)
 {
-	struct online_progress p = {phase, done, s->rows_estimated, 0, lockreq_now() - t0, paused};
+	struct online_progress p = {phase, done, s->rows_estimated, 0, ms_now() - t0, paused};
 
 	if (!s->o->progress)
 		return;
@@ -247,7 +248,7 @@ static int throttle(struct online *s, const char *phase, unsigned long long done
 		double lag = 0;
 		const char *lagging = !paused ? lagging_replica(s, &lag) : NULL;
 
-		if (lockreq_now() >= s->deadline)
+		if (ms_now() >= s->deadline)
 			return ms_fail(e, MS_TIMEOUT,
 				       "--deadline reached during the %s after %llu rows; the "
 				       "original table is unchanged",
@@ -305,7 +306,7 @@ static bool row_lock_conflict(struct online *s, const struct ms_err *e, unsigned
 {
 	if (e->sql_errno != 1205 && e->sql_errno != 1213)
 		return false;
-	if (lockreq_now() >= s->deadline)
+	if (ms_now() >= s->deadline)
 		return false;
 	if (tries == 0 || tries % 10 == 0)
 		online_note(s, "a chunk met an application's row lock (%s); trying it again", e->msg);
@@ -389,7 +390,7 @@ static int copy_chunk(struct online *s, char **lower, char **upper, unsigned lon
 
 int online_copy(struct online *s, struct ms_err *e)
 {
-	double t0 = lockreq_now();
+	double t0 = ms_now();
 	unsigned long long at_start = s->rows_copied;
 
 	for (;;) {
@@ -401,7 +402,7 @@ int online_copy(struct online *s, struct ms_err *e)
 
 		if (throttle(s, "copy", s->rows_copied, t0, e))
 			return -1;
-		c0 = lockreq_now();
+		c0 = ms_now();
 		for (unsigned tries = 0;; tries++) {
 			if (next_bound(s, s->last, n, &upper, e) == 0 &&
 			    copy_chunk(s, s->last, upper, &inserted, e) == 0)
@@ -418,7 +419,7 @@ int online_copy(struct online *s, struct ms_err *e)
 			break;
 		}
 		s->rows_copied += n;
-		adapt(s, n, lockreq_now() - c0);
+		adapt(s, n, ms_now() - c0);
 		online_free_key(s->last, s->n_key);
 		s->last = upper;
 		if ((rc = online_checkpoint_save(s, e)))
@@ -427,10 +428,10 @@ int online_copy(struct online *s, struct ms_err *e)
 	}
 	json_object_set_new(s->copy, "rows", json_integer((json_int_t)s->rows_copied));
 	json_object_set_new(s->copy, "chunks", json_integer((json_int_t)s->chunks));
-	json_object_set_new(s->copy, "seconds", json_real(lockreq_now() - t0));
+	json_object_set_new(s->copy, "seconds", json_real(ms_now() - t0));
 	json_object_set_new(s->copy, "rows_per_second",
-			    json_real((double)(s->rows_copied - at_start) / (lockreq_now() - t0 + 1e-9)));
-	online_note(s, "copy: %llu rows in %llu chunks, %.1f s", s->rows_copied, s->chunks, lockreq_now() - t0);
+			    json_real((double)(s->rows_copied - at_start) / (ms_now() - t0 + 1e-9)));
+	online_note(s, "copy: %llu rows in %llu chunks, %.1f s", s->rows_copied, s->chunks, ms_now() - t0);
 	return 0;
 }
 
@@ -525,7 +526,7 @@ static int repair_chunk(struct online *s, char **lower, char **upper, struct ms_
 
 int online_verify(struct online *s, struct ms_err *e)
 {
-	double t0 = lockreq_now();
+	double t0 = ms_now();
 	unsigned long long rows = 0, chunks = 0, repaired = 0;
 	char **lower = NULL;
 	int rc = 0;
@@ -539,7 +540,7 @@ int online_verify(struct online *s, struct ms_err *e)
 
 		if ((rc = throttle(s, "verify", rows, t0, e)))
 			break;
-		c0 = lockreq_now();
+		c0 = ms_now();
 		for (unsigned tries = 0;; tries++) {
 			if ((rc = next_bound(s, lower, n, &upper, e)) == 0 &&
 			    (rc = compare_chunk(s, lower, upper, &same, &in_chunk, e)) == 0)
@@ -570,7 +571,7 @@ int online_verify(struct online *s, struct ms_err *e)
 		}
 		chunks++;
 		rows += in_chunk;
-		adapt(s, n, lockreq_now() - c0);
+		adapt(s, n, ms_now() - c0);
 		online_free_key(lower, s->n_key);
 		lower = upper;
 		progress(s, "verify", rows, t0, false);
@@ -586,12 +587,12 @@ int online_verify(struct online *s, struct ms_err *e)
 	json_object_set_new(s->verify, "rows", json_integer((json_int_t)rows));
 	json_object_set_new(s->verify, "chunks", json_integer((json_int_t)chunks));
 	json_object_set_new(s->verify, "chunks_repaired", json_integer((json_int_t)repaired));
-	json_object_set_new(s->verify, "seconds", json_real(lockreq_now() - t0));
+	json_object_set_new(s->verify, "seconds", json_real(ms_now() - t0));
 	if (rc == 0)
 		online_note(s,
 			    "verify: %llu rows in %llu chunks identical in both tables "
 			    "(%llu chunk%s copied again), %.1f s",
-			    rows, chunks, repaired, repaired == 1 ? "" : "s", lockreq_now() - t0);
+			    rows, chunks, repaired, repaired == 1 ? "" : "s", ms_now() - t0);
 	return rc;
 }
 

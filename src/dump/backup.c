@@ -12,6 +12,9 @@
 #include "dump/rowfmt.h"
 #include "dump/schema.h"
 #include "mdl/inspect.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/note.h"
 #include "util/timespec.h"
 
 json_t *backup_consistency_json(const struct backup *bk)
@@ -30,16 +33,12 @@ json_t *backup_consistency_json(const struct backup *bk)
 static void on_yield(void *ctx, const struct watchdog_yield *y)
 {
 	struct backup *bk = ctx;
-	char line[2 * DB_NAME_MAX + 256];
 
 	pthread_mutex_lock(&bk->mu);
 	bk->yields++;
 	pthread_mutex_unlock(&bk->mu);
-	if (bk->o->note) {
-		snprintf(line, sizeof(line), "%s.%s: session %llu waited %.2f s for it (%.80s): making worker session %lu let go",
-			 y->schema, y->table, y->waiter_id, y->waited_s, y->waiter_statement, y->victim_id);
-		bk->o->note(bk->o->ctx, line);
-	}
+	ms_note(bk->o->note, bk->o->ctx, "%s.%s: session %llu waited %.2f s for it (%.80s): making worker session %lu let go",
+		y->schema, y->table, y->waiter_id, y->waited_s, y->waiter_statement, y->victim_id);
 }
 
 /* Only one backup per server at a time (seed 000 had six overlapping runs). */
@@ -65,11 +64,10 @@ static int mark_schema_only(struct backup *bk, struct ms_err *e)
 {
 	for (size_t i = 0; i < bk->plan.n_tables; i++) {
 		struct dump_table *t = &bk->plan.tables[i];
-		char *name = malloc(strlen(t->schema) + strlen(t->name) + 2);
+		char *name = ms_asprintf("%s.%s", t->schema, t->name);
 
 		if (!name)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
-		sprintf(name, "%s.%s", t->schema, t->name);
+			return ms_oom(e);
 		t->no_data = bk->o->no_data;
 		for (size_t k = 0; k < bk->o->n_schema_only && !t->no_data; k++)
 			t->no_data = !strcmp(bk->o->schema_only[k], name);
@@ -95,7 +93,7 @@ static int build_queues(struct backup *bk, struct ms_err *e)
 {
 	bk->tables = calloc(bk->plan.n_tables + 1, sizeof(*bk->tables));
 	if (!bk->tables)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (size_t i = 0; i < bk->plan.n_tables; i++) {
 		struct table_state *ts = &bk->tables[i];
 		struct dump_table *t = &bk->plan.tables[i];
@@ -105,16 +103,16 @@ static int build_queues(struct backup *bk, struct ms_err *e)
 		ts->chunk_files = calloc(t->n_chunks, sizeof(*ts->chunk_files));
 		ts->chunk_done = calloc(t->n_chunks, sizeof(*ts->chunk_done));
 		if (!ts->chunk_files || !ts->chunk_done)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		if (!t->transactional) {
 			ts->consistency = TABLE_OWN_LOCK;
 			if (add_item(&bk->after, &bk->n_after, i, SIZE_MAX))
-				return ms_fail(e, MS_INTERNAL, "out of memory");
+				return ms_oom(e);
 			continue;
 		}
 		for (size_t c = 0; c < n; c++)
 			if (add_item(&bk->items, &bk->n_items, i, c))
-				return ms_fail(e, MS_INTERNAL, "out of memory");
+				return ms_oom(e);
 	}
 	return 0;
 }
@@ -122,6 +120,7 @@ static int build_queues(struct backup *bk, struct ms_err *e)
 struct phase_run {
 	struct worker *w;
 	void *(*fn)(void *);
+	bool started; /* the thread exists and must be joined */
 	bool done;
 };
 
@@ -156,7 +155,7 @@ static void report_progress(struct backup *bk)
 	pthread_mutex_unlock(&bk->mu);
 	for (size_t i = 0; i < bk->plan.n_tables; i++)
 		p.est_bytes_total += bk->plan.tables[i].est_bytes;
-	p.elapsed_s = lockreq_now() - bk->started_at;
+	p.elapsed_s = ms_now() - bk->started_at;
 	bk->o->progress(bk->o->ctx, &p);
 }
 
@@ -176,15 +175,35 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 {
 	struct phase_run *runs = calloc(bk->n_workers, sizeof(*runs));
 	double last_report = 0;
-	bool timed_out = false;
+	bool timed_out = false, start_failed = false;
 
 	if (!runs)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (unsigned i = 0; i < bk->n_workers; i++) {
 		runs[i].w = &bk->workers[i];
 		runs[i].fn = fn;
-		pthread_create(&bk->workers[i].thread, NULL, phase_trampoline, &runs[i]);
 	}
+	for (unsigned i = 0; i < bk->n_workers && !start_failed; i++) {
+		int err = pthread_create(&bk->workers[i].thread, NULL, phase_trampoline, &runs[i]);
+
+		runs[i].started = err == 0;
+		if (err) {
+			struct ms_err te;
+
+			start_failed = true;
+			ms_fail(&te, MS_INTERNAL, "cannot start a backup worker thread: %s; lower --jobs or raise the process limit",
+				strerror(err));
+			backup_fail(bk, &te);
+			interrupt_workers(bk);
+		}
+	}
+	/* A worker that was never started counts as done: the others stop at
+	 * the cancel backup_fail() set. */
+	pthread_mutex_lock(&bk->mu);
+	for (unsigned i = 0; i < bk->n_workers; i++)
+		if (!runs[i].started)
+			runs[i].done = true;
+	pthread_mutex_unlock(&bk->mu);
 	for (;;) {
 		unsigned done = 0;
 		struct timespec until;
@@ -204,7 +223,7 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 		pthread_mutex_unlock(&bk->mu);
 		if (done == bk->n_workers)
 			break;
-		if (!timed_out && bk->o->timeout_s > 0 && lockreq_now() - bk->started_at > bk->o->timeout_s) {
+		if (!timed_out && bk->o->timeout_s > 0 && ms_now() - bk->started_at > bk->o->timeout_s) {
 			struct ms_err te;
 			/* Say who is in the way before giving up. */
 			char *now = mdl_verdict_now(&bk->coord);
@@ -215,13 +234,14 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 			interrupt_workers(bk);
 			timed_out = true;
 		}
-		if (lockreq_now() - last_report >= 1.0) {
+		if (ms_now() - last_report >= 1.0) {
 			report_progress(bk);
-			last_report = lockreq_now();
+			last_report = ms_now();
 		}
 	}
 	for (unsigned i = 0; i < bk->n_workers; i++)
-		pthread_join(bk->workers[i].thread, NULL);
+		if (runs[i].started)
+			pthread_join(bk->workers[i].thread, NULL);
 	free(runs);
 	if (bk->failed) {
 		*e = bk->err;
@@ -240,7 +260,7 @@ static int write_db_file(struct backup *bk, const char *db, const char *name, co
 	if (!text)
 		return 0;
 	if (!(dir = dump_path_name(db)))
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	snprintf(rel, sizeof(rel), "%s/%s.sql", dir, name);
 	free(dir);
 	if (store_file_create(bk->store, rel, STORE_COMPRESS_NONE, 0, &f, e))
@@ -325,7 +345,7 @@ static int finalize(struct backup *bk, struct ms_err *e)
 		json_decref(db_files);
 		return -1;
 	}
-	bk->finished_at = lockreq_now();
+	bk->finished_at = ms_now();
 	m = backup_manifest(bk, db_files);
 	json_decref(db_files);
 	text = m ? json_dumps(m, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
@@ -346,7 +366,7 @@ static int open_workers(struct backup *bk, struct ms_err *e)
 		n = (unsigned)work;
 	bk->workers = calloc(n, sizeof(*bk->workers));
 	if (!bk->workers)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (unsigned i = 0; i < n; i++) {
 		bk->workers[i].index = i;
 		if (backup_worker_open(bk, &bk->workers[i], e))
@@ -423,7 +443,7 @@ int backup_run(const struct backup_opts *o, json_t **summary, struct ms_err *e)
 	bk.o = o;
 	pthread_mutex_init(&bk.mu, NULL);
 	pthread_cond_init(&bk.changed, NULL);
-	bk.started_at = lockreq_now();
+	bk.started_at = ms_now();
 	*summary = NULL;
 	if (store_open(o->dir, &bk.store, &stale, e))
 		goto out;
@@ -466,22 +486,17 @@ int backup_run(const struct backup_opts *o, json_t **summary, struct ms_err *e)
 	}
 	/* The data is sound either way, but whoever relies on the budget must
 	 * know if it was not watched. */
-	if (bk.watchdog && watchdog_poll_errors(bk.watchdog) && o->note) {
-		char line[128];
-		snprintf(line, sizeof(line), "warning: the watchdog failed %u polls (it reconnected); the stall budget may not have been kept",
-			 watchdog_poll_errors(bk.watchdog));
-		o->note(o->ctx, line);
-	}
+	if (bk.watchdog && watchdog_poll_errors(bk.watchdog))
+		ms_note(o->note, o->ctx,
+			"warning: the watchdog failed %u polls (it reconnected); the stall budget may not have been kept",
+			watchdog_poll_errors(bk.watchdog));
 	{
 		struct watchdog *wd = bk.watchdog;
 		struct ms_err we;
 		bk.watchdog = NULL;
-		if (watchdog_stop(wd, &we) && o->note) {
-			char line[900];
-			snprintf(line, sizeof(line), "warning: %s; the stall budget was not watched for part of the run (the data is complete)",
-				 we.msg);
-			o->note(o->ctx, line);
-		}
+		if (watchdog_stop(wd, &we))
+			ms_note(o->note, o->ctx,
+				"warning: %s; the stall budget was not watched for part of the run (the data is complete)", we.msg);
 	}
 	if (finalize(&bk, e))
 		goto out;

@@ -9,6 +9,7 @@
 #include "dump/backup_internal.h"
 #include "mdl/inspect.h"
 #include "mdl/lockreq.h"
+#include "util/clock.h"
 
 #define STAGE_ATTEMPTS 8
 
@@ -73,7 +74,7 @@ static void probe_discard(struct lockreq_probe *p)
 
 static bool past_deadline(struct backup *bk)
 {
-	return bk->o->timeout_s > 0 && lockreq_now() - bk->started_at > bk->o->timeout_s;
+	return bk->o->timeout_s > 0 && ms_now() - bk->started_at > bk->o->timeout_s;
 }
 
 /*
@@ -131,12 +132,12 @@ int backup_consistent_point(struct backup *bk, struct ms_err *e)
 			lockreq_probe_start(&probe, &bk->workers[0].db, bk->o->max_stall_s / 2);
 		}
 		if (stage(bk, "START", e) == 0) {
-			t0 = lockreq_now();
+			t0 = ms_now();
 			if (stage(bk, "BLOCK_COMMIT", e) == 0) {
 				int rc;
 				/* Waiting for BLOCK_COMMIT already holds back new commits;
 				 * both figures go in the manifest. */
-				bk->block_commit_wait_ms = (lockreq_now() - t0) * 1000.0;
+				bk->block_commit_wait_ms = (ms_now() - t0) * 1000.0;
 				rc = open_snapshots(bk, e);
 				if (rc == 0 && (end_read = read_binlog_end(bk, e)) < 0)
 					rc = -1;
@@ -147,7 +148,7 @@ int backup_consistent_point(struct backup *bk, struct ms_err *e)
 					*e = end_err;
 					rc = -1;
 				}
-				bk->commit_block_ms = (lockreq_now() - t0) * 1000.0;
+				bk->commit_block_ms = (ms_now() - t0) * 1000.0;
 				probe_discard(&probe);
 				/* Without the privilege to read the binlog's end, the
 				 * snapshot remembers its position: read it after commits

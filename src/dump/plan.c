@@ -216,7 +216,7 @@ static int chunk_by_range(struct db *db, struct dump_table *t, unsigned long lon
 	int rc = 0;
 
 	if (!qs || !qt || !qk) {
-		rc = ms_fail(e, MS_INTERNAL, "out of memory");
+		rc = ms_oom(e);
 		goto out;
 	}
 	/* Bounded: behind a pending DDL this gives up after lock_wait_timeout
@@ -226,7 +226,7 @@ static int chunk_by_range(struct db *db, struct dump_table *t, unsigned long lon
 	    !row[0] || !row[1])
 		goto out;
 	if (dump_plan_split_range(t, qk, row[0], row[1], n))
-		rc = ms_fail(e, MS_INTERNAL, "out of memory");
+		rc = ms_oom(e);
 out:
 	if (r)
 		mysql_free_result(r);
@@ -256,7 +256,7 @@ static int plan_add_table(struct db *db, struct dump_plan *p, MYSQL_ROW row, uns
 	struct dump_table *grown = realloc(p->tables, (p->n_tables + 1) * sizeof(*grown)), *t;
 
 	if (!grown)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	p->tables = grown;
 	t = &grown[p->n_tables++];
 	memset(t, 0, sizeof(*t));
@@ -267,14 +267,14 @@ static int plan_add_table(struct db *db, struct dump_plan *p, MYSQL_ROW row, uns
 	t->est_rows = row[3] ? strtoull(row[3], NULL, 10) : 0;
 	t->est_bytes = row[4] ? strtoull(row[4], NULL, 10) : 0;
 	if (!t->schema || !t->name || !t->engine)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	if (t->transactional && chunks_wanted(t, chunk_rows, chunk_bytes) > 1) {
 		t->pk = single_int_pk(db, t->schema, t->name, e);
 		if (t->pk && chunk_by_range(db, t, chunks_wanted(t, chunk_rows, chunk_bytes), e))
 			return -1;
 	}
 	if (t->n_chunks == 0 && add_chunk(t, NULL))
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	return 0;
 }
 
@@ -296,14 +296,14 @@ int dump_plan_load(struct db *db, const struct dump_filter *f, unsigned long lon
 		if (!dump_filter_selects(f, row[0], row[1]))
 			continue;
 		if (strlist_add(&p->databases, &p->n_databases, row[0])) {
-			rc = ms_fail(e, MS_INTERNAL, "out of memory");
+			rc = ms_oom(e);
 			break;
 		}
 		if (dump_filter_excludes(f, row[0], row[1])) {
 			char full[2 * DB_NAME_MAX + 2];
 			snprintf(full, sizeof(full), "%s.%s", row[0], row[1]);
 			if (strlist_add(&p->excluded, &p->n_excluded, full))
-				rc = ms_fail(e, MS_INTERNAL, "out of memory");
+				rc = ms_oom(e);
 			continue;
 		}
 		/* A sequence is written with its database's objects; it only
@@ -317,7 +317,7 @@ int dump_plan_load(struct db *db, const struct dump_filter *f, unsigned long lon
 	/* Databases named with -B but holding no table still get their schema. */
 	for (size_t i = 0; rc == 0 && i < f->n_dbs; i++)
 		if (strlist_add(&p->databases, &p->n_databases, f->dbs[i]))
-			rc = ms_fail(e, MS_INTERNAL, "out of memory");
+			rc = ms_oom(e);
 	if (rc)
 		dump_plan_release(p);
 	return rc;

@@ -116,7 +116,7 @@ static int table_add_row(struct rowfmt_table *t, MYSQL_ROW row, struct ms_err *e
 			       t->schema, t->name);
 	c->name = strdup(row[0]);
 	if (!c->name)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	t->n_cols++;
 	if (column_is_generated(row[3], row[4])) {
 		c->kind = ROWFMT_SKIP;
@@ -130,7 +130,7 @@ static int table_add_row(struct rowfmt_table *t, MYSQL_ROW row, struct ms_err *e
 				       t->schema, t->name, c->name, row[2]);
 		c->charset = strdup(row[2]);
 		if (!c->charset)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 	}
 	t->n_dumped++;
 	return 0;
@@ -151,14 +151,14 @@ int rowfmt_table_load(struct db *db, const char *schema, const char *table,
 	qs = db_quote_string(db, schema);
 	qt = db_quote_string(db, table);
 	if (!t->schema || !t->name || !qs || !qt) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto done;
 	}
 	buf_addf(&sql, "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, GENERATION_EXPRESSION, EXTRA "
 		       "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
 		       "ORDER BY ORDINAL_POSITION", qs, qt);
 	if (sql.failed) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto done;
 	}
 	if (db_query(db, sql.data, &res, e))
@@ -169,7 +169,7 @@ int rowfmt_table_load(struct db *db, const char *schema, const char *table,
 	}
 	t->cols = calloc((size_t)mysql_num_rows(res), sizeof(*t->cols));
 	if (!t->cols) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto done;
 	}
 	while ((row = mysql_fetch_row(res)))
@@ -508,7 +508,7 @@ int rowfmt_writer_begin(struct rowfmt_writer **wp, const struct rowfmt_table *t,
 		if (w)
 			free(w->dumped);
 		free(w);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	w->t = t;
 	w->max_stmt = max_statement_bytes ? max_statement_bytes : ROWFMT_DEFAULT_STATEMENT;
@@ -538,7 +538,7 @@ int rowfmt_writer_begin(struct rowfmt_writer **wp, const struct rowfmt_table *t,
 		free(w->dumped);
 		free(w->kinds);
 		free(w);
-		return oom ? ms_fail(e, MS_INTERNAL, "out of memory")
+		return oom ? ms_oom(e)
 			   : ms_fail(e, MS_INTERNAL, "table %s.%s: n_dumped does not match its columns",
 				     t->schema, t->name);
 	}
@@ -797,7 +797,7 @@ int rowfmt_dump(struct db *db, const struct rowfmt_table *t, const char *where, 
 
 	*rows = 0;
 	if (!sql)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	if (sink(ctx, rowfmt_file_header(), strlen(rowfmt_file_header()), e) ||
 	    rowfmt_writer_begin(&wr, t, 0, sink, ctx, e) || db_stream(db, sql, &res, e))
 		goto out;

@@ -52,7 +52,7 @@ static void add_comment(struct buf *b, const char *kind, const char *name, const
 
 static int oom(struct ms_err *e)
 {
-	return ms_fail(e, MS_INTERNAL, "out of memory");
+	return ms_oom(e);
 }
 
 static int field_index(MYSQL_RES *r, const char *name)

@@ -15,6 +15,9 @@
 #include "dump/rowfmt.h"
 #include "dump/schema.h"
 #include "mdl/inspect.h"
+#include "mdl/lockreq.h"
+#include "util/buf.h"
+#include "util/note.h"
 
 #define REDO_ATTEMPTS 30
 
@@ -68,15 +71,6 @@ static bool cancelled(struct backup *bk)
 static bool cancelled_ctx(void *bk)
 {
 	return cancelled(bk);
-}
-
-/* Errors that mean "let go of this table and come back later". */
-static bool is_yield_error(unsigned no)
-{
-	return no == 1317 /* interrupted by the watchdog's KILL QUERY */ ||
-	       no == 1205 /* lock_wait_timeout: a DDL holds or waits for it */ ||
-	       no == 1412 /* definition changed after our snapshot began */ ||
-	       no == 1969 /* max_statement_time */;
 }
 
 struct sink_ctx {
@@ -134,22 +128,20 @@ static int dump_definition(struct worker *w, struct table_state *ts, struct ms_e
 	    schema_table_triggers(&w->db, ts->t->schema, ts->t->name, &triggers, e))
 		goto out;
 	path = table_relpath(ts->t, ".schema.sql");
-	if (!path || !(terminated = malloc(strlen(create) + 3))) {
+	if (!path || !(terminated = ms_asprintf("%s;\n", create))) {
 		free(path);
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
-	sprintf(terminated, "%s;\n", create);
 	/* The same session settings as data files: zero-date defaults,
 	 * foreign keys to tables not yet created, utf8mb4 names. */
 	free(wrapped);
-	wrapped = malloc(strlen(rowfmt_file_header()) + strlen(terminated) + strlen(rowfmt_file_footer()) + 1);
+	wrapped = ms_asprintf("%s%s%s", rowfmt_file_header(), terminated, rowfmt_file_footer());
 	if (!wrapped) {
 		free(path);
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
-	sprintf(wrapped, "%s%s%s", rowfmt_file_header(), terminated, rowfmt_file_footer());
 	if (write_text_file(bk, path, wrapped, &info, e)) {
 		free(path);
 		goto out;
@@ -200,7 +192,7 @@ static int dump_rows(struct worker *w, struct table_state *ts, size_t chunk, str
 	memset(&rt, 0, sizeof(rt));
 	snprintf(suffix, sizeof(suffix), ".%05zu%s", chunk, ext);
 	if (!(path = table_relpath(t, suffix))) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	if (rowfmt_table_load(&w->db, t->schema, t->name, &rt, e))
@@ -278,26 +270,26 @@ static enum item_result dump_under_hold(struct worker *w, struct table_state *ts
 	if (!qs || !qt) {
 		free(qs);
 		free(qt);
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		return ITEM_FAILED;
 	}
 	watchdog_hold(bk->watchdog, w->db.thread_id, ts->t->schema, ts->t->name);
 	if (ts->t->transactional && db_exec(&w->db, "SAVEPOINT mdlsafe_table", e)) {
-		res = is_yield_error(e->sql_errno) ? ITEM_YIELDED : ITEM_FAILED;
+		res = lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_YIELD) ? ITEM_YIELDED : ITEM_FAILED;
 		goto out;
 	}
 	/* Take the table's lock first and read the definition under it: the
 	 * rows and the CREATE TABLE then describe the same table. */
 	snprintf(sql, sizeof(sql), "SELECT 1 FROM %s.%s LIMIT 0", qs, qt);
 	if (db_exec(&w->db, sql, e) || (first == 0 && dump_definition(w, ts, e))) {
-		res = is_yield_error(e->sql_errno) ? ITEM_YIELDED : ITEM_FAILED;
+		res = lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_YIELD) ? ITEM_YIELDED : ITEM_FAILED;
 		goto release;
 	}
 	for (size_t c = first; c <= last && res == ITEM_DONE && !ts->t->no_data; c++) {
 		struct store_file_info info;
 		memset(&info, 0, sizeof(info));
 		if (dump_rows(w, ts, c, &info, e))
-			res = is_yield_error(e->sql_errno) ? ITEM_YIELDED : ITEM_FAILED;
+			res = lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_YIELD) ? ITEM_YIELDED : ITEM_FAILED;
 		else
 			record_chunk(bk, ts, c, &info);
 	}
@@ -364,20 +356,6 @@ static int queue_after(struct backup *bk, size_t table)
 	return rc;
 }
 
-static void note(struct backup *bk, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct backup *bk, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	if (!bk->o->note)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	bk->o->note(bk->o->ctx, line);
-}
-
 /* The snapshot read of this table was given up: read it whole, later. */
 static int mark_redo(struct worker *w, struct table_state *ts, size_t idx, const struct ms_err *why, struct ms_err *e)
 {
@@ -394,10 +372,10 @@ static int mark_redo(struct worker *w, struct table_state *ts, size_t idx, const
 	ts->redo = true;
 	ts->consistency = TABLE_AFTER_DDL;
 	pthread_mutex_unlock(&bk->mu);
-	note(bk, "%s.%s: stepped aside for a session waiting on it (%s); it will be read again in a fresh snapshot",
+	ms_note(bk->o->note, bk->o->ctx, "%s.%s: stepped aside for a session waiting on it (%s); it will be read again in a fresh snapshot",
 	     ts->t->schema, ts->t->name, why->sql_errno == 1412 ? "its definition changed" : "yielded");
 	if (first && queue_after(bk, idx))
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	return 0;
 }
 
@@ -412,7 +390,7 @@ static int dump_after(struct worker *w, size_t idx, struct ms_err *e)
 	int rc = -1;
 
 	if (!qs || !qt) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	for (unsigned attempt = 0; !cancelled(bk); attempt++) {
@@ -437,7 +415,7 @@ static int dump_after(struct worker *w, size_t idx, struct ms_err *e)
 			snprintf(sql, sizeof(sql), "SET STATEMENT max_statement_time = %.3f FOR LOCK TABLES %s.%s READ",
 				 bk->o->max_stall_s, qs, qt);
 			if (db_exec(&w->db, sql, e)) {
-				if (!is_yield_error(e->sql_errno))
+				if (!lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_YIELD))
 					goto out;
 				continue;
 			}

@@ -16,9 +16,10 @@
 #include "ddl/policy.h"
 #include "mdl/graph.h"
 #include "mdl/inspect.h"
-#include "mdl/lockreq.h"
 #include "sql/sql_targets.h"
 #include "util/buf.h"
+#include "util/clock.h"
+#include "util/note.h"
 
 struct pile {
 	char *object;              /* `db`.`t`, the event's key */
@@ -48,24 +49,6 @@ struct guard {
 	unsigned long long kills_ddl, kills_idle, would_kill;
 	bool seen_any;
 };
-
-static double now(void)
-{
-	return lockreq_now();
-}
-
-static void say(struct guard *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct guard *g, const char *fmt, ...)
-{
-	char line[1200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (g->o->say)
-		g->o->say(g->o->ctx, line);
-}
 
 /* One JSON line per event; flushed so a tail -f sees it at once. */
 static void log_event(struct guard *g, const char *event, json_t *fields)
@@ -112,7 +95,7 @@ static void write_metrics(struct guard *g)
 {
 	const char *path = g->o->metrics_file;
 	struct buf b = BUF_INIT, tmp = BUF_INIT;
-	double open_s = 0, t = now();
+	double open_s = 0, t = ms_now();
 	FILE *f = NULL;
 	int fd;
 
@@ -175,10 +158,10 @@ static struct pile *pile_find(struct guard *g, const char *object)
 static void pile_close(struct guard *g, size_t i, const char *why)
 {
 	struct pile *p = &g->piles[i];
-	double dur = now() - p->started;
+	double dur = ms_now() - p->started;
 
 	g->pileup_seconds += dur;
-	say(g, "pile-up on %s ended (%s) after %.1f s; up to %u sessions waited", p->object, why, dur, p->max_waiting);
+	ms_note(g->o->say, g->o->ctx, "pile-up on %s ended (%s) after %.1f s; up to %u sessions waited", p->object, why, dur, p->max_waiting);
 	log_event(g, "pileup_close", json_pack("{s:s, s:s, s:f, s:I, s:O, s:O, s:O}", "object", p->object, "reason", why,
 					       "duration_seconds", dur, "max_waiting", (json_int_t)p->max_waiting,
 					       "root_blockers", p->roots, "heads", p->heads, "actions", p->actions));
@@ -234,7 +217,7 @@ static void act(struct guard *g, struct pile *p, const struct mdl_session *s, bo
 			result = e.msg;
 		}
 	}
-	say(g, "pile-up on %s: %s session %llu (%s@%s, %.80s): %s", p->object, reason, s->id, s->user ? s->user : "",
+	ms_note(g->o->say, g->o->ctx, "pile-up on %s: %s session %llu (%s@%s, %.80s): %s", p->object, reason, s->id, s->user ? s->user : "",
 	    s->host ? s->host : "", s->info ? s->info : (s->command ? s->command : ""), result);
 	json_t *a = json_pack("{s:s, s:s, s:o, s:s}", "action", query_only ? "kill_query" : "kill", "reason", reason,
 			      "session", session_json(s), "result", result);
@@ -321,7 +304,7 @@ static void open_pile(struct guard *g, const char *object, const struct mdl_snap
 	memset(p, 0, sizeof(*p));
 	p->object = strdup(object);
 	p->started = snap->taken_at - ow->oldest_wait_s;
-	p->opened = now();
+	p->opened = ms_now();
 	p->roots = json_array();
 	p->heads = json_array();
 	p->actions = json_array();
@@ -338,7 +321,7 @@ static void open_pile(struct guard *g, const char *object, const struct mdl_snap
 		json_array_append_new(p->heads, session_json(&snap->sessions[ow->heads[h].session]));
 	g->pileups_total++;
 	g->seen_any = true;
-	say(g, "pile-up on %s: %zu waiting, oldest %.1f s; %s", object, ow->n_heads + ow->n_queued, ow->oldest_wait_s,
+	ms_note(g->o->say, g->o->ctx, "pile-up on %s: %zu waiting, oldest %.1f s; %s", object, ow->n_heads + ow->n_queued, ow->oldest_wait_s,
 	    verdict ? verdict : "");
 	log_event(g, "pileup_open", json_pack("{s:s, s:f, s:I, s:O, s:O, s:s}", "object", object, "oldest_wait_seconds",
 					      ow->oldest_wait_s, "waiting", (json_int_t)(ow->n_heads + ow->n_queued),
@@ -356,10 +339,10 @@ static int poll_once(struct guard *g, struct ms_err *e)
 
 	/* What the server offers changes rarely (an instrument switched on):
 	 * look again once a minute, not every poll. */
-	if (now() - g->probed_at >= 60) {
+	if (ms_now() - g->probed_at >= 60) {
 		if (mdl_inspect_probe(&g->db, &g->caps, e) || mdl_inspect_require(&g->db, &g->caps, e))
 			return -1;
-		g->probed_at = now();
+		g->probed_at = ms_now();
 	}
 	if (mdl_inspect_load(&g->db, &io, &snap, e))
 		return -1;
@@ -404,10 +387,10 @@ static int poll_once(struct guard *g, struct ms_err *e)
 
 static void nap(struct guard *g, double s)
 {
-	double until = now() + s;
+	double until = ms_now() + s;
 
-	while (!*g->o->stop && now() < until) {
-		double left = until - now();
+	while (!*g->o->stop && ms_now() < until) {
+		double left = until - ms_now();
 		struct timespec ts;
 		if (left > 0.2)
 			left = 0.2;
@@ -447,19 +430,19 @@ int guard_run(const struct guard_opts *o, struct ms_err *e)
 		ddl_policies_release(&g.safety);
 		return -1;
 	}
-	g.probed_at = now();
+	g.probed_at = ms_now();
 	log_event(&g, "start", json_pack("{s:f, s:f, s:b, s:f, s:b}", "interval_ms", o->interval_s * 1000, "max_stall_ms",
 					 o->max_stall_s * 1000, "kill_waiting_ddl", o->kill_waiting_ddl,
 					 "kill_idle_blockers_seconds", o->kill_idle_s, "dry_run", o->dry_run));
 	while (!*o->stop) {
-		double t0 = now();
+		double t0 = ms_now();
 		struct ms_err pe;
 
 		if (!g.connected) {
 			if (connect_guard(&g, &pe) == 0) {
 				g.reconnects++;
-				say(&g, "reconnected after %.1f s without a connection", now() - lost_at);
-				log_event(&g, "reconnected", json_pack("{s:f}", "gap_seconds", now() - lost_at));
+				ms_note(g.o->say, g.o->ctx, "reconnected after %.1f s without a connection", ms_now() - lost_at);
+				log_event(&g, "reconnected", json_pack("{s:f}", "gap_seconds", ms_now() - lost_at));
 				backoff = 0.5;
 			} else {
 				write_metrics(&g);
@@ -472,8 +455,8 @@ int guard_run(const struct guard_opts *o, struct ms_err *e)
 			/* Lost connection, server restart: log the gap, keep going. */
 			db_close(&g.db);
 			g.connected = false;
-			lost_at = now();
-			say(&g, "lost the connection (%s); reconnecting with backoff", pe.msg);
+			lost_at = ms_now();
+			ms_note(g.o->say, g.o->ctx, "lost the connection (%s); reconnecting with backoff", pe.msg);
 			log_event(&g, "disconnected", json_pack("{s:s}", "error", pe.msg));
 			for (size_t i = g.n_piles; i-- > 0;)
 				pile_close(&g, i, "connection lost");
@@ -488,7 +471,7 @@ int guard_run(const struct guard_opts *o, struct ms_err *e)
 		write_metrics(&g);
 		if (o->once)
 			break;
-		nap(&g, o->interval_s - (now() - t0));
+		nap(&g, o->interval_s - (ms_now() - t0));
 	}
 	for (size_t i = g.n_piles; i-- > 0;)
 		pile_close(&g, i, "guard stopped");

@@ -223,7 +223,7 @@ static int load_row_waits(struct db *db, struct mdl_snapshot *s, struct ms_err *
 		struct mdl_row_wait *grown = realloc(s->row_waits, (s->n_row_waits + 1) * sizeof(*grown));
 		if (!grown) {
 			mysql_free_result(r);
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		}
 		s->row_waits = grown;
 		grown[s->n_row_waits].waiting_id = row[0] ? strtoull(row[0], NULL, 10) : 0;
@@ -289,7 +289,7 @@ int mdl_inspect_load(struct db *db, const struct mdl_inspect_opts *o, struct mdl
 		goto fail;
 	}
 	if (s->source != MDL_SOURCE_PFS && mdl_snapshot_infer_waits(s)) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto fail;
 	}
 	if (o->row_locks && caps.has_innodb_trx && load_row_waits(db, s, e))

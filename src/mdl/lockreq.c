@@ -3,6 +3,7 @@
 #include "mdl/lockreq.h"
 
 #include <limits.h>
+#include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +14,8 @@
 #include "mdl/holders.h"
 #include "mdl/inspect.h"
 #include "util/buf.h"
-
-double lockreq_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "util/clock.h"
+#include "util/note.h"
 
 static void sleep_s(double s)
 {
@@ -56,16 +51,33 @@ void lockreq_backoff(double base_s, unsigned attempt, unsigned cap)
 	sleep_s(s * lockreq_jitter());
 }
 
+bool lockreq_retryable(unsigned sql_errno, unsigned set)
+{
+	unsigned cause;
+
+	switch (sql_errno) {
+	case ER_LOCK_WAIT_TIMEOUT: cause = LOCKREQ_WAIT_TIMEOUT; break;
+	case ER_STATEMENT_TIMEOUT: cause = LOCKREQ_STMT_TIMEOUT; break;
+	case ER_QUERY_INTERRUPTED: cause = LOCKREQ_INTERRUPTED; break;
+	case ER_CONNECTION_KILLED: cause = LOCKREQ_CONN_KILLED; break;
+	case ER_LOCK_DEADLOCK: cause = LOCKREQ_DEADLOCK; break;
+	case ER_ERROR_DURING_COMMIT: cause = LOCKREQ_COMMIT_KILLED; break;
+	case ER_TABLE_DEF_CHANGED: cause = LOCKREQ_DEF_CHANGED; break;
+	default: return false;
+	}
+	return (set & cause) != 0;
+}
+
 bool lockreq_timed_out(const struct ms_err *e)
 {
-	return e->sql_errno == 1969 || e->sql_errno == 1205;
+	return lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_LOCK);
 }
 
 static void *probe_main(void *arg)
 {
 	struct lockreq_probe *p = arg;
 	struct timespec until;
-	double t = lockreq_now() + p->delay_s;
+	double t = ms_now() + p->delay_s;
 	bool cancelled;
 
 	until.tv_sec = (time_t)t;
@@ -124,12 +136,12 @@ void lockreq_probe_cancel(struct lockreq_probe *p)
 static int nowait_window(struct db *db, const char *stmt, const struct lockreq_opts *o, char **verdict,
 			 struct ms_err *e)
 {
-	double until = lockreq_now() + o->budget_s;
+	double until = ms_now() + o->budget_s;
 	int rc;
 
 	for (;;) {
 		rc = db_exec(db, stmt, e);
-		if (rc == 0 || !lockreq_timed_out(e) || lockreq_now() >= until)
+		if (rc == 0 || !lockreq_timed_out(e) || ms_now() >= until)
 			break;
 		sleep_s(0.05);
 	}
@@ -162,7 +174,7 @@ int lockreq_exec(struct db *db, const char *sql, const struct lockreq_opts *o, u
 	else
 		buf_addf(&stmt, "SET STATEMENT max_statement_time = %.3f FOR %s", o->budget_s, sql);
 	if (stmt.failed)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (attempt = 0;; attempt++) {
 		struct lockreq_probe probe;
 
@@ -194,7 +206,7 @@ int lockreq_exec(struct db *db, const char *sql, const struct lockreq_opts *o, u
 			last_verdict = probe.verdict;
 		}
 gave_way:
-		if (o->deadline > 0 && lockreq_now() >= o->deadline) {
+		if (o->deadline > 0 && ms_now() >= o->deadline) {
 			ms_fail(e, MS_TIMEOUT,
 				"could not %s before --timeout: %u attempts each waited --max-stall %.0f ms for a lock "
 				"and gave way; in the way: %s",
@@ -202,13 +214,11 @@ gave_way:
 				last_verdict ? last_verdict : "(no wait visible; run 'mdlsafe locks')");
 			break;
 		}
-		if (o->note && (attempt == 0 || attempt % 10 == 0)) {
-			char line[1024];
-			snprintf(line, sizeof(line), "%s: waited %.0f ms for a lock and gave way (attempt %u), retrying; in the way: %s",
-				 o->what, o->budget_s * 1000, attempt + 1,
-				 last_verdict ? last_verdict : "(no wait visible; run 'mdlsafe locks')");
-			o->note(o->ctx, line);
-		}
+		if (attempt == 0 || attempt % 10 == 0)
+			ms_note(o->note, o->ctx,
+				"%s: waited %.0f ms for a lock and gave way (attempt %u), retrying; in the way: %s", o->what,
+				o->budget_s * 1000, attempt + 1,
+				last_verdict ? last_verdict : "(no wait visible; run 'mdlsafe locks')");
 		if (o->gave_way)
 			o->gave_way(o->ctx, attempt + 1);
 		lockreq_backoff(0.2, attempt, 4);

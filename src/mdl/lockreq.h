@@ -20,7 +20,7 @@
  */
 struct lockreq_opts {
 	double budget_s;     /* --max-stall: the longest one attempt may wait */
-	double deadline;     /* lockreq_now() time to give up at; 0: never */
+	double deadline;     /* ms_now() time to give up at; 0: never */
 	struct db *probe;    /* a second session, to read the wait graph while we wait (may be NULL;
 	                      * with nowait_schema it is used only between tries: db itself will do) */
 	const char *what;    /* for messages: "swap shop.users in" */
@@ -41,8 +41,39 @@ struct lockreq_opts {
 };
 
 /*
- * Runs sql with max_statement_time = budget, retrying lock timeouts (1969,
- * 1205) until it is granted or the deadline passes (MS_TIMEOUT, naming the
+ * Which server errors a retry loop tries again after: each loop names its
+ * set below, so what is retried where is read in one place.
+ */
+enum lockreq_retry_cause {
+	LOCKREQ_WAIT_TIMEOUT = 1u << 0,  /* ER_LOCK_WAIT_TIMEOUT: lock_wait_timeout, the backstop */
+	LOCKREQ_STMT_TIMEOUT = 1u << 1,  /* ER_STATEMENT_TIMEOUT: our max_statement_time budget */
+	LOCKREQ_INTERRUPTED = 1u << 2,   /* ER_QUERY_INTERRUPTED: a KILL QUERY (the watchdog's or ours) */
+	LOCKREQ_CONN_KILLED = 1u << 3,   /* ER_CONNECTION_KILLED: our own KILL of the session */
+	LOCKREQ_DEADLOCK = 1u << 4,      /* ER_LOCK_DEADLOCK: row-lock deadlock, transaction rolled back */
+	LOCKREQ_COMMIT_KILLED = 1u << 5, /* ER_ERROR_DURING_COMMIT: a KILL QUERY landing on a COMMIT,
+	                                  * which the server rolls back before reporting */
+	LOCKREQ_DEF_CHANGED = 1u << 6,   /* ER_TABLE_DEF_CHANGED: the definition changed after our snapshot */
+};
+
+/* A lock request that gave up waiting: lockreq_exec() and lockreq_timed_out(). */
+#define LOCKREQ_RETRY_LOCK (LOCKREQ_WAIT_TIMEOUT | LOCKREQ_STMT_TIMEOUT)
+/* A backup worker lets go of a table and comes back to it later. */
+#define LOCKREQ_RETRY_YIELD (LOCKREQ_RETRY_LOCK | LOCKREQ_INTERRUPTED | LOCKREQ_DEF_CHANGED)
+/* A restore chunk (or key build) is loaded again. */
+#define LOCKREQ_RETRY_CHUNK (LOCKREQ_RETRY_LOCK | LOCKREQ_DEADLOCK | LOCKREQ_INTERRUPTED | LOCKREQ_COMMIT_KILLED)
+/* A copy chunk that met an application's row lock. */
+#define LOCKREQ_RETRY_ROW_LOCK (LOCKREQ_WAIT_TIMEOUT | LOCKREQ_DEADLOCK)
+/* A blocking DDL attempt: the lock_wait_timeout backstop always; our own
+ * KILL (query or connection) only when the attempt was cancelled by us. */
+#define LOCKREQ_RETRY_DDL LOCKREQ_WAIT_TIMEOUT
+#define LOCKREQ_RETRY_DDL_CANCELLED (LOCKREQ_INTERRUPTED | LOCKREQ_CONN_KILLED)
+
+/* True when the server error sql_errno is one of the causes in set. */
+bool lockreq_retryable(unsigned sql_errno, unsigned set);
+
+/*
+ * Runs sql with max_statement_time = budget, retrying lock timeouts
+ * (LOCKREQ_RETRY_LOCK) until it is granted or the deadline passes (MS_TIMEOUT, naming the
  * root blocker from the `locks` wait graph). Other errors return at once.
  * *attempts (may be NULL) gets the number of attempts made.
  */
@@ -52,9 +83,6 @@ int lockreq_exec(struct db *db, const char *sql, const struct lockreq_opts *o, u
 /* True when e is a lock request that gave up waiting (max_statement_time
  * or lock_wait_timeout). */
 bool lockreq_timed_out(const struct ms_err *e);
-
-/* Seconds since the epoch, as a double. */
-double lockreq_now(void);
 
 /* Sleeps base * 2^min(attempt, cap), times a random 0.5-1.5, so retries
  * neither hammer the server nor align with the application's own rhythm. */

@@ -285,7 +285,7 @@ int watchdog_start(struct watchdog **out, const struct db_params *p, const struc
 	struct watchdog *w = calloc(1, sizeof(*w));
 
 	if (!w)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	w->o = *o;
 	if (w->o.poll_s <= 0)
 		w->o.poll_s = 0.1;

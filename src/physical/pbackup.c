@@ -26,6 +26,8 @@
 #include "physical/physical.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/clock.h"
+#include "util/note.h"
 
 /* How often the freeze watcher looks at the clock. */
 #define WATCH_POLL_S 0.02
@@ -62,27 +64,9 @@ struct pbackup {
 	size_t files_copied;
 };
 
-static void note(struct pbackup *pb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct pbackup *pb, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	if (!pb->o->note)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	pb->o->note(pb->o->ctx, line);
-}
-
 static char *path_join(const char *a, const char *b, const char *suffix)
 {
-	char *p = malloc(strlen(a) + strlen(b) + strlen(suffix) + 2);
-
-	if (p)
-		sprintf(p, "%s%s%s%s", a, a[0] && a[strlen(a) - 1] == '/' ? "" : "/", b, suffix);
-	return p;
+	return ms_asprintf("%s%s%s%s", a, a[0] && a[strlen(a) - 1] == '/' ? "" : "/", b, suffix);
 }
 
 /* "px/i.ibd": where a table's file goes inside the backup. */
@@ -90,11 +74,8 @@ static char *backup_relpath(const char *db, const char *table, const char *suffi
 {
 	char *d = dump_path_name(db), *t = dump_path_name(table), *p = NULL;
 
-	if (d && t) {
-		p = malloc(strlen(d) + strlen(t) + strlen(suffix) + 2);
-		if (p)
-			sprintf(p, "%s/%s%s", d, t, suffix);
-	}
+	if (d && t)
+		p = ms_asprintf("%s/%s%s", d, t, suffix);
 	free(d);
 	free(t);
 	return p;
@@ -133,7 +114,7 @@ static int load_server(struct pbackup *pb, struct ms_err *e)
 			       "database `%s`: its name has non-ASCII characters, whose file names mdlsafe does not derive; "
 			       "use the logical backup (mdlsafe backup -B ...)", pb->o->database);
 	pb->db_dir = path_join(pb->datadir, pb->fs_db, "");
-	return pb->db_dir ? 0 : ms_fail(e, MS_INTERNAL, "out of memory");
+	return pb->db_dir ? 0 : ms_oom(e);
 }
 
 static bool file_exists(const char *dir, const char *fs, const char *suffix)
@@ -209,14 +190,14 @@ static int load_tables(struct pbackup *pb, struct ms_err *e)
 		 "ORDER BY TABLE_NAME",
 		 sch ? sch : "''");
 	free(sch);
-	rc = q.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : db_query(&pb->coord, buf_str(&q), &r, e);
+	rc = q.failed ? ms_oom(e) : db_query(&pb->coord, buf_str(&q), &r, e);
 	buf_release(&q);
 	if (rc)
 		return rc;
 	pb->tables = calloc(mysql_num_rows(r) + 1, sizeof(*pb->tables));
 	if (!pb->tables) {
 		mysql_free_result(r);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	while ((row = mysql_fetch_row(r))) {
 		struct ptable *t = &pb->tables[pb->n_tables];
@@ -236,7 +217,7 @@ static int load_tables(struct pbackup *pb, struct ms_err *e)
 		pb->n_tables++;
 		if (!t->name || !t->engine || !t->row_format || !t->create_options) {
 			mysql_free_result(r);
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		}
 		if (!strcmp(row[1], "SEQUENCE")) {
 			t->kind = PHYS_LOGICAL;
@@ -288,19 +269,16 @@ static int check_datadir(struct pbackup *pb, struct ms_err *e)
 static char *table_list(struct pbackup *pb, bool innodb)
 {
 	struct buf b = BUF_INIT;
-	char *qs = db_quote_ident(pb->o->database);
 
 	for (size_t i = 0; i < pb->n_tables; i++) {
 		const struct ptable *t = &pb->tables[i];
-		char *qt;
 
 		if (t->kind == PHYS_LOGICAL || (t->kind == PHYS_INNODB) != innodb)
 			continue;
-		qt = db_quote_ident(t->name);
-		buf_addf(&b, "%s%s.%s", b.len ? ", " : "", qs ? qs : "``", qt ? qt : "``");
-		free(qt);
+		if (b.len)
+			buf_adds(&b, ", ");
+		buf_add_qualified(&b, pb->o->database, t->name);
 	}
-	free(qs);
 	if (b.failed) {
 		buf_release(&b);
 		return NULL;
@@ -329,19 +307,19 @@ static int freeze_try(struct pbackup *pb, const char *innodb, const char *nontra
 	if (innodb[0]) {
 		buf_addf(&sql, "FLUSH TABLES %s FOR EXPORT", innodb);
 		lo.what = "freeze the InnoDB tables";
-		lo.deadline = lockreq_now();
-		rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : lockreq_exec(&pb->fzx, buf_str(&sql), &lo, NULL, e);
+		lo.deadline = ms_now();
+		rc = sql.failed ? ms_oom(e) : lockreq_exec(&pb->fzx, buf_str(&sql), &lo, NULL, e);
 		if (rc == 0)
-			pb->frozen_at = lockreq_now();
+			pb->frozen_at = ms_now();
 	}
 	if (rc == 0 && nontrans[0]) {
 		buf_reset(&sql);
 		buf_addf(&sql, "FLUSH TABLES %s WITH READ LOCK", nontrans);
 		lo.what = "freeze the MyISAM/Aria tables";
-		lo.deadline = lockreq_now();
-		rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : lockreq_exec(&pb->fzr, buf_str(&sql), &lo, NULL, e);
+		lo.deadline = ms_now();
+		rc = sql.failed ? ms_oom(e) : lockreq_exec(&pb->fzr, buf_str(&sql), &lo, NULL, e);
 		if (rc == 0 && !innodb[0])
-			pb->frozen_at = lockreq_now();
+			pb->frozen_at = ms_now();
 		if (rc && innodb[0])
 			db_exec(&pb->fzx, "UNLOCK TABLES", &ignored);
 	}
@@ -372,7 +350,7 @@ static void export_warnings(struct pbackup *pb)
 		if (seen)
 			continue;
 		json_array_append_new(pb->warnings, json_string(line));
-		note(pb, "%s", line);
+		ms_note(pb->o->note, pb->o->ctx, "%s", line);
 	}
 	mysql_free_result(r);
 }
@@ -384,7 +362,7 @@ static int freeze(struct pbackup *pb, struct ms_err *e)
 	int rc = -1;
 
 	if (!innodb || !nontrans || !names) {
-		rc = ms_fail(e, MS_INTERNAL, "out of memory");
+		rc = ms_oom(e);
 		goto out;
 	}
 	/* Name who the freeze will wait for before asking for it. */
@@ -395,11 +373,11 @@ static int freeze(struct pbackup *pb, struct ms_err *e)
 	for (size_t i = 0; i < json_array_size(holders); i++) {
 		char line[600];
 		mdl_holder_line(json_array_get(holders, i), pb->o->database, line, sizeof(line));
-		note(pb, "before the freeze: %s; the freeze waits for it (at most %.0f ms per attempt)", line,
+		ms_note(pb->o->note, pb->o->ctx, "before the freeze: %s; the freeze waits for it (at most %.0f ms per attempt)", line,
 		     pb->o->max_stall_s * 1000);
 	}
 	json_decref(holders);
-	pb->freeze_requested_at = lockreq_now();
+	pb->freeze_requested_at = ms_now();
 	for (pb->attempts = 1;; pb->attempts++) {
 		if (freeze_try(pb, innodb, nontrans, e) == 0) {
 			rc = 0;
@@ -407,7 +385,7 @@ static int freeze(struct pbackup *pb, struct ms_err *e)
 		}
 		if (!lockreq_timed_out(e) && e->status != MS_TIMEOUT)
 			break;
-		if (pb->deadline > 0 && lockreq_now() >= pb->deadline) {
+		if (pb->deadline > 0 && ms_now() >= pb->deadline) {
 			char way[sizeof(e->msg)];
 			snprintf(way, sizeof(way), "%s", in_the_way(e));
 			rc = ms_fail(e, MS_TIMEOUT,
@@ -417,7 +395,7 @@ static int freeze(struct pbackup *pb, struct ms_err *e)
 			break;
 		}
 		if (pb->attempts == 1 || pb->attempts % 10 == 0)
-			note(pb, "freezing `%s`: waited %.0f ms and gave way (attempt %u), retrying; in the way: %s",
+			ms_note(pb->o->note, pb->o->ctx, "freezing `%s`: waited %.0f ms and gave way (attempt %u), retrying; in the way: %s",
 			     pb->o->database, pb->o->max_stall_s * 1000, pb->attempts, in_the_way(e));
 		lockreq_backoff(0.2, pb->attempts - 1, 4);
 	}
@@ -439,7 +417,7 @@ static void unfreeze(struct pbackup *pb)
 	if (pb->fzr.mysql)
 		db_exec(&pb->fzr, "UNLOCK TABLES", &ignored);
 	if (pb->frozen_at > 0 && pb->unfrozen_at == 0)
-		pb->unfrozen_at = lockreq_now();
+		pb->unfrozen_at = ms_now();
 }
 
 static void *watch_main(void *arg)
@@ -448,7 +426,7 @@ static void *watch_main(void *arg)
 	struct timespec ts = { 0, (long)(WATCH_POLL_S * 1e9) };
 
 	while (atomic_load(&pb->watching)) {
-		if (lockreq_now() - pb->frozen_at > pb->o->max_freeze_s) {
+		if (ms_now() - pb->frozen_at > pb->o->max_freeze_s) {
 			int child = atomic_load(&pb->child);
 			atomic_store(&pb->expired, true);
 			if (child > 0)
@@ -464,7 +442,7 @@ static bool freeze_over(void *ctx)
 {
 	struct pbackup *pb = ctx;
 
-	return atomic_load(&pb->expired) || (pb->deadline > 0 && lockreq_now() >= pb->deadline);
+	return atomic_load(&pb->expired) || (pb->deadline > 0 && ms_now() >= pb->deadline);
 }
 
 /* ---- while frozen ---------------------------------------------------------- */
@@ -481,7 +459,7 @@ static int read_definitions(struct pbackup *pb, struct ms_err *e)
 					       t->name);
 		t->fulltext = strstr(t->definition, "FULLTEXT KEY") != NULL;
 		if (t->fulltext)
-			note(pb, "`%s`.`%s` has a FULLTEXT index: the export does not carry it, restore --physical rebuilds "
+			ms_note(pb->o->note, pb->o->ctx, "`%s`.`%s` has a FULLTEXT index: the export does not carry it, restore --physical rebuilds "
 				 "the table after the import", pb->o->database, t->name);
 	}
 	return 0;
@@ -545,7 +523,7 @@ static int copy_one(struct pbackup *pb, struct ptable *t, size_t f, const char *
 	int fd, rc = -1;
 
 	if (!src || !rel) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	fd = open(src, O_RDONLY | O_CLOEXEC);
@@ -598,7 +576,7 @@ static int copy_files(struct pbackup *pb, bool only_cfg, struct ms_err *e)
  * --max-freeze can stop all of it), its output on our stderr. */
 static int run_snapshot(struct pbackup *pb, struct ms_err *e)
 {
-	double t0 = lockreq_now();
+	double t0 = ms_now();
 	int status = 0;
 	pid_t pid;
 
@@ -623,7 +601,7 @@ static int run_snapshot(struct pbackup *pb, struct ms_err *e)
 	atomic_store(&pb->child, 0);
 	pb->snapshot = json_pack("{s:s, s:i, s:f}", "command", pb->o->snapshot_cmd, "exit_status",
 				 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), "duration_ms",
-				 (lockreq_now() - t0) * 1000);
+				 (ms_now() - t0) * 1000);
 	if (atomic_load(&pb->expired))
 		return ms_fail(e, MS_TIMEOUT,
 			       "--snapshot-cmd was still running when the freeze reached --max-freeze %.0f s: it was killed, "
@@ -689,7 +667,7 @@ static int write_definitions(struct pbackup *pb, struct ms_err *e)
 			continue;
 		rel = backup_relpath(pb->o->database, t->name, PHYS_DEFINITION_SUFFIX);
 		if (!rel)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		rc = store_file_create(pb->store, rel, STORE_COMPRESS_NONE, 0, &f, e);
 		free(rel);
 		if (rc)
@@ -746,17 +724,16 @@ static int logical_part(struct pbackup *pb, struct ms_err *e)
 	int rc = -1, fd;
 
 	if (!dir || !schema_only) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	for (size_t i = 0; i < pb->n_tables; i++)
 		if (pb->tables[i].kind != PHYS_LOGICAL) {
-			schema_only[n] = malloc(strlen(pb->o->database) + strlen(pb->tables[i].name) + 2);
-			if (!schema_only[n]) {
-				ms_fail(e, MS_INTERNAL, "out of memory");
+			schema_only[n] = ms_asprintf("%s.%s", pb->o->database, pb->tables[i].name);
+			if (!schema_only[n++]) {
+				ms_oom(e);
 				goto out;
 			}
-			sprintf(schema_only[n++], "%s.%s", pb->o->database, pb->tables[i].name);
 		}
 	bo.conn = pb->o->conn;
 	bo.dir = dir;
@@ -766,7 +743,7 @@ static int logical_part(struct pbackup *pb, struct ms_err *e)
 	bo.jobs = pb->o->jobs;
 	bo.compress = STORE_COMPRESS_ZSTD;
 	bo.max_stall_s = pb->o->max_stall_s;
-	bo.timeout_s = pb->deadline > 0 ? pb->deadline - lockreq_now() : 0;
+	bo.timeout_s = pb->deadline > 0 ? pb->deadline - ms_now() : 0;
 	if (pb->deadline > 0 && bo.timeout_s <= 0)
 		bo.timeout_s = 0.001;
 	bo.chunk_bytes = 256ULL << 20;
@@ -797,7 +774,7 @@ static int logical_part(struct pbackup *pb, struct ms_err *e)
 
 		if (!prefixed) {
 			json_decref(f);
-			ms_fail(e, MS_INTERNAL, "out of memory");
+			ms_oom(e);
 			goto out;
 		}
 		json_object_set_new(f, "path", json_string(prefixed));
@@ -883,7 +860,7 @@ static int write_manifest(struct pbackup *pb, struct ms_err *e)
 						   (json_int_t)pb->page_size, "host", pb->coord.target, "datadir",
 						   pb->datadir));
 	json_object_set_new(m, "started_at", backup_iso_time(pb->started_at));
-	json_object_set_new(m, "finished_at", backup_iso_time(lockreq_now()));
+	json_object_set_new(m, "finished_at", backup_iso_time(ms_now()));
 	json_object_set_new(m, "database", json_string(pb->o->database));
 	json_object_set_new(m, "freeze", freeze_json(pb));
 	json_object_set_new(m, "snapshot", pb->snapshot ? json_incref(pb->snapshot) : json_null());
@@ -898,7 +875,7 @@ static int write_manifest(struct pbackup *pb, struct ms_err *e)
 	text = json_dumps(m, JSON_INDENT(1));
 	json_decref(m);
 	if (!text)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	rc = store_finalize(pb->store, text, e);
 	free(text);
 	return rc;
@@ -912,7 +889,7 @@ static json_t *summary_json(const struct pbackup *pb)
 		kinds[pb->tables[i].kind]++;
 	return json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:i, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:O, s:O}",
 			 "kind", "physical", "directory", store_final_path(pb->store), "database", pb->o->database,
-			 "duration_s", lockreq_now() - pb->started_at, "freeze_ms", freeze_ms(pb), "freeze_request_wait_ms",
+			 "duration_s", ms_now() - pb->started_at, "freeze_ms", freeze_ms(pb), "freeze_request_wait_ms",
 			 pb->frozen_at > 0 ? (pb->frozen_at - pb->freeze_requested_at) * 1000 : 0.0, "freeze_attempts",
 			 (int)pb->attempts, "copy", pb->o->snapshot_cmd ? "snapshot" : copy_used_name(pb->used),
 			 "bytes_copied", (json_int_t)pb->bytes_copied, "files_copied", (json_int_t)pb->files_copied,
@@ -985,7 +962,7 @@ int pbackup_run(const struct pbackup_opts *o, json_t **summary, struct ms_err *e
 	memset(&pb, 0, sizeof(pb));
 	*summary = NULL;
 	pb.o = o;
-	pb.started_at = lockreq_now();
+	pb.started_at = ms_now();
 	pb.deadline = o->timeout_s > 0 ? pb.started_at + o->timeout_s : 0;
 	pb.warnings = json_array();
 	pb.excluded = json_array();
@@ -993,16 +970,16 @@ int pbackup_run(const struct pbackup_opts *o, json_t **summary, struct ms_err *e
 	if (store_open(o->dir, &pb.store, &stale, e))
 		goto out;
 	if (stale)
-		note(&pb, "removed an unfinished backup directory left by an interrupted run");
+		ms_note(pb.o->note, pb.o->ctx, "removed an unfinished backup directory left by an interrupted run");
 	if (open_sessions(&pb, e) || load_server(&pb, e) || check_datadir(&pb, e) || load_tables(&pb, e))
 		goto out;
 	for (size_t i = 0; i < pb.n_tables; i++)
 		if (pb.tables[i].kind == PHYS_LOGICAL)
-			note(&pb, "`%s`.`%s` is dumped as SQL in " PHYS_LOGICAL_DIR "/: %s", o->database, pb.tables[i].name,
+			ms_note(pb.o->note, pb.o->ctx, "`%s`.`%s` is dumped as SQL in " PHYS_LOGICAL_DIR "/: %s", o->database, pb.tables[i].name,
 			     pb.tables[i].reason);
 	if (open_freezers(&pb, e) || freeze(&pb, e) || frozen_work(&pb, e))
 		goto out;
-	note(&pb, "`%s` was frozen %.0f ms (%zu files, %llu bytes, %s)", o->database, freeze_ms(&pb), pb.files_copied,
+	ms_note(pb.o->note, pb.o->ctx, "`%s` was frozen %.0f ms (%zu files, %llu bytes, %s)", o->database, freeze_ms(&pb), pb.files_copied,
 	     pb.bytes_copied, o->snapshot_cmd ? "snapshot" : copy_used_name(pb.used));
 	if (write_definitions(&pb, e) || hash_copies(&pb, e) || logical_part(&pb, e) || write_manifest(&pb, e))
 		goto out;

@@ -20,6 +20,8 @@
 #include "store/verify.h"
 #include "util/beneath.h"
 #include "util/buf.h"
+#include "util/clock.h"
+#include "util/note.h"
 
 struct itable {
 	const char *name, *engine;     /* borrowed from the manifest */
@@ -49,27 +51,9 @@ struct prestore {
 	json_t *rewrites;              /* --rename: names changed in the table definitions */
 };
 
-static void note(struct prestore *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct prestore *ps, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	if (!ps->o->r.note)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	ps->o->r.note(ps->o->r.ctx, line);
-}
-
 static char *join3(const char *a, const char *b, const char *c)
 {
-	char *p = malloc(strlen(a) + strlen(b) + strlen(c) + 3);
-
-	if (p)
-		sprintf(p, "%s/%s%s", a, b, c);
-	return p;
+	return ms_asprintf("%s/%s%s", a, b, c);
 }
 
 /* ---- before the server is touched ---------------------------------------- */
@@ -135,7 +119,7 @@ static int check_snapshot(struct prestore *ps, struct itable *t, struct ms_err *
 				       "the snapshot and give its data directory with --snapshot-dir", ps->src_db, t->name);
 		p = join3(ps->o->snapshot_dir, t->snap_paths[f], "");
 		if (!p)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		if (stat(p, &sb) != 0 || (unsigned long long)sb.st_size != t->bytes[f]) {
 			ms_fail(e, MS_INCOMPLETE, "%s: %s (the snapshot had %llu bytes while frozen); nothing was sent to the server",
 				p, stat(p, &sb) != 0 ? strerror(errno) : "size differs", t->bytes[f]);
@@ -171,7 +155,7 @@ static int load_manifest(struct prestore *ps, struct ms_err *e)
 	ps->tables = calloc(json_array_size(tables) + 1, sizeof(*ps->tables));
 	ps->external = calloc(json_array_size(tables) + 1, sizeof(*ps->external));
 	if (!ps->tables || !ps->external)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (size_t i = 0; i < json_array_size(tables); i++) {
 		json_t *jt = json_array_get(tables, i);
 		struct itable *t = &ps->tables[ps->n_tables];
@@ -188,7 +172,7 @@ static int load_manifest(struct prestore *ps, struct ms_err *e)
 			return -1;
 		ps->external[ps->n_tables] = join3(ps->src_db, t->name, "");
 		if (!ps->external[ps->n_tables])
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		ps->external[ps->n_tables][strlen(ps->src_db)] = '.';
 		ps->n_tables++;
 	}
@@ -224,7 +208,7 @@ static int check_server(struct prestore *ps, struct db *db, struct ms_err *e)
 				     "the backup's innodb_page_size is %ld and this server's is %s: its tablespaces cannot be "
 				     "imported here; nothing was changed", bpage, row[1]);
 		else if (!(ps->datadir = strdup(row[2])))
-			rc = ms_fail(e, MS_INTERNAL, "out of memory");
+			rc = ms_oom(e);
 	} else if (rc == 0) {
 		rc = ms_fail(e, MS_SERVER, "the server did not say its version and data directory");
 	}
@@ -258,7 +242,7 @@ static int exec_fmt(struct prestore *ps, struct db *db, bool nowait, struct ms_e
 	/* A no-queue try names holders after it returns, so it can use its
 	 * own session; a waiting one would need a second. */
 	lo.probe = nowait ? db : NULL;
-	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : lockreq_exec(db, buf_str(&sql), &lo, NULL, e);
+	rc = sql.failed ? ms_oom(e) : lockreq_exec(db, buf_str(&sql), &lo, NULL, e);
 	buf_release(&sql);
 	return rc;
 }
@@ -294,7 +278,7 @@ static int place(struct prestore *ps, const struct itable *t, size_t f, const ch
 	int in = -1, out = -1, rc = -1;
 
 	if (!src || !dst) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto done;
 	}
 	in = t->paths[f] ? beneath_open_regular(ps->dir_fd, t->paths[f], NULL) : open(src, O_RDONLY | O_CLOEXEC);
@@ -412,7 +396,7 @@ static int import_nontrans(struct prestore *ps, struct db *db, struct itable *t,
 		rc = table_ok(db, "CHECK", qt, &ok, e);
 	if (rc == 0 && !ok) {
 		if (t->kind == PHYS_MYISAM)
-			note(ps, "%s.%s: CHECK TABLE after the copy did not say OK; repairing it", ps->db, t->name);
+			ms_note(ps->o->r.note, ps->o->r.ctx, "%s.%s: CHECK TABLE after the copy did not say OK; repairing it", ps->db, t->name);
 		rc = table_ok(db, "REPAIR", qt, &ok, e);
 		if (rc == 0 && !ok)
 			rc = ms_fail(e, MS_SERVER, "%s.%s: REPAIR TABLE after the copy failed; the files may be damaged", ps->db,
@@ -452,11 +436,11 @@ static int check_definitions(struct prestore *ps, struct ms_err *e)
 static int import_one(struct prestore *ps, struct db *db, struct itable *t, const struct stat *dirst, struct ms_err *e)
 {
 	char *qt = db_quote_ident(t->name), *def = NULL;
-	double t0 = lockreq_now();
+	double t0 = ms_now();
 	int rc = -1;
 
 	if (!qt)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	def = definition(ps, t, NULL, e);
 	if (!def)
 		goto out;
@@ -474,7 +458,7 @@ static int import_one(struct prestore *ps, struct db *db, struct itable *t, cons
 		db_exec(db, sql, &ignored);
 	}
 out:
-	t->seconds = lockreq_now() - t0;
+	t->seconds = ms_now() - t0;
 	t->state = rc ? "failed" : "imported";
 	free(def);
 	free(qt);
@@ -506,7 +490,7 @@ static int import_tables(void *ctx, struct db *db, struct ms_err *e)
 		return db_fail(db, e, "selecting the target database");
 	ps->db_dir = join3(ps->datadir, ps->fs_db, "");
 	if (!ps->db_dir)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	if (stat(ps->db_dir, &dirst) != 0)
 		return ms_fail(e, MS_IO, "cannot find the database's directory %s: %s", ps->db_dir, strerror(errno));
 	for (size_t i = 0; i < ps->n_tables; i++) {
@@ -515,7 +499,7 @@ static int import_tables(void *ctx, struct db *db, struct ms_err *e)
 			report_states(ps, e);
 			return -1;
 		}
-		note(ps, "%s.%s imported (%s, %.1f s)", ps->db, ps->tables[i].name, ps->tables[i].engine, ps->tables[i].seconds);
+		ms_note(ps->o->r.note, ps->o->r.ctx, "%s.%s imported (%s, %.1f s)", ps->db, ps->tables[i].name, ps->tables[i].engine, ps->tables[i].seconds);
 	}
 	return 0;
 }
@@ -528,7 +512,7 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 	struct verified_backup vb;
 	json_t *logical = NULL, *imported = json_array();
 	char *sub = NULL, *journal = NULL;
-	double t0 = lockreq_now();
+	double t0 = ms_now();
 	int rc = -1;
 
 	memset(&ps, 0, sizeof(ps));
@@ -548,7 +532,7 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 	rc = -1;
 	ps.rewrites = json_array();
 	if (!ps.rewrites) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	if (load_manifest(&ps, e) || check_definitions(&ps, e))
@@ -556,10 +540,9 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 	sub = join3(o->r.dir, PHYS_LOGICAL_DIR, "");
 	if (!sub)
 		goto oom;
-	journal = malloc(strlen(o->r.dir) + sizeof(".physical-restore-journal"));
+	journal = ms_asprintf("%s.physical-restore-journal", o->r.dir);
 	if (!journal)
 		goto oom;
-	sprintf(journal, "%s.physical-restore-journal", o->r.dir);
 	ro.dir = sub;
 	ro.journal = journal;
 	ro.external = ps.external;
@@ -582,12 +565,12 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 		json_array_append_new(imported, json_pack("{s:s, s:s, s:f}", "name", ps.tables[i].name, "engine",
 							  ps.tables[i].engine, "seconds", ps.tables[i].seconds));
 	*summary = json_pack("{s:s, s:s, s:s, s:f, s:I, s:O, s:O, s:O}", "kind", "physical", "backup", o->r.dir,
-			     "database", ps.db, "duration_s", lockreq_now() - t0, "bytes_imported", (json_int_t)ps.bytes,
+			     "database", ps.db, "duration_s", ms_now() - t0, "bytes_imported", (json_int_t)ps.bytes,
 			     "imported", imported, "rewrites", ps.rewrites, "logical", logical);
 	rc = 0;
 	goto out;
 oom:
-	ms_fail(e, MS_INTERNAL, "out of memory");
+	ms_oom(e);
 out:
 	/* <= : a table being planned when a check failed has its name too. */
 	for (size_t i = 0; ps.tables && ps.external && i <= ps.n_tables; i++) {

@@ -78,7 +78,7 @@ static void *checker_main(void *arg)
 
 	c->rc = -1;
 	if (!st) {
-		ms_fail(&c->err, MS_INTERNAL, "out of memory");
+		ms_oom(&c->err);
 		return NULL;
 	}
 	if (db_open(&db, rs->o->conn, "restore-verify", NULL, &c->err) == 0) {
@@ -114,7 +114,7 @@ int restore_check(struct restore *rs, json_t **report, struct ms_err *e)
 	cs = calloc(n, sizeof(*cs));
 	if (!*report || !cs) {
 		free(cs);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	for (unsigned i = 0; i < n; i++) {
 		cs[i].rs = rs;

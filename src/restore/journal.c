@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/beneath.h"
+#include "util/file.h"
 
 /* open+flock races with a run that removes the journal (a restore finishing)
  * are retried this often. */
@@ -157,23 +158,6 @@ static void set_release(struct entry_set *s)
 
 /* ---- files -------------------------------------------------------------- */
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -201,16 +185,6 @@ static char *dir_of(const char *path)
 	while (n > 1 && path[n - 1] == '/')
 		n--;
 	return n ? strndup(path, n) : strdup("/");
-}
-
-/* True when path still names the file fd is open on: a lock on a journal
- * someone removed meanwhile protects nothing. */
-static bool same_inode(int fd, const char *path)
-{
-	struct stat a, b;
-
-	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
-	       a.st_ino == b.st_ino;
 }
 
 /* An OS error on the journal: what failed, why, and what to do next (then). */
@@ -304,7 +278,7 @@ static int journal_alloc(const char *path, struct journal **out, struct ms_err *
 		return ms_fail(e, MS_USAGE, "the restore journal path is empty");
 	j = calloc(1, sizeof(*j));
 	if (!j)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	j->fd = -1;
 	if (pthread_mutex_init(&j->write_mu, NULL) != 0) {
 		free(j);
@@ -319,7 +293,7 @@ static int journal_alloc(const char *path, struct journal **out, struct ms_err *
 	j->path = strdup(path);
 	j->dir = dir_of(path);
 	if (!j->path || !j->dir)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	return 0;
 }
 
@@ -384,7 +358,7 @@ int journal_create(const char *path, json_t *header, struct journal **out, struc
 		goto fail;
 	}
 	j->fd = fd;
-	if (write_all(fd, line, len) != 0 || fsync(fd) != 0 || fsync_dir(j->dir) != 0) {
+	if (ms_write_all(fd, line, len) != 0 || fsync(fd) != 0 || fsync_dir(j->dir) != 0) {
 		int err = errno;
 
 		/* Still locked by us: nobody else can be using it. Without its
@@ -435,7 +409,7 @@ static int resume_lock(struct journal *j, struct ms_err *e)
 				return busy(e, j->path);
 			return fail_os(e, err, "lock", j->path, RESUME_AGAIN);
 		}
-		if (same_inode(fd, j->path)) {
+		if (ms_same_inode(fd, j->path, true)) {
 			j->fd = fd;
 			return 0;
 		}
@@ -584,7 +558,7 @@ fail:
 /* Appends one complete line; caller holds write_mu. */
 static int journal_append(struct journal *j, const char *line, size_t len, struct ms_err *e)
 {
-	if (write_all(j->fd, line, len) != 0) {
+	if (ms_write_all(j->fd, line, len) != 0) {
 		int err = errno;
 
 		/* Take back a partial line, or the next one would be glued to it. */
@@ -626,7 +600,7 @@ int journal_record(struct journal *j, const char *kind, const char *key, struct 
 	item = item_new(kind, klen, key, vlen);
 	if (!item) {
 		free(line);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 
 	pthread_mutex_lock(&j->write_mu);
@@ -640,7 +614,7 @@ int journal_record(struct journal *j, const char *kind, const char *key, struct 
 		pthread_mutex_lock(&j->set_mu);
 		known = set_contains(&j->set, h, kind, klen, key, vlen);
 		if (!known && set_reserve(&j->set) != 0)
-			rc = ms_fail(e, MS_INTERNAL, "out of memory");
+			rc = ms_oom(e);
 		pthread_mutex_unlock(&j->set_mu);
 		/* A known entry is durable already: no second line, no sync. */
 		if (!known && rc == 0 && (rc = journal_append(j, line, len, e)) == 0) {

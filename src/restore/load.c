@@ -64,7 +64,7 @@ static int retarget(struct stmt_stream *s, struct ms_err *e)
 			grow -= step;
 		}
 		if (s->stmt.failed)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		p = s->stmt.data + s->mark_len;
 	}
 	memmove(p + a + n, p + b, len - b);
@@ -148,7 +148,7 @@ static int stream_sink(void *ctx, const void *data, size_t len, struct ms_err *e
 		 * or blank line between statements is dropped), keep the rest. */
 		rest_len = s->stmt.len - next;
 		if (rest_len && !(rest = malloc(rest_len)))
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		if (rest)
 			memcpy(rest, s->stmt.data + next, rest_len);
 		s->stmt.len = next;
@@ -187,7 +187,7 @@ static int stream_init(struct stmt_stream *s, struct restore *rs, struct db *db,
 	if (t && strcmp(t->load_name, t->name))
 		s->target_ident = db_quote_ident(t->load_name);
 	if (s->stmt.failed || (t && strcmp(t->load_name, t->name) && !s->target_ident))
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	s->scan = s->mark_len;
 	rowscan_init(&s->scanner);
 	return 0;
@@ -213,25 +213,15 @@ static int use_db(struct db *db, const char *name, struct ms_err *e)
  * range (or the whole table, when it is one chunk) is emptied first. */
 static int clear_chunk(struct db *db, const struct rtable *t, const struct rchunk *ch, struct ms_err *e)
 {
-	char *id = db_quote_ident(t->load_name);
 	struct buf sql = BUF_INIT;
 	int rc;
 
-	buf_addf(&sql, "DELETE FROM %s%s%s", id ? id : "``", ch->where ? " WHERE " : "", ch->where ? ch->where : "");
-	free(id);
-	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : db_exec(db, buf_str(&sql), e);
+	buf_adds(&sql, "DELETE FROM ");
+	buf_add_ident(&sql, t->load_name);
+	buf_addf(&sql, "%s%s", ch->where ? " WHERE " : "", ch->where ? ch->where : "");
+	rc = sql.failed ? ms_oom(e) : db_exec(db, buf_str(&sql), e);
 	buf_release(&sql);
 	return rc;
-}
-
-static bool retryable(const struct ms_err *e)
-{
-	/* Lock wait (metadata or row), deadlock, interrupted by a KILL QUERY.
-	 * 1180 is the watchdog's KILL QUERY landing on a COMMIT: the server
-	 * rolls the transaction back before reporting it (ha_commit_trans's
-	 * error path), so it is retried like any interrupted statement. */
-	return e->sql_errno == 1205 || e->sql_errno == 1213 || e->sql_errno == 1969 || e->sql_errno == 1317 ||
-	       e->sql_errno == 1180;
 }
 
 static int load_chunk_once(struct rworker *w, struct rchunk *ch, bool clear, unsigned long long *committed,
@@ -293,7 +283,8 @@ static int load_chunk(struct rworker *w, struct rchunk *ch, struct ms_err *e)
 
 	for (unsigned attempt = 0;; attempt++) {
 		rc = load_chunk_once(w, ch, clear, &committed, e);
-		if (rc == 0 || !retryable(e) || attempt + 1 == CHUNK_ATTEMPTS || restore_cancelled(rs))
+		if (rc == 0 || !lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_CHUNK) || attempt + 1 == CHUNK_ATTEMPTS ||
+		    restore_cancelled(rs))
 			break;
 		/* InnoDB rolled back what was not committed; the retry skips
 		 * the committed INSERTs. A non-transactional engine keeps part
@@ -318,7 +309,7 @@ static int load_chunk(struct rworker *w, struct rchunk *ch, struct ms_err *e)
 
 int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct ms_err *e)
 {
-	char *key, *id;
+	char *key;
 	struct buf sql = BUF_INIT;
 	bool mine;
 	int rc = 0;
@@ -332,25 +323,26 @@ int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct
 	if (!mine)
 		return 0;
 	if (!(key = restore_table_key(t->db, t->load_name)))
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	if (journal_has(rs->journal, "keys_added", key)) {
 		free(key);
 		return 0;
 	}
-	id = db_quote_ident(t->load_name);
 	/* NOWAIT: a session that holds the new table makes the ALTER fail at
 	 * once instead of queueing everyone behind it; retried with backoff. */
-	buf_addf(&sql, "ALTER TABLE %s NOWAIT %s", id ? id : "``", t->deferred_keys);
-	free(id);
+	buf_adds(&sql, "ALTER TABLE ");
+	buf_add_ident(&sql, t->load_name);
+	buf_addf(&sql, " NOWAIT %s", t->deferred_keys);
 	if (sql.failed)
-		rc = ms_fail(e, MS_INTERNAL, "out of memory");
+		rc = ms_oom(e);
 	else if (mysql_select_db(db->mysql, t->db))
 		rc = db_fail(db, e, "selecting the target database");
 	for (unsigned attempt = 0; rc == 0; attempt++) {
 		rc = db_exec(db, buf_str(&sql), e);
 		if (rc && e->sql_errno == 1061) /* the run we resume added them before its journal line */
 			rc = 0;
-		if (rc == 0 || !retryable(e) || attempt + 1 == CHUNK_ATTEMPTS || restore_cancelled(rs))
+		if (rc == 0 || !lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_CHUNK) || attempt + 1 == CHUNK_ATTEMPTS ||
+		    restore_cancelled(rs))
 			break;
 		if (attempt % 10 == 0)
 			restore_note(rs, "%s.%s: adding its indexes: %s; retrying", t->db, t->name, e->msg);
@@ -418,7 +410,7 @@ static int collect(void *ctx, const void *data, size_t len, struct ms_err *e)
 	struct buf *b = ctx;
 
 	buf_add(b, data, len);
-	return b->failed ? ms_fail(e, MS_INTERNAL, "out of memory") : 0;
+	return b->failed ? ms_oom(e) : 0;
 }
 
 static int each_statement(struct file_ctx *fc, const char *stmt, size_t len, unsigned line)
@@ -429,7 +421,7 @@ static int each_statement(struct file_ctx *fc, const char *stmt, size_t len, uns
 	if (fc->fn)
 		rc = fc->fn(fc->rs, fc->db, stmt, len, fc->ctx, fc->e);
 	else if (!(sql = strndup(stmt, len)))
-		rc = ms_fail(fc->e, MS_INTERNAL, "out of memory");
+		rc = ms_oom(fc->e);
 	else {
 		rc = db_exec(fc->db, sql, fc->e);
 		free(sql);

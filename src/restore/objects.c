@@ -33,10 +33,9 @@ struct objects_ctx {
 static char *drop_sql(const struct sqlsplit_object *ob)
 {
 	struct buf b = BUF_INIT;
-	char *name = db_quote_ident(ob->name.name);
 
-	buf_addf(&b, "DROP %s IF EXISTS %s", sqlsplit_kind_name(ob->kind), name ? name : "``");
-	free(name);
+	buf_addf(&b, "DROP %s IF EXISTS ", sqlsplit_kind_name(ob->kind));
+	buf_add_ident(&b, ob->name.name);
 	return b.failed ? (buf_release(&b), NULL) : buf_detach(&b);
 }
 
@@ -90,13 +89,13 @@ static int create_object(struct restore *rs, struct db *db, const char *stmt, si
 	int rc;
 
 	if (!as_is)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	if (has_definer)
 		snprintf(account, sizeof(account), "%.*s", (int)(def.account_end - def.account_start),
 			 stmt + def.account_start);
 	if (has_definer && rs->o->definer == RESTORE_DEFINER_CURRENT) {
 		as_current = sqlsplit_replace_definer(stmt, len, "DEFINER=CURRENT_USER");
-		rc = as_current ? exec_bounded(rs, db, as_current, label, e) : ms_fail(e, MS_INTERNAL, "out of memory");
+		rc = as_current ? exec_bounded(rs, db, as_current, label, e) : ms_oom(e);
 		goto out;
 	}
 	rc = exec_bounded(rs, db, as_is, label, e);
@@ -113,7 +112,7 @@ static int create_object(struct restore *rs, struct db *db, const char *stmt, si
 		restore_note(rs, "%s: definer %s does not exist on this server: created with DEFINER=CURRENT_USER "
 				 "(--definer keep keeps it)", label, account);
 		if (!(drop = drop_sql(ob)) || exec_bounded(rs, db, drop, label, e)) {
-			rc = drop ? -1 : ms_fail(e, MS_INTERNAL, "out of memory");
+			rc = drop ? -1 : ms_oom(e);
 			goto out;
 		}
 	} else {
@@ -123,7 +122,7 @@ static int create_object(struct restore *rs, struct db *db, const char *stmt, si
 	rs->definer_fallbacks++;
 	pthread_mutex_unlock(&rs->mu);
 	as_current = sqlsplit_replace_definer(stmt, len, "DEFINER=CURRENT_USER");
-	rc = as_current ? exec_bounded(rs, db, as_current, label, e) : ms_fail(e, MS_INTERNAL, "out of memory");
+	rc = as_current ? exec_bounded(rs, db, as_current, label, e) : ms_oom(e);
 out:
 	free(as_is);
 	free(as_current);
@@ -147,7 +146,7 @@ static int object_run(struct restore *rs, struct db *db, const char *stmt, size_
 			return 0;
 		sql = strndup(stmt, len);
 		/* A sequence's state: on a live server someone may use it already. */
-		rc = !sql ? ms_fail(e, MS_INTERNAL, "out of memory")
+		rc = !sql ? ms_oom(e)
 		     : c->pending_key[0] ? exec_bounded(rs, db, sql, c->pending_label, e) : db_exec(db, sql, e);
 		free(sql);
 		return rc;
@@ -162,7 +161,7 @@ static int object_run(struct restore *rs, struct db *db, const char *stmt, size_
 	 * cannot make two objects share a journal key. */
 	name_key = restore_table_key(c->d->name, ob.name.name);
 	if (!name_key)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	snprintf(key, sizeof(key), "%s %s", sqlsplit_kind_name(ob.kind), name_key);
 	free(name_key);
 	snprintf(label, sizeof(label), "%s %s.%s", sqlsplit_kind_name(ob.kind), c->d->name, ob.name.name);
@@ -170,7 +169,7 @@ static int object_run(struct restore *rs, struct db *db, const char *stmt, size_
 		return 0;
 	if (rs->o->if_exists == RESTORE_REPLACE || rs->o->if_exists == RESTORE_SWAP) {
 		char *drop = drop_sql(&ob);
-		rc = drop ? exec_bounded(rs, db, drop, label, e) : ms_fail(e, MS_INTERNAL, "out of memory");
+		rc = drop ? exec_bounded(rs, db, drop, label, e) : ms_oom(e);
 		free(drop);
 		if (rc)
 			return -1;

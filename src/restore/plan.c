@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include "restore/restore_internal.h"
+#include "util/buf.h"
 
 const char *restore_target_db(const struct restore_opts *o, const char *src)
 {
@@ -43,13 +44,14 @@ static int optional_file(json_t *files, json_t *obj, const char *key, struct bac
 
 char *restore_table_key(const char *db, const char *name)
 {
-	char *qd = db_quote_ident(db), *qn = db_quote_ident(name), *key = NULL;
+	struct buf b = BUF_INIT;
 
-	if (qd && qn && (key = malloc(strlen(qd) + 1 + strlen(qn) + 1)))
-		sprintf(key, "%s.%s", qd, qn);
-	free(qd);
-	free(qn);
-	return key;
+	buf_add_qualified(&b, db, name);
+	if (b.failed) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b);
 }
 
 /* Letters, digits and _: the names whose file names are the name itself. */
@@ -105,7 +107,7 @@ static int table_load(struct restore *rs, json_t *files, json_t *jt, const char 
 			      !strcmp(rs->o->external[i] + strlen(src_db) + 1, t->name);
 	t->chunks = calloc(json_array_size(chunks) + 1, sizeof(*t->chunks));
 	if (!t->chunks)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (i = 0; i < json_array_size(chunks); i++) {
 		json_t *c = json_array_get(chunks, i), *file = json_object_get(c, "file");
 		struct rchunk *ch = &t->chunks[i];
@@ -178,7 +180,7 @@ int restore_plan_load(struct restore *rs, struct ms_err *e)
 	int rc = -1;
 
 	if (!files)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (i = 0; i < json_array_size(list); i++) {
 		json_t *f = json_array_get(list, i);
 		json_object_set(files, json_string_value(json_object_get(f, "path")), f);
@@ -190,7 +192,7 @@ int restore_plan_load(struct restore *rs, struct ms_err *e)
 	rs->dbs = calloc(json_array_size(dbs) + 1, sizeof(*rs->dbs));
 	rs->tables = calloc(n_tables + 1, sizeof(*rs->tables));
 	if (!rs->dbs || !rs->tables) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	for (d = 0; d < json_array_size(dbs); d++) {
@@ -251,7 +253,7 @@ int restore_plan_queue(struct restore *rs, struct ms_err *e)
 		n += rs->tables[i].n_chunks;
 	rs->queue = calloc(n + 1, sizeof(*rs->queue));
 	if (!rs->queue)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (size_t i = 0; i < rs->n_tables; i++)
 		for (size_t c = 0; c < rs->tables[i].n_chunks; c++)
 			if (!rs->tables[i].skip && !rs->tables[i].chunks[c].done)

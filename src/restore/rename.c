@@ -164,7 +164,7 @@ int restore_rename_sql(const struct restore_opts *o, const char *target, const c
 	}
 	if (rc || !(renamed = finish(&rw, len))) {
 		buf_release(&rw.out);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	/* The object's own name, read again in the renamed text. */
 	rw.out = (struct buf)BUF_INIT;
@@ -173,7 +173,7 @@ int restore_rename_sql(const struct restore_opts *o, const char *target, const c
 	if (requalify(&rw, target) || !(own = finish(&rw, strlen(renamed)))) {
 		buf_release(&rw.out);
 		free(renamed);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	free(renamed);
 	if (restore_rename_check(o, own, strlen(own), no_backslash_escapes, file, line, e)) {

@@ -12,6 +12,7 @@
 #include "restore/restore_internal.h"
 #include "restore/sqlsplit.h"
 #include "util/buf.h"
+#include "util/clock.h"
 
 /* ---- shared helpers ----------------------------------------------------- */
 
@@ -76,13 +77,10 @@ bool restore_no_backslash_escapes(const struct db *db)
 char *restore_default_journal(const char *dir)
 {
 	size_t n = strlen(dir);
-	char *p;
 
 	while (n > 1 && dir[n - 1] == '/')
 		n--;
-	if ((p = malloc(n + sizeof(".restore-journal"))))
-		sprintf(p, "%.*s.restore-journal", (int)n, dir);
-	return p;
+	return ms_asprintf("%.*s.restore-journal", (int)n, dir);
 }
 
 static void report(struct restore *rs, const char *phase)
@@ -98,13 +96,13 @@ static void report(struct restore *rs, const char *phase)
 	p.bytes = rs->bytes;
 	p.bytes_total = rs->bytes_total;
 	pthread_mutex_unlock(&rs->mu);
-	p.elapsed_s = lockreq_now() - rs->started_at;
+	p.elapsed_s = ms_now() - rs->started_at;
 	rs->o->progress(rs->o->ctx, &p);
 }
 
 static bool past_deadline(const struct restore *rs)
 {
-	return rs->deadline > 0 && lockreq_now() >= rs->deadline;
+	return rs->deadline > 0 && ms_now() >= rs->deadline;
 }
 
 /* ---- before anything is sent -------------------------------------------- */
@@ -112,7 +110,7 @@ static bool past_deadline(const struct restore *rs)
 static void verify_progress(void *ctx, const char *file, unsigned long long stored)
 {
 	struct restore *rs = ctx;
-	double now = lockreq_now();
+	double now = ms_now();
 
 	if (now - rs->verify_reported_at >= 1.0 && rs->o->progress) {
 		struct restore_progress p = { .phase = "verify", .elapsed_s = now - rs->started_at,
@@ -201,7 +199,7 @@ static int journal_start(struct restore *rs, struct ms_err *e)
 	if (!path || !want) {
 		free(path);
 		json_decref(want);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	if (!rs->o->resume) {
 		rc = journal_create(path, want, &rs->journal, e);
@@ -378,7 +376,7 @@ static int collect_text(void *ctx, const void *data, size_t len, struct ms_err *
 	struct buf *b = ctx;
 
 	buf_add(b, data, len);
-	return b->failed ? ms_fail(e, MS_INTERNAL, "out of memory") : 0;
+	return b->failed ? ms_oom(e) : 0;
 }
 
 /* Reads one SQL file as the restore will run it, without running it:
@@ -455,17 +453,15 @@ static int database_stmt(struct restore *rs, struct db *db, const char *stmt, si
 	const struct rdb *d = ctx;
 	struct sqlsplit_object ob;
 	struct buf sql = BUF_INIT;
-	char *id;
 	int rc;
 
 	if (!sqlsplit_create_object(stmt, len, &ob) || ob.kind != SQLSPLIT_DATABASE)
 		return 0;
-	id = db_quote_ident(d->name);
-	buf_addf(&sql, "CREATE DATABASE IF NOT EXISTS %s %.*s", id ? id : "``", (int)(len - ob.name.end),
-		 stmt + ob.name.end);
-	free(id);
+	buf_adds(&sql, "CREATE DATABASE IF NOT EXISTS ");
+	buf_add_ident(&sql, d->name);
+	buf_addf(&sql, " %.*s", (int)(len - ob.name.end), stmt + ob.name.end);
 	if (sql.failed)
-		rc = ms_fail(e, MS_INTERNAL, "out of memory");
+		rc = ms_oom(e);
 	else if ((rc = restore_rename_check(rs->o, buf_str(&sql), sql.len, restore_no_backslash_escapes(db), NULL, 0,
 					    e)) == 0)
 		rc = db_exec(db, buf_str(&sql), e);
@@ -476,17 +472,15 @@ static int database_stmt(struct restore *rs, struct db *db, const char *stmt, si
 /* The database, then its sequences: a table's DEFAULT may use one. */
 static int create_database(struct restore *rs, struct backup_reader *rd, const struct rdb *d, struct ms_err *e)
 {
-	char *id;
 	struct buf sql = BUF_INIT;
 	int rc;
 
 	if (d->has_schema) {
 		rc = restore_run_file(rs, &rs->coord, rd, &d->schema, database_stmt, (void *)d, e);
 	} else {
-		id = db_quote_ident(d->name);
-		buf_addf(&sql, "CREATE DATABASE IF NOT EXISTS %s", id ? id : "``");
-		free(id);
-		rc = db_exec(&rs->coord, buf_str(&sql), e);
+		buf_adds(&sql, "CREATE DATABASE IF NOT EXISTS ");
+		buf_add_ident(&sql, d->name);
+		rc = sql.failed ? ms_oom(e) : db_exec(&rs->coord, buf_str(&sql), e);
 		buf_release(&sql);
 	}
 	if (rc == 0 && d->has_sequences)
@@ -501,7 +495,7 @@ static int table_run(struct restore *rs, struct db *db, const char *stmt, size_t
 {
 	struct sqlsplit_object ob;
 	struct buf sql = BUF_INIT;
-	char *deferred = NULL, *id;
+	char *deferred = NULL;
 	int rc;
 
 	if (!sqlsplit_create_object(stmt, len, &ob) || ob.kind != SQLSPLIT_TABLE) {
@@ -522,12 +516,11 @@ static int table_run(struct restore *rs, struct db *db, const char *stmt, size_t
 			free(deferred);
 			return 0;
 		}
-		id = db_quote_ident(t->load_name);
-		buf_addf(&sql, "%.*s%s%.*s", (int)ob.name.start, stmt, id ? id : "``", (int)(len - ob.name.end),
-			 stmt + ob.name.end);
-		free(id);
+		buf_add(&sql, stmt, ob.name.start);
+		buf_add_ident(&sql, t->load_name);
+		buf_add(&sql, stmt + ob.name.end, len - ob.name.end);
 	}
-	rc = sql.failed ? ms_fail(e, MS_INTERNAL, "out of memory") : db_exec(db, buf_str(&sql), e);
+	rc = sql.failed ? ms_oom(e) : db_exec(db, buf_str(&sql), e);
 	buf_release(&sql);
 	free(deferred);
 	return rc;
@@ -548,27 +541,19 @@ static int table_stmt(struct restore *rs, struct db *db, const char *stmt, size_
 	return rc;
 }
 
-static char *qualified(const char *db, const char *name)
-{
-	char *a = db_quote_ident(db), *b = db_quote_ident(name), *q = NULL;
-
-	if (a && b && (q = malloc(strlen(a) + strlen(b) + 2)))
-		sprintf(q, "%s.%s", a, b);
-	free(a);
-	free(b);
-	return q;
-}
-
 /* DROP TABLE of a name nobody queues on (a shadow, or a table already
  * renamed aside): plain, retried on lock timeouts until the deadline. */
 static int drop_aside(struct restore *rs, const char *db, const char *name, struct ms_err *e)
 {
-	char *q = qualified(db, name);
 	struct buf sql = BUF_INIT;
 	int rc;
 
-	buf_addf(&sql, "DROP TABLE IF EXISTS %s", q ? q : "``");
-	free(q);
+	buf_adds(&sql, "DROP TABLE IF EXISTS ");
+	buf_add_qualified(&sql, db, name);
+	if (sql.failed) {
+		buf_release(&sql);
+		return ms_oom(e);
+	}
 	for (unsigned attempt = 0;; attempt++) {
 		rc = db_exec(&rs->coord, buf_str(&sql), e);
 		if (rc == 0 || !lockreq_timed_out(e) || past_deadline(rs))
@@ -582,7 +567,7 @@ static int drop_aside(struct restore *rs, const char *db, const char *name, stru
 /* Moves the live table aside with one bounded RENAME, then drops it. */
 static int replace_existing(struct restore *rs, const struct rtable *t, struct ms_err *e)
 {
-	char *from = qualified(t->db, t->name), *to = qualified(t->db, t->old_name), what[2 * DB_NAME_MAX + 32];
+	char what[2 * DB_NAME_MAX + 32];
 	struct buf sql = BUF_INIT;
 	struct lockreq_opts lo;
 	int rc;
@@ -590,10 +575,11 @@ static int replace_existing(struct restore *rs, const struct rtable *t, struct m
 	snprintf(what, sizeof(what), "replace %s.%s", t->db, t->name);
 	lo = restore_lockreq_opts(rs, what);
 	lo.nowait_schema = t->db; /* a RENAME must not be cut off: see lockreq.h */
-	buf_addf(&sql, "RENAME TABLE %s TO %s", from ? from : "``", to ? to : "``");
-	free(from);
-	free(to);
-	rc = drop_aside(rs, t->db, t->old_name, e);
+	buf_adds(&sql, "RENAME TABLE ");
+	buf_add_qualified(&sql, t->db, t->name);
+	buf_adds(&sql, " TO ");
+	buf_add_qualified(&sql, t->db, t->old_name);
+	rc = sql.failed ? ms_oom(e) : drop_aside(rs, t->db, t->old_name, e);
 	if (rc == 0)
 		rc = lockreq_exec(&rs->coord, buf_str(&sql), &lo, NULL, e);
 	if (rc == 0)
@@ -608,7 +594,7 @@ static int create_table(struct restore *rs, struct backup_reader *rd, struct rta
 	int rc;
 
 	if (!key)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	if (journal_has(rs->journal, "table_created", key)) {
 		/* Created by the run we resume: only learn its deferred indexes. */
 		t->created = true;
@@ -651,9 +637,9 @@ static int swap_in(struct restore *rs, const struct rdb *d, struct ms_err *e)
 
 		if (t->skip || strcmp(t->db, d->name))
 			continue;
-		live = qualified(t->db, t->name);
-		old = qualified(t->db, t->old_name);
-		shadow = qualified(t->db, t->load_name);
+		live = restore_table_key(t->db, t->name);
+		old = restore_table_key(t->db, t->old_name);
+		shadow = restore_table_key(t->db, t->load_name);
 		if (t->exists)
 			buf_addf(&sql, "%s%s TO %s, ", sql.len > 13 ? "" : "", live, old);
 		buf_addf(&sql, "%s TO %s, ", shadow, live);
@@ -671,7 +657,7 @@ static int swap_in(struct restore *rs, const struct rdb *d, struct ms_err *e)
 	lo = restore_lockreq_opts(rs, what);
 	lo.nowait_schema = d->name; /* a RENAME must not be cut off: see lockreq.h */
 	if (sql.failed)
-		rc = ms_fail(e, MS_INTERNAL, "out of memory");
+		rc = ms_oom(e);
 	else if ((rc = restore_rename_check(rs->o, buf_str(&sql), sql.len, false, NULL, 0, e)) == 0)
 		rc = lockreq_exec(&rs->coord, buf_str(&sql), &lo, NULL, e);
 	buf_release(&sql);
@@ -747,7 +733,7 @@ static int start_watchdog(struct restore *rs, struct ms_err *e)
 static int load_data(struct restore *rs, struct ms_err *e)
 {
 	unsigned n = rs->o->jobs ? rs->o->jobs : 1;
-	double last = 0, last_ping = lockreq_now();
+	double last = 0, last_ping = ms_now();
 	bool done = false;
 
 	if (restore_plan_queue(rs, e))
@@ -756,7 +742,7 @@ static int load_data(struct restore *rs, struct ms_err *e)
 		n = rs->n_queue ? (unsigned)rs->n_queue : 0;
 	rs->workers = calloc(n + 1, sizeof(*rs->workers));
 	if (!rs->workers)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	for (unsigned i = 0; i < n; i++) {
 		char role[32];
 		snprintf(role, sizeof(role), "restore-%u", i + 1);
@@ -767,9 +753,20 @@ static int load_data(struct restore *rs, struct ms_err *e)
 	}
 	if (start_watchdog(rs, e))
 		return -1;
-	for (unsigned i = 0; i < rs->n_workers; i++)
-		rs->workers[i].started =
-			pthread_create(&rs->workers[i].thread, NULL, restore_worker_main, &rs->workers[i]) == 0;
+	for (unsigned i = 0; i < rs->n_workers; i++) {
+		int err = pthread_create(&rs->workers[i].thread, NULL, restore_worker_main, &rs->workers[i]);
+
+		rs->workers[i].started = err == 0;
+		if (err) {
+			struct ms_err te;
+
+			/* The workers already started stop at the failure. */
+			ms_fail(&te, MS_INTERNAL, "cannot start a restore worker thread: %s; lower --jobs or raise the process limit",
+				strerror(err));
+			restore_fail(rs, &te);
+			break;
+		}
+	}
 	while (!done) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
@@ -781,14 +778,14 @@ static int load_data(struct restore *rs, struct ms_err *e)
 			ms_fail(&te, MS_TIMEOUT, "--timeout expired while loading data");
 			restore_fail(rs, &te);
 		}
-		if (lockreq_now() - last >= 1.0) {
-			last = lockreq_now();
+		if (ms_now() - last >= 1.0) {
+			last = ms_now();
 			report(rs, "load");
 		}
 		/* Our sessions drop after wait_timeout (300 s) idle: keep the
 		 * coordinator and the probe alive through a long load. */
-		if (lockreq_now() - last_ping >= 60) {
-			last_ping = lockreq_now();
+		if (ms_now() - last_ping >= 60) {
+			last_ping = ms_now();
 			mysql_ping(rs->coord.mysql);
 			if (rs->probe_open)
 				mysql_ping(rs->probe.mysql);
@@ -860,7 +857,7 @@ static json_t *summary_json(struct restore *rs, json_t *check)
 	json_object_set_new(s, "tables_skipped", json_integer((json_int_t)skipped));
 	json_object_set_new(s, "rows", json_integer((json_int_t)rs->rows));
 	json_object_set_new(s, "bytes", json_integer((json_int_t)rs->bytes));
-	json_object_set_new(s, "duration_seconds", json_real(lockreq_now() - rs->started_at));
+	json_object_set_new(s, "duration_seconds", json_real(ms_now() - rs->started_at));
 	json_object_set_new(s, "workers", json_integer(rs->n_workers));
 	json_object_set_new(s, "resumed", json_boolean(rs->o->resume));
 	json_object_set_new(s, "lock_retries", json_integer(rs->lock_retries));
@@ -967,7 +964,7 @@ int restore_run(const struct restore_opts *o, json_t **summary, struct ms_err *e
 	*summary = NULL;
 	rs.o = o;
 	rs.dir_fd = -1;
-	rs.started_at = lockreq_now();
+	rs.started_at = ms_now();
 	rs.deadline = o->timeout_s > 0 ? rs.started_at + o->timeout_s : 0;
 	rs.warnings = json_array();
 	rs.rewrites = json_array();

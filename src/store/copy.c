@@ -90,7 +90,7 @@ static int copy_readwrite(int in, int out, bool (*cancel)(void *), void *ctx, co
 	int rc = 0;
 
 	if (!buf)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	if (lseek(in, 0, SEEK_SET) < 0 || lseek(out, 0, SEEK_SET) < 0 || ftruncate(out, 0) != 0) {
 		free(buf);
 		return io_fail(e, errno, "copying", what);
@@ -181,7 +181,7 @@ int copy_hash_fd(int fd, char xxh3[17], unsigned long long *bytes, const char *w
 	if (!st || !buf || XXH3_64bits_reset(st) != XXH_OK) {
 		XXH3_freeState(st);
 		free(buf);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	for (off_t off = 0;;) {
 		ssize_t n = pread(fd, buf, RW_BUF, off);

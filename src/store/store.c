@@ -22,6 +22,7 @@
 #include "store/rowscan.h"
 #include "util/beneath.h"
 #include "util/buf.h"
+#include "util/file.h"
 
 #define MANIFEST_NAME "manifest.json"
 /* A backup tree is two levels deep; anything deeper in a stale .partial is
@@ -80,23 +81,6 @@ static char *str_printf(const char *fmt, ...)
 	return buf_detach(&b);
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* A full disk is the failure users meet most; tell them where space is needed. */
 static int fail_errno(const struct store *st, struct ms_err *e, int err,
 		      const char *what, const char *path, const char *sub)
@@ -126,16 +110,6 @@ static int fsync_dir_at(int dfd, const char *rel)
 		return -1;
 	}
 	return close(fd);
-}
-
-/* True when path still names the directory fd is open on: a lock on a
- * directory someone removed and recreated meanwhile protects nothing. */
-static bool same_inode(int fd, const char *path)
-{
-	struct stat a, b;
-
-	return fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev &&
-	       a.st_ino == b.st_ino;
 }
 
 /* ---- paths -------------------------------------------------------------- */
@@ -219,7 +193,7 @@ static int paths_split(struct store *st, const char *dir, struct ms_err *e)
 		return ms_fail(e, MS_USAGE, "cannot write a backup as /; name a new directory");
 	st->final_path = strndup(dir, len);
 	if (!st->final_path)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	slash = strrchr(st->final_path, '/');
 	base = slash ? slash + 1 : st->final_path;
 	if (!strcmp(base, ".") || !strcmp(base, ".."))
@@ -241,7 +215,7 @@ static int paths_split(struct store *st, const char *dir, struct ms_err *e)
 	}
 	st->partial_path = str_printf("%s.partial", st->final_path);
 	if (!st->parent_path || !st->partial_path)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	return 0;
 }
 
@@ -353,7 +327,7 @@ static int marker_write(struct store *st, struct ms_err *e)
 
 	if (fd < 0)
 		return fail_errno(st, e, errno, "create", st->partial_path, STORE_PARTIAL_MARKER);
-	if (write_all(fd, text, sizeof(text) - 1) != 0 || fsync(fd) != 0) {
+	if (ms_write_all(fd, text, sizeof(text) - 1) != 0 || fsync(fd) != 0) {
 		int err = errno;
 		close(fd);
 		return fail_errno(st, e, err, "write", st->partial_path, STORE_PARTIAL_MARKER);
@@ -438,7 +412,7 @@ static int partial_take(struct store *st, bool *removed, struct ms_err *e)
 				       st->final_path, st->partial_path);
 		return ms_fail(e, MS_IO, "cannot lock %s: %s", st->partial_path, strerror(err));
 	}
-	if (!same_inode(fd, st->partial_path)) {
+	if (!ms_same_inode(fd, st->partial_path, false)) {
 		close(fd);
 		return 1;
 	}
@@ -493,7 +467,7 @@ int store_open(const char *dir, struct store **out, bool *removed_stale_partial,
 	if (removed_stale_partial)
 		*removed_stale_partial = false;
 	if (!st)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	st->dir_fd = -1;
 	if (pthread_mutex_init(&st->mu, NULL) != 0) {
 		free(st);
@@ -570,7 +544,7 @@ static int create_beneath(struct store *st, const char *relpath, struct ms_err *
 	if (pfd < 0) {
 		err = errno;
 		if (err == ENOMEM)
-			return ms_fail(e, MS_INTERNAL, "out of memory");
+			return ms_oom(e);
 		if (err == ENOTDIR)
 			return ms_fail(e, MS_INTERNAL, "cannot create %s/%s: a file has the name of one of its directories",
 				       st->partial_path, relpath);
@@ -615,12 +589,12 @@ static int file_setup(struct store_file *f, int level, struct ms_err *e)
 	f->ocap = ZSTD_CStreamOutSize();
 	f->obuf = malloc(f->ocap);
 	if (!f->xxh || !f->obuf || XXH3_64bits_reset(f->xxh) != XXH_OK)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	if (f->compress != STORE_COMPRESS_ZSTD)
 		return 0;
 	f->cctx = ZSTD_createCCtx();
 	if (!f->cctx)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	r = ZSTD_CCtx_setParameter(f->cctx, ZSTD_c_compressionLevel, level);
 	/* See STORE_ZSTD_DEFAULT_LEVEL: fast levels keep their ratio on row
 	 * data only with literal coding on. */
@@ -682,7 +656,7 @@ int store_file_create(struct store *st, const char *relpath, enum store_compress
 		pthread_mutex_lock(&st->mu);
 		st->open_files--;
 		pthread_mutex_unlock(&st->mu);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	f->st = st;
 	f->fd = fd;
@@ -692,7 +666,7 @@ int store_file_create(struct store *st, const char *relpath, enum store_compress
 	if (!f->path) {
 		beneath_unlink(st->dir_fd, relpath, 0);
 		file_free(f);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	if (file_setup(f, level, e) != 0) {
 		store_file_abort(f);
@@ -711,7 +685,7 @@ static int file_flush(struct store_file *f, struct ms_err *e)
 {
 	if (f->opos == 0)
 		return 0;
-	if (write_all(f->fd, f->obuf, f->opos) != 0) {
+	if (ms_write_all(f->fd, f->obuf, f->opos) != 0) {
 		f->failed = true;
 		return fail_errno(f->st, e, errno, "write", f->st->partial_path, f->path);
 	}
@@ -878,7 +852,7 @@ int store_file_hash(struct store *st, const char *relpath, struct store_file_inf
 		return -1;
 	info->stored_bytes = info->bytes;
 	info->path = strdup(relpath);
-	return info->path ? 0 : ms_fail(e, MS_INTERNAL, "out of memory");
+	return info->path ? 0 : ms_oom(e);
 }
 
 int store_file_open_read(struct store *st, const char *relpath, struct ms_err *e)
@@ -945,7 +919,7 @@ static int manifest_write(struct store *st, const char *text, struct ms_err *e)
 
 	if (fd < 0)
 		return fail_errno(st, e, errno, "create", st->partial_path, MANIFEST_NAME);
-	if (write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+	if (ms_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
 		err = errno;
 		close(fd);
 		goto fail;
@@ -1008,7 +982,7 @@ int store_finalize(struct store *st, const char *manifest_json, struct ms_err *e
 		fail_errno(st, e, errno, "fsync", st->partial_path, NULL);
 		goto fail;
 	}
-	if (!same_inode(st->dir_fd, st->partial_path)) {
+	if (!ms_same_inode(st->dir_fd, st->partial_path, false)) {
 		ms_fail(e, MS_IO, "%s was moved or replaced while the backup was written; the backup is not usable",
 			st->partial_path);
 		goto fail;

@@ -397,7 +397,7 @@ int backup_reader_new(struct backup_reader **out, void (*progress)(void *, const
 
 	*out = NULL;
 	if (!rd)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	rd->progress = progress;
 	rd->ctx = ctx;
 	rd->dctx = ZSTD_createDCtx();
@@ -408,7 +408,7 @@ int backup_reader_new(struct backup_reader **out, void (*progress)(void *, const
 	rd->out = malloc(rd->out_cap);
 	if (!rd->dctx || !rd->xxh || !rd->in || !rd->out) {
 		backup_reader_free(rd);
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	}
 	*out = rd;
 	return 0;
@@ -446,9 +446,8 @@ int backup_dir_open(const char *dir, struct ms_err *e)
 
 		if (err != ENOENT)
 			return ms_fail(e, MS_IO, "cannot open %s: %s", dir, strerror(err));
-		partial = malloc(strlen(dir) + sizeof(".partial"));
+		partial = ms_asprintf("%s.partial", dir);
 		if (partial) {
-			sprintf(partial, "%s.partial", dir);
 			if (stat(partial, &sb) == 0 && S_ISDIR(sb.st_mode)) {
 				ms_fail(e, MS_INCOMPLETE,
 					"%s is an unfinished backup: only %s exists (interrupted or still running)",
@@ -498,7 +497,7 @@ int verify_backup_keep(const char *dir, void (*progress)(void *, const char *, u
 		return ms_fail(e, MS_USAGE, "the backup directory name is empty");
 	path = strndup(dir, len);
 	if (!path)
-		return ms_fail(e, MS_INTERNAL, "out of memory");
+		return ms_oom(e);
 	v.dir = path;
 	v.dir_fd = backup_dir_open(path, e);
 	if (v.dir_fd < 0)
@@ -508,7 +507,7 @@ int verify_backup_keep(const char *dir, void (*progress)(void *, const char *, u
 	/* A path listed twice would make one file stand for two. */
 	seen = json_object();
 	if (!seen) {
-		ms_fail(e, MS_INTERNAL, "out of memory");
+		ms_oom(e);
 		goto out;
 	}
 	for (i = 0; i < json_array_size(files); i++) {

@@ -39,4 +39,8 @@ const char *buf_str(const struct buf *b);
 /* Hands the allocated string to the caller (who frees it) and resets b. */
 char *buf_detach(struct buf *b);
 
+/* A new string formatted like printf, the caller's to free; NULL when out of
+ * memory. For one-off names and paths where no buf is being built. */
+char *ms_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

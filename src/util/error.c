@@ -69,3 +69,8 @@ const char *ms_status_name(enum ms_status status)
 	}
 	return "unknown";
 }
+
+int ms_oom(struct ms_err *e)
+{
+	return ms_fail(e, MS_INTERNAL, "out of memory");
+}

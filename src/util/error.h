@@ -39,6 +39,9 @@ int ms_vfail(struct ms_err *e, enum ms_status status, const char *fmt, va_list a
 int ms_fail_context(struct ms_err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The one out-of-memory failure: ms_oom(e). */
+int ms_oom(struct ms_err *e);
+
 void ms_err_clear(struct ms_err *e);
 
 /* Short name of a status for JSON output, e.g. "connect". */
