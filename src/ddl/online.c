@@ -1159,7 +1159,11 @@ int online_run(const struct online_opts *o, json_t **report, struct ms_err *e)
 	    db_open(&s->watch, o->conn, "ddl-watch", NULL, e) == 0 &&
 	    /* A chunk waiting for an application's row lock holds the rows it
 	     * has read: it gives way after a second and is tried again. */
-	    db_exec(&s->exec, "SET SESSION innodb_lock_wait_timeout = 1", e) == 0 && online_replicas_open(s, e) == 0) {
+	    db_exec(&s->exec, "SET SESSION innodb_lock_wait_timeout = 1", e) == 0 &&
+	    /* A chunk's locking read locks its whole key range, gaps included,
+	     * only at this level (see online_copy.c). */
+	    db_exec(&s->exec, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", e) == 0 &&
+	    online_replicas_open(s, e) == 0) {
 		rc = run_change(&r, *report, e);
 		if (rc)
 			undo(&r);
