@@ -180,7 +180,7 @@ static void where_table(struct online *s, struct buf *b, const char *schema_col,
 }
 
 struct colinfo {
-	char *name, *type;
+	char *name, *type, *charset; /* charset: NULL for a column without one */
 	bool generated;
 };
 
@@ -189,6 +189,7 @@ static void colinfo_free(struct colinfo *c, size_t n)
 	for (size_t i = 0; c && i < n; i++) {
 		free(c[i].name);
 		free(c[i].type);
+		free(c[i].charset);
 	}
 	free(c);
 }
@@ -202,7 +203,7 @@ static int load_columns(struct online *s, const char *table, struct colinfo **ou
 
 	*out = NULL;
 	*n = 0;
-	buf_adds(&b, "SELECT COLUMN_NAME, DATA_TYPE, IS_GENERATED FROM "
+	buf_adds(&b, "SELECT COLUMN_NAME, DATA_TYPE, IS_GENERATED, CHARACTER_SET_NAME FROM "
 		     "information_schema.COLUMNS");
 	where_table(s, &b, "TABLE_SCHEMA", "TABLE_NAME", table);
 	buf_adds(&b, " ORDER BY ORDINAL_POSITION");
@@ -216,6 +217,7 @@ static int load_columns(struct online *s, const char *table, struct colinfo **ou
 		c->name = strdup(row[0]);
 		c->type = strdup(row[1] ? row[1] : "");
 		c->generated = row[2] && !strcasecmp(row[2], "ALWAYS");
+		c->charset = row[3] ? strdup(row[3]) : NULL;
 	}
 	mysql_free_result(res);
 	return *out ? 0 : ms_fail(e, MS_INTERNAL, "out of memory");
@@ -605,8 +607,10 @@ static int plan_shadow(struct online *s, const char *sql, json_t *dropped, struc
 		}
 		if (oc[i].generated || match->generated)
 			continue;
-		s->cols[s->n_cols].name = strdup(oc[i].name);
-		s->cols[s->n_cols++].text = is_text_type(oc[i].type) || is_text_type(match->type);
+		struct online_col *c = &s->cols[s->n_cols++];
+		c->name = strdup(oc[i].name);
+		c->text = is_text_type(oc[i].type) || is_text_type(match->type);
+		c->convert = c->text && (!oc[i].charset || !match->charset || strcmp(oc[i].charset, match->charset));
 	}
 	for (size_t i = 0; i < nk && !key_kept; i++)
 		key_kept = k[i].usable && same_columns(&k[i], s->key, s->n_key);

@@ -15,6 +15,7 @@
 /* Chunks aim below --chunk-time: on a busy server their time varies, and an
  * application write to a row of the chunk waits for all of it. */
 #define CHUNK_AIM 0.7
+#define CRC32C_VERSION 100800
 
 void online_free_key(char **v, size_t n)
 {
@@ -471,24 +472,43 @@ static int begin_locked(struct online *s, char **lower, char **upper, struct ms_
 	return rc;
 }
 
-/* A common column as both tables' rows are compared: text as utf8mb4
- * bytes, anything else as the server spells it. */
-static void add_compared(struct online *s, struct buf *b, const char *alias, size_t i)
+/* A common column as both tables' rows are compared: text as utf8mb4,
+ * anything else as the server spells it. For a digest (exact), text that
+ * keeps its character set is hashed as it is stored. */
+static void add_compared(struct online *s, struct buf *b, const char *alias, size_t i, bool digest)
 {
-	if (!s->cols[i].text) {
+	if (!s->cols[i].text || (digest && !s->cols[i].convert)) {
 		add_col(b, alias, s->cols[i].name);
 		return;
 	}
 	buf_adds(b, "CONVERT(");
 	add_col(b, alias, s->cols[i].name);
-	buf_adds(b, " USING utf8mb4) COLLATE utf8mb4_bin");
+	buf_adds(b, digest ? " USING utf8mb4)" : " USING utf8mb4) COLLATE utf8mb4_bin");
+}
+
+/* Each row's common columns as one string, NULL marked apart from empty. */
+static void add_row_text(struct online *s, struct buf *b)
+{
+	buf_adds(b, "CONCAT_WS('#'");
+	for (size_t i = 0; i < s->n_cols; i++) {
+		buf_adds(b, ", ");
+		add_compared(s, b, NULL, i, true);
+	}
+	buf_adds(b, ", CONCAT(''");
+	for (size_t i = 0; i < s->n_cols; i++) {
+		buf_adds(b, ", ISNULL(");
+		add_col(b, NULL, s->cols[i].name);
+		buf_adds(b, ")");
+	}
+	buf_adds(b, "))");
 }
 
 /*
  * The rows of one side's chunk and a 64-bit digest of them (the XOR of a
- * hash of each row's common columns, NULLs marked apart from empty
- * values), read with shared locks. Each row's text holds its key, so two
- * chunks with the same rows have the same digest whatever their order.
+ * 64-bit hash of each row's text), read with shared locks. Each row's text
+ * holds its key, so two chunks with the same rows have the same digest
+ * whatever their order. The hash is CRC32 and CRC32C side by side where
+ * the server has CRC32C (10.8), else the first half of an MD5 (slower).
  */
 static int digest_side(struct online *s, bool original, char **lower, char **upper, char **count, char **digest,
 		       struct ms_err *e)
@@ -498,18 +518,19 @@ static int digest_side(struct online *s, bool original, char **lower, char **upp
 	MYSQL_ROW row;
 	int rc;
 
-	buf_adds(&b, "SELECT COUNT(*), COALESCE(BIT_XOR(CAST(CONV(LEFT(MD5(CONCAT_WS('#'");
-	for (size_t i = 0; i < s->n_cols; i++) {
-		buf_adds(&b, ", ");
-		add_compared(s, &b, NULL, i);
-	}
-	buf_adds(&b, ", CONCAT(''");
-	for (size_t i = 0; i < s->n_cols; i++) {
-		buf_adds(&b, ", ISNULL(");
-		add_col(&b, NULL, s->cols[i].name);
+	buf_adds(&b, "SELECT COUNT(*), COALESCE(BIT_XOR(");
+	if (s->exec.server_version >= CRC32C_VERSION) {
+		buf_adds(&b, "(CRC32(");
+		add_row_text(s, &b);
+		buf_adds(&b, ") << 32) | CRC32C(");
+		add_row_text(s, &b);
 		buf_adds(&b, ")");
+	} else {
+		buf_adds(&b, "CAST(CONV(LEFT(MD5(");
+		add_row_text(s, &b);
+		buf_adds(&b, "), 16), 16, 10) AS UNSIGNED)");
 	}
-	buf_adds(&b, "))), 16), 16, 10) AS UNSIGNED)), 0) FROM ");
+	buf_adds(&b, "), 0) FROM ");
 	if (original)
 		add_source(s, &b, NULL);
 	else
@@ -546,9 +567,9 @@ static int compare_rows(struct online *s, char **lower, char **upper, bool *same
 	buf_adds(&b, "SELECT COUNT(*), COALESCE(SUM(NOT (TRUE");
 	for (size_t i = 0; i < s->n_cols; i++) {
 		buf_adds(&b, " AND ");
-		add_compared(s, &b, "o", i);
+		add_compared(s, &b, "o", i, false);
 		buf_adds(&b, " <=> ");
-		add_compared(s, &b, "n", i);
+		add_compared(s, &b, "n", i, false);
 	}
 	buf_adds(&b, ")), 0) FROM ");
 	add_source(s, &b, "o");

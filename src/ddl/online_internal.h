@@ -16,6 +16,7 @@
 struct online_col {
 	char *name;
 	bool text; /* compared as utf8mb4 text in the verify step */
+	bool convert; /* text in another character set in the shadow */
 };
 
 /* Where a copy or verify phase spends its time (seconds). */
