@@ -19,9 +19,10 @@ struct online_col {
 	bool convert; /* text in another character set in the shadow */
 };
 
-/* Where a copy or verify phase spends its time (seconds). */
+/* Where a copy or verify phase spends its time (seconds), and how long
+ * its last and longest chunk held their row locks. */
 struct online_timings {
-	double lock, insert, checkpoint, commit, chunk_max;
+	double lock, insert, checkpoint, commit, held, chunk_max;
 };
 
 struct online {
