@@ -3,9 +3,10 @@
 # table (`ALTER TABLE sbtest1 MODIFY k BIGINT NOT NULL DEFAULT 0`, a change the
 # server can only make by copying the table) with plain ALTER (ALGORITHM=COPY),
 # pt-online-schema-change and `mdlsafe ddl --online`, while the application's
-# probe reads and writes the table every 20 ms. Each tool runs twice: alone, and
-# with one idle transaction that read the table 0.5 s before the tool started
-# and stays open BENCH_ONLINE_IDLE_S seconds. See bench/README.md.
+# probe reads and writes the table every 20 ms and sysbench's oltp_read_write
+# runs against it at a fixed rate. Each tool runs twice: alone, and with one
+# idle transaction that read the table 0.5 s before the tool started and stays
+# open BENCH_ONLINE_IDLE_S seconds. See bench/README.md.
 #
 #   bash bench/online_ddl.sh [BUILD_DIR]
 #   BENCH_ONLY=online bash bench/run.sh [BUILD_DIR]     (same thing)
@@ -14,6 +15,8 @@
 #   BENCH_ONLINE_ROWS=1500000        rows of bench_online.sbtest1
 #   BENCH_ONLINE_IDLE_S=10           how long the idle transaction stays open
 #   BENCH_ONLINE_TOOL_TIMEOUT=1800   seconds before a tool run is killed
+#   BENCH_ONLINE_LOAD_TPS=10         sysbench oltp_read_write transactions per
+#                                    second (2 threads) during each run; 0: none
 #   BENCH_ONLINE_CONFIGS="alter pt-osc mdlsafe"   the tools to run
 #   BENCH_RESULTS_DIR=bench/results  online-ddl.md, online-ddl.tsv and logs/online-* go there
 #   BENCH_ONLINE_SANDBOX_DIR=<repo>/.sandbox-online  BENCH_ONLINE_SANDBOX_PORT=23406
@@ -27,6 +30,8 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 ROWS=${BENCH_ONLINE_ROWS:-1500000}
 IDLE_S=${BENCH_ONLINE_IDLE_S:-10}
 TOOL_TIMEOUT=${BENCH_ONLINE_TOOL_TIMEOUT:-1800}
+LOAD_TPS=${BENCH_ONLINE_LOAD_TPS:-10}
+case $LOAD_TPS in '' | *[!0-9]*) echo "bench-online: BENCH_ONLINE_LOAD_TPS must be a number, got '$LOAD_TPS'" >&2; exit 2 ;; esac
 for v in ROWS IDLE_S TOOL_TIMEOUT; do
     case ${!v} in '' | *[!0-9]* | 0) echo "bench-online: $v must be a positive integer, got '${!v}'" >&2; exit 2 ;; esac
 done
@@ -55,6 +60,7 @@ jget() { grep -o "\"$2\": [-0-9.]*" "$1" 2>/dev/null | head -n1 | awk '{ print $
 
 [ -x "$MDLSAFE" ] && [ -x "$PROBE" ] || die "build first: $MDLSAFE and $PROBE are needed (make build)"
 command -v pt-online-schema-change >/dev/null || die "pt-online-schema-change is missing: scripts/install-deps.sh --bench"
+[ "$LOAD_TPS" = 0 ] || command -v sysbench >/dev/null || die "sysbench is missing: scripts/install-deps.sh --bench"
 mkdir -p "$LOGS"
 
 BG_PIDS=()
@@ -98,7 +104,7 @@ run_tool() { # CONFIG
     esac
 }
 
-printf 'tool\tidle_trx\trc\tcompleted\twall_s\trows_per_s\tprobe_queries\tprobe_max_ms\tprobe_p99_ms\tprobe_errors\n' >"$TSV"
+printf 'tool\tidle_trx\trc\tcompleted\twall_s\trows_per_s\tprobe_queries\tprobe_max_ms\tprobe_p99_ms\tprobe_errors\tload_tps\tload_worst_p99_ms\tload_errors\n' >"$TSV"
 for idle in no yes; do
     for cfg in "${CONFIGS[@]}"; do
         base=$LOGS/online-$cfg-idle-$idle
@@ -113,7 +119,20 @@ for idle in no yes; do
         BG_PIDS+=("$probe_pid")
         for _ in $(seq 1 250); do [ -e "$ready" ] && break; sleep 0.02; done
         [ -e "$ready" ] || die "the probe did not connect: $(cat "$base.probe.err")"
+        load_pid=''
+        if [ "$LOAD_TPS" != 0 ]; then
+            # The sysbench load: point and range reads, index and non-index
+            # updates, a delete and re-insert per transaction (the row count
+            # stays); deadlock and lock-wait errors are counted, not fatal.
+            sysbench oltp_read_write --db-driver=mysql --mysql-socket="$SANDBOX_SOCKET" --mysql-user=root \
+                --mysql-password="$SANDBOX_ROOT_PASSWORD" --mysql-db="$DB" --tables=1 --table-size="$ROWS" --threads=2 --rate="$LOAD_TPS" \
+                --time="$((TOOL_TIMEOUT + 120))" --report-interval=1 --percentile=99 \
+                --mysql-ignore-errors=1213,1205 run >"$base.load.log" 2>&1 &
+            load_pid=$!
+            BG_PIDS+=("$load_pid")
+        fi
         sleep 0.5
+        [ -z "$load_pid" ] || kill -0 "$load_pid" 2>/dev/null || die "sysbench stopped: $(tail -n 3 "$base.load.log")"
         idle_pid=''
         if [ "$idle" = yes ]; then
             # Reads the table, then sits idle in its transaction.
@@ -130,6 +149,7 @@ for idle in no yes; do
         sleep 0.5
         kill -TERM "$probe_pid" 2>/dev/null || true
         wait "$probe_pid" 2>/dev/null || true
+        [ -z "$load_pid" ] || { kill -TERM "$load_pid" 2>/dev/null || true; wait "$load_pid" 2>/dev/null || true; }
         [ -z "$idle_pid" ] || wait "$idle_pid" 2>/dev/null || true
         BG_PIDS=()
         type=$(sql "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '$DB' AND TABLE_NAME = 'sbtest1' AND COLUMN_NAME = 'k'")
@@ -138,9 +158,16 @@ for idle in no yes; do
         [ "$rc" = 0 ] && [ "$type" = bigint ] && [ "$n" = "$ROWS" ] && completed=yes
         wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
         rate=$(awk -v r="$ROWS" -v w="$wall" 'BEGIN { printf "%.0f", r / w }')
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$idle" "$rc" "$completed" "$wall" "$rate" \
+        # sysbench's one-second reports while the tool ran: mean tps, the
+        # worst second's 99th percentile latency, errors in all.
+        load=$(awk '/^\[ *[0-9]+s \]/ { for (i = 1; i <= NF; i++) { if ($i == "tps:") { t += $(i + 1); n++ }
+                                                   if ($i == "(ms,99%):" && $(i + 1) > w) w = $(i + 1)
+                                                   if ($i == "err/s:") e += $(i + 1) } }
+                   END { if (n) printf "%.1f\t%s\t%.0f", t / n, w, e; else printf "-\t-\t-" }' "$base.load.log" 2>/dev/null ||
+            printf -- '-\t-\t-')
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$idle" "$rc" "$completed" "$wall" "$rate" \
             "$(jget "$base.probe.json" queries)" "$(jget "$base.probe.json" max_ms)" \
-            "$(jget "$base.probe.json" p99_ms)" "$(jget "$base.probe.json" errors)" >>"$TSV"
+            "$(jget "$base.probe.json" p99_ms)" "$(jget "$base.probe.json" errors)" "$load" >>"$TSV"
         say "  $cfg idle=$idle: rc $rc, completed $completed, $wall s, worst probe $(jget "$base.probe.json" max_ms) ms"
     done
 done
@@ -150,10 +177,11 @@ done
     echo
     echo "$(date -u +%Y-%m-%d), git $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) CPUs, MariaDB $MARIADB_VERSION, $PTOSC_VERSION."
     echo "\`ALTER TABLE sbtest1 $ALTER\` on $ROWS rows ($TABLE_MIB MiB); probe: point SELECT + UPDATE every 20 ms;"
+    echo "sysbench oltp_read_write load: $LOAD_TPS transactions/s, 2 threads (0: none);"
     echo "idle transaction: read the table 0.5 s before the tool started, open $IDLE_S s."
     echo
-    echo "| tool | idle transaction | completed | total s | rows/s | worst probe ms | p99 probe ms | probe errors |"
-    echo "|---|---|---|---:|---:|---:|---:|---:|"
-    tail -n +2 "$TSV" | awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $4, $5, $6, $8, $9, $10 }'
+    echo "| tool | idle transaction | completed | total s | rows/s | worst probe ms | p99 probe ms | probe errors | load tps | load worst-second p99 ms | load errors |"
+    echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    tail -n +2 "$TSV" | awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $4, $5, $6, $8, $9, $10, $11, $12, $13 }'
 } >"$OUT_MD"
 cat "$OUT_MD"

@@ -181,7 +181,7 @@ static void where_table(struct online *s, struct buf *b, const char *schema_col,
 }
 
 struct colinfo {
-	char *name, *type;
+	char *name, *type, *charset; /* charset: NULL for a column without one */
 	bool generated;
 };
 
@@ -190,6 +190,7 @@ static void colinfo_free(struct colinfo *c, size_t n)
 	for (size_t i = 0; c && i < n; i++) {
 		free(c[i].name);
 		free(c[i].type);
+		free(c[i].charset);
 	}
 	free(c);
 }
@@ -203,7 +204,7 @@ static int load_columns(struct online *s, const char *table, struct colinfo **ou
 
 	*out = NULL;
 	*n = 0;
-	buf_adds(&b, "SELECT COLUMN_NAME, DATA_TYPE, IS_GENERATED FROM "
+	buf_adds(&b, "SELECT COLUMN_NAME, DATA_TYPE, IS_GENERATED, CHARACTER_SET_NAME FROM "
 		     "information_schema.COLUMNS");
 	where_table(s, &b, "TABLE_SCHEMA", "TABLE_NAME", table);
 	buf_adds(&b, " ORDER BY ORDINAL_POSITION");
@@ -217,6 +218,7 @@ static int load_columns(struct online *s, const char *table, struct colinfo **ou
 		c->name = strdup(row[0]);
 		c->type = strdup(row[1] ? row[1] : "");
 		c->generated = row[2] && !strcasecmp(row[2], "ALWAYS");
+		c->charset = row[3] ? strdup(row[3]) : NULL;
 	}
 	mysql_free_result(res);
 	return *out ? 0 : ms_fail(e, MS_INTERNAL, "out of memory");
@@ -606,8 +608,10 @@ static int plan_shadow(struct online *s, const char *sql, json_t *dropped, struc
 		}
 		if (oc[i].generated || match->generated)
 			continue;
-		s->cols[s->n_cols].name = strdup(oc[i].name);
-		s->cols[s->n_cols++].text = is_text_type(oc[i].type) || is_text_type(match->type);
+		struct online_col *c = &s->cols[s->n_cols++];
+		c->name = strdup(oc[i].name);
+		c->text = is_text_type(oc[i].type) || is_text_type(match->type);
+		c->convert = c->text && (!oc[i].charset || !match->charset || strcmp(oc[i].charset, match->charset));
 	}
 	for (size_t i = 0; i < nk && !key_kept; i++)
 		key_kept = k[i].usable && same_columns(&k[i], s->key, s->n_key);
@@ -1160,7 +1164,11 @@ int online_run(const struct online_opts *o, json_t **report, struct ms_err *e)
 	    db_open(&s->watch, o->conn, "ddl-watch", NULL, e) == 0 &&
 	    /* A chunk waiting for an application's row lock holds the rows it
 	     * has read: it gives way after a second and is tried again. */
-	    db_exec(&s->exec, "SET SESSION innodb_lock_wait_timeout = 1", e) == 0 && online_replicas_open(s, e) == 0) {
+	    db_exec(&s->exec, "SET SESSION innodb_lock_wait_timeout = 1", e) == 0 &&
+	    /* A chunk's locking read locks its whole key range, gaps included,
+	     * only at this level (see online_copy.c). */
+	    db_exec(&s->exec, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", e) == 0 &&
+	    online_replicas_open(s, e) == 0) {
 		rc = run_change(&r, *report, e);
 		if (rc)
 			undo(&r);

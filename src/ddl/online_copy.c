@@ -13,9 +13,11 @@
 #define CHUNK_MIN 50.0
 #define CHUNK_MAX 200000.0
 #define PAUSE_S 0.25
-/* Chunks aim below --chunk-time: on a busy server their time varies, and an
- * application write to a row of the chunk waits for all of it. */
-#define CHUNK_AIM 0.7
+/* Chunks aim at half of --chunk-time: on a busy server their time varies
+ * (twice the aim was seen), and an application write to a row of the chunk
+ * waits for all of it. */
+#define CHUNK_AIM 0.5
+#define CRC32C_VERSION 100800
 
 void online_free_key(char **v, size_t n)
 {
@@ -103,8 +105,13 @@ static int sql_done(struct buf *b, struct ms_err *e)
 }
 
 /* The key of the n-th row after lower, or *upper = NULL when there are
- * fewer rows than that left (the chunk is the last one). */
-static int next_bound(struct online *s, char **lower, unsigned long n, char ***upper, struct ms_err *e)
+ * fewer rows than that left (the chunk is the last one). With lock, the
+ * read also takes shared locks on the chunk: InnoDB locks every record a
+ * locking read scans, those LIMIT's offset skips included, with next-key
+ * locks under REPEATABLE READ (the level the session runs at), so no row
+ * enters, changes or leaves (lower, upper] until the transaction ends; when
+ * fewer than n rows are left, everything after lower is locked. */
+static int next_bound(struct online *s, char **lower, unsigned long n, bool lock, char ***upper, struct ms_err *e)
 {
 	struct buf b = BUF_INIT;
 	MYSQL_RES *r = NULL;
@@ -121,6 +128,8 @@ static int next_bound(struct online *s, char **lower, unsigned long n, char ***u
 	buf_adds(&b, " ORDER BY ");
 	add_key_cols(s, &b, NULL);
 	buf_addf(&b, " LIMIT 1 OFFSET %lu", n - 1);
+	if (lock)
+		buf_adds(&b, " LOCK IN SHARE MODE");
 	if ((rc = sql_done(&b, e)) == 0)
 		rc = db_query(&s->exec, buf_str(&b), &r, e);
 	if (rc == 0 && r && (row = mysql_fetch_row(r))) {
@@ -284,7 +293,8 @@ static int throttle(struct online *s, const char *phase, unsigned long long done
 	}
 }
 
-/* Next chunk's size from the last one's speed, smoothed. */
+/* Next chunk's size from how long the last one held its locks: smaller at
+ * once after a chunk that took too long, larger only by halves. */
 static void adapt(struct online *s, unsigned long rows, double took)
 {
 	double want;
@@ -293,7 +303,7 @@ static void adapt(struct online *s, unsigned long rows, double took)
 		want = s->chunk_rows * 2;
 	else
 		want = (double)rows / took * s->o->chunk_time_s * CHUNK_AIM;
-	s->chunk_rows = s->chunk_rows * 0.5 + want * 0.5;
+	s->chunk_rows = want < s->chunk_rows ? want : s->chunk_rows * 0.5 + want * 0.5;
 	if (s->chunk_rows < CHUNK_MIN)
 		s->chunk_rows = CHUNK_MIN;
 	if (s->chunk_rows > CHUNK_MAX)
@@ -336,12 +346,113 @@ static int copy_range(struct online *s, char **lower, char **upper, bool ignore,
 	return rc;
 }
 
+/* Commits the chunk's transaction when rc is 0, else rolls it back. */
+static int end_locked(struct online *s, int rc, struct ms_err *e)
+{
+	if (rc == 0)
+		rc = db_exec(&s->exec, "COMMIT", e);
+	else
+		db_exec(&s->exec, "ROLLBACK", &(struct ms_err){0});
+	return rc;
+}
+
 /*
- * Starts a transaction holding shared row locks on the original's chunk
- * (lower, upper]. Taking every lock on the original before touching the
- * shadow keeps the order the triggers use (original, then shadow): an
+ * One chunk of up to n rows after s->last, in one transaction: its range of
+ * the original locked and its upper bound found by one locking read, then
+ * copied (*inserted rows), then the checkpoint advanced to *upper, then
+ * committed. Every lock on the original is taken before the shadow is
+ * touched, the order the triggers use (original, then shadow): an
  * application write then waits for the chunk instead of deadlocking with it.
+ * The checkpoint commits with the rows it counts.
  */
+static int copy_chunk(struct online *s, unsigned long n, char ***upper, unsigned long long *inserted, struct ms_err *e)
+{
+	double t0 = ms_now(), t1, t2, t3;
+	char *v = NULL;
+	int rc = db_exec(&s->exec, "START TRANSACTION", e);
+
+	if (rc == 0)
+		rc = next_bound(s, s->last, n, true, upper, e);
+	t1 = ms_now();
+	if (rc == 0)
+		rc = copy_range(s, s->last, *upper, true, e);
+	if (rc == 0 && (rc = db_query_value(&s->exec, "SELECT ROW_COUNT()", &v, e)) == 0)
+		*inserted = v && v[0] != '-' ? strtoull(v, NULL, 10) : 0;
+	free(v);
+	t2 = ms_now();
+	if (rc == 0 && *upper)
+		rc = online_checkpoint_save(s, *upper, s->rows_copied + n, e);
+	t3 = ms_now();
+	rc = end_locked(s, rc, e);
+	if (rc == 0) {
+		s->t.lock += t1 - t0;
+		s->t.insert += t2 - t1;
+		s->t.checkpoint += t3 - t2;
+		s->t.commit += ms_now() - t3;
+		s->t.held = ms_now() - t0;
+		if (s->t.held > s->t.chunk_max)
+			s->t.chunk_max = s->t.held;
+	}
+	return rc;
+}
+
+/* Where a phase's time went, in its JSON object: the original's locking
+ * reads, the shadow's writes (copy) or reads (verify), ... */
+static void add_timings(json_t *o, const struct online_timings *t)
+{
+	json_object_set_new(o, "seconds_original", json_real(t->lock));
+	json_object_set_new(o, "seconds_shadow", json_real(t->insert));
+	json_object_set_new(o, "seconds_checkpoint", json_real(t->checkpoint));
+	json_object_set_new(o, "seconds_commits", json_real(t->commit));
+	json_object_set_new(o, "longest_chunk_seconds", json_real(t->chunk_max));
+}
+
+int online_copy(struct online *s, struct ms_err *e)
+{
+	double t0 = ms_now();
+	unsigned long long at_start = s->rows_copied;
+
+	for (;;) {
+		unsigned long n = (unsigned long)s->chunk_rows;
+		unsigned long long inserted = 0;
+		char **upper = NULL;
+
+		if (throttle(s, "copy", s->rows_copied, t0, e))
+			return -1;
+		for (unsigned tries = 0;; tries++) {
+			if (copy_chunk(s, n, &upper, &inserted, e) == 0)
+				break;
+			online_free_key(upper, s->n_key);
+			upper = NULL;
+			if (!row_lock_conflict(s, e, tries))
+				return ms_fail_context(e, "copying rows into %s.%s", s->schema, s->shadow);
+		}
+		s->chunks++;
+		if (!upper) {
+			/* The last chunk is open-ended: count what it inserted. */
+			s->rows_copied += inserted;
+			break;
+		}
+		s->rows_copied += n;
+		adapt(s, n, s->t.held);
+		online_free_key(s->last, s->n_key);
+		s->last = upper;
+		progress(s, "copy", s->rows_copied, t0, false);
+	}
+	json_object_set_new(s->copy, "rows", json_integer((json_int_t)s->rows_copied));
+	json_object_set_new(s->copy, "chunks", json_integer((json_int_t)s->chunks));
+	json_object_set_new(s->copy, "seconds", json_real(ms_now() - t0));
+	add_timings(s->copy, &s->t);
+	json_object_set_new(s->copy, "rows_per_second",
+			    json_real((double)(s->rows_copied - at_start) / (ms_now() - t0 + 1e-9)));
+	online_note(s, "copy: %llu rows in %llu chunks, %.1f s", s->rows_copied, s->chunks, ms_now() - t0);
+	return 0;
+}
+
+/* ---- verify ------------------------------------------------------------- */
+
+/* Starts a transaction holding shared row locks on the original's chunk
+ * (lower, upper], taken before anything of the shadow is read or written. */
 static int begin_locked(struct online *s, char **lower, char **upper, struct ms_err *e)
 {
 	struct buf b = BUF_INIT;
@@ -363,86 +474,91 @@ static int begin_locked(struct online *s, char **lower, char **upper, struct ms_
 	return rc;
 }
 
-/* Commits the chunk's transaction when rc is 0, else rolls it back. */
-static int end_locked(struct online *s, int rc, struct ms_err *e)
+/* A common column as both tables' rows are compared: text as utf8mb4,
+ * anything else as the server spells it. For a digest (exact), text that
+ * keeps its character set is hashed as it is stored. */
+static void add_compared(struct online *s, struct buf *b, const char *alias, size_t i, bool digest)
 {
-	if (rc == 0)
-		rc = db_exec(&s->exec, "COMMIT", e);
-	else
-		db_exec(&s->exec, "ROLLBACK", &(struct ms_err){0});
-	return rc;
-}
-
-/* One chunk: locked, copied (*inserted rows), committed. */
-static int copy_chunk(struct online *s, char **lower, char **upper, unsigned long long *inserted, struct ms_err *e)
-{
-	int rc = begin_locked(s, lower, upper, e);
-	char *v = NULL;
-
-	if (rc == 0)
-		rc = copy_range(s, lower, upper, true, e);
-	if (rc == 0 && (rc = db_query_value(&s->exec, "SELECT ROW_COUNT()", &v, e)) == 0)
-		*inserted = v && v[0] != '-' ? strtoull(v, NULL, 10) : 0;
-	free(v);
-	rc = end_locked(s, rc, e);
-	return rc;
-}
-
-int online_copy(struct online *s, struct ms_err *e)
-{
-	double t0 = ms_now();
-	unsigned long long at_start = s->rows_copied;
-
-	for (;;) {
-		unsigned long n = (unsigned long)s->chunk_rows;
-		unsigned long long inserted = 0;
-		char **upper = NULL;
-		double c0;
-		int rc;
-
-		if (throttle(s, "copy", s->rows_copied, t0, e))
-			return -1;
-		c0 = ms_now();
-		for (unsigned tries = 0;; tries++) {
-			if (next_bound(s, s->last, n, &upper, e) == 0 &&
-			    copy_chunk(s, s->last, upper, &inserted, e) == 0)
-				break;
-			online_free_key(upper, s->n_key);
-			upper = NULL;
-			if (!row_lock_conflict(s, e, tries))
-				return ms_fail_context(e, "copying rows into %s.%s", s->schema, s->shadow);
-		}
-		s->chunks++;
-		if (!upper) {
-			/* The last chunk is open-ended: count what it inserted. */
-			s->rows_copied += inserted;
-			break;
-		}
-		s->rows_copied += n;
-		adapt(s, n, ms_now() - c0);
-		online_free_key(s->last, s->n_key);
-		s->last = upper;
-		if ((rc = online_checkpoint_save(s, e)))
-			return rc;
-		progress(s, "copy", s->rows_copied, t0, false);
+	if (!s->cols[i].text || (digest && !s->cols[i].convert)) {
+		add_col(b, alias, s->cols[i].name);
+		return;
 	}
-	json_object_set_new(s->copy, "rows", json_integer((json_int_t)s->rows_copied));
-	json_object_set_new(s->copy, "chunks", json_integer((json_int_t)s->chunks));
-	json_object_set_new(s->copy, "seconds", json_real(ms_now() - t0));
-	json_object_set_new(s->copy, "rows_per_second",
-			    json_real((double)(s->rows_copied - at_start) / (ms_now() - t0 + 1e-9)));
-	online_note(s, "copy: %llu rows in %llu chunks, %.1f s", s->rows_copied, s->chunks, ms_now() - t0);
-	return 0;
+	buf_adds(b, "CONVERT(");
+	add_col(b, alias, s->cols[i].name);
+	buf_adds(b, digest ? " USING utf8mb4)" : " USING utf8mb4) COLLATE utf8mb4_bin");
 }
 
-/* ---- verify ------------------------------------------------------------- */
+/* Each row's common columns as one string, NULL marked apart from empty. */
+static void add_row_text(struct online *s, struct buf *b)
+{
+	buf_adds(b, "CONCAT_WS('#'");
+	for (size_t i = 0; i < s->n_cols; i++) {
+		buf_adds(b, ", ");
+		add_compared(s, b, NULL, i, true);
+	}
+	buf_adds(b, ", CONCAT(''");
+	for (size_t i = 0; i < s->n_cols; i++) {
+		buf_adds(b, ", ISNULL(");
+		add_col(b, NULL, s->cols[i].name);
+		buf_adds(b, ")");
+	}
+	buf_adds(b, "))");
+}
 
-/* Rows of the original chunk, and how many of them differ from the
- * shadow's (missing there, or any common column not equal); then the rows
- * of the shadow's chunk. Under LOCK IN SHARE MODE inside one transaction,
- * so no write lands in the range between the two reads. */
-static int compare_chunk(struct online *s, char **lower, char **upper, bool *same, unsigned long long *rows,
-			 struct ms_err *e)
+/*
+ * The rows of one side's chunk and a 64-bit digest of them (the XOR of a
+ * 64-bit hash of each row's text), read with shared locks. Each row's text
+ * holds its key, so two chunks with the same rows have the same digest
+ * whatever their order. The hash is CRC32 and CRC32C side by side where
+ * the server has CRC32C (10.8), else the first half of an MD5 (slower).
+ */
+static int digest_side(struct online *s, bool original, char **lower, char **upper, char **count, char **digest,
+		       struct ms_err *e)
+{
+	struct buf b = BUF_INIT;
+	MYSQL_RES *r = NULL;
+	MYSQL_ROW row;
+	int rc;
+
+	buf_adds(&b, "SELECT COUNT(*), COALESCE(BIT_XOR(");
+	if (s->exec.server_version >= CRC32C_VERSION) {
+		buf_adds(&b, "(CRC32(");
+		add_row_text(s, &b);
+		buf_adds(&b, ") << 32) | CRC32C(");
+		add_row_text(s, &b);
+		buf_adds(&b, ")");
+	} else {
+		buf_adds(&b, "CAST(CONV(LEFT(MD5(");
+		add_row_text(s, &b);
+		buf_adds(&b, "), 16), 16, 10) AS UNSIGNED)");
+	}
+	buf_adds(&b, "), 0) FROM ");
+	if (original)
+		add_source(s, &b, NULL);
+	else
+		online_add_table(&b, s->schema, s->shadow);
+	buf_adds(&b, " WHERE ");
+	add_range(s, &b, NULL, lower, upper);
+	buf_adds(&b, " LOCK IN SHARE MODE");
+	if ((rc = sql_done(&b, e)) == 0 && (rc = db_query(&s->exec, buf_str(&b), &r, e)) == 0 && r &&
+	    (row = mysql_fetch_row(r))) {
+		*count = strdup(row[0] ? row[0] : "0");
+		*digest = strdup(row[1] ? row[1] : "0");
+	}
+	if (rc == 0 && (!*count || !*digest))
+		rc = ms_fail(e, MS_INTERNAL, "out of memory or no row reading a chunk digest");
+	if (r)
+		mysql_free_result(r);
+	buf_release(&b);
+	return rc;
+}
+
+/* Rows of the original chunk that are missing from the shadow or differ in
+ * any common column (compared as values, <=>), then the rows of the
+ * shadow's chunk; in the caller's transaction, whose locks already cover
+ * both ranges. */
+static int compare_rows(struct online *s, char **lower, char **upper, bool *same, unsigned long long *rows,
+			struct ms_err *e)
 {
 	struct buf b = BUF_INIT;
 	char *orig = NULL, *shadow_rows = NULL;
@@ -453,17 +569,9 @@ static int compare_chunk(struct online *s, char **lower, char **upper, bool *sam
 	buf_adds(&b, "SELECT COUNT(*), COALESCE(SUM(NOT (TRUE");
 	for (size_t i = 0; i < s->n_cols; i++) {
 		buf_adds(&b, " AND ");
-		if (s->cols[i].text) {
-			buf_adds(&b, "CONVERT(o.");
-			online_add_ident(&b, s->cols[i].name);
-			buf_adds(&b, " USING utf8mb4) COLLATE utf8mb4_bin <=> CONVERT(n.");
-			online_add_ident(&b, s->cols[i].name);
-			buf_adds(&b, " USING utf8mb4) COLLATE utf8mb4_bin");
-		} else {
-			add_col(&b, "o", s->cols[i].name);
-			buf_adds(&b, " <=> ");
-			add_col(&b, "n", s->cols[i].name);
-		}
+		add_compared(s, &b, "o", i, false);
+		buf_adds(&b, " <=> ");
+		add_compared(s, &b, "n", i, false);
 	}
 	buf_adds(&b, ")), 0) FROM ");
 	add_source(s, &b, "o");
@@ -479,9 +587,8 @@ static int compare_chunk(struct online *s, char **lower, char **upper, bool *sam
 	buf_adds(&b, " WHERE ");
 	add_range(s, &b, "o", lower, upper);
 	buf_adds(&b, " LOCK IN SHARE MODE");
-	if ((rc = sql_done(&b, e)) == 0)
-		rc = begin_locked(s, lower, upper, e);
-	if (rc == 0 && (rc = db_query(&s->exec, buf_str(&b), &r, e)) == 0 && r && (row = mysql_fetch_row(r))) {
+	if ((rc = sql_done(&b, e)) == 0 && (rc = db_query(&s->exec, buf_str(&b), &r, e)) == 0 && r &&
+	    (row = mysql_fetch_row(r))) {
 		*rows = strtoull(row[0] ? row[0] : "0", NULL, 10);
 		orig = strdup(row[1] ? row[1] : "0");
 	}
@@ -495,11 +602,50 @@ static int compare_chunk(struct online *s, char **lower, char **upper, bool *sam
 	buf_adds(&b, " LOCK IN SHARE MODE");
 	if (rc == 0 && (rc = sql_done(&b, e)) == 0)
 		rc = db_query_value(&s->exec, buf_str(&b), &shadow_rows, e);
-	rc = end_locked(s, rc, e);
 	*same = rc == 0 && orig && shadow_rows && !strcmp(orig, "0") && strtoull(shadow_rows, NULL, 10) == *rows;
 	free(orig);
 	free(shadow_rows);
 	buf_release(&b);
+	return rc;
+}
+
+/*
+ * Compares the chunk (lower, upper] of both tables in one transaction. The
+ * original's range is read (and locked) whole before the shadow's, the
+ * order the triggers use, so no application write deadlocks with it. Equal
+ * row counts and digests mean the chunk is the same; otherwise (a
+ * difference, or a column whose spelling the ALTER changes, as DECIMAL
+ * scale does) the rows are compared value by value, which decides.
+ */
+static int compare_chunk(struct online *s, char **lower, char **upper, bool *same, unsigned long long *rows,
+			 struct ms_err *e)
+{
+	char *oc = NULL, *od = NULL, *nc = NULL, *nd = NULL;
+	double t0 = ms_now(), t1;
+	int rc = db_exec(&s->exec, "START TRANSACTION", e);
+
+	if (rc == 0)
+		rc = digest_side(s, true, lower, upper, &oc, &od, e);
+	t1 = ms_now();
+	if (rc == 0)
+		rc = digest_side(s, false, lower, upper, &nc, &nd, e);
+	*same = rc == 0 && !strcmp(oc, nc) && !strcmp(od, nd);
+	if (rc == 0)
+		*rows = strtoull(oc, NULL, 10);
+	if (rc == 0 && !*same)
+		rc = compare_rows(s, lower, upper, same, rows, e);
+	s->tv.lock += t1 - t0;
+	s->tv.insert += ms_now() - t1;
+	t1 = ms_now();
+	rc = end_locked(s, rc, e);
+	s->tv.commit += ms_now() - t1;
+	s->tv.held = ms_now() - t0;
+	if (s->tv.held > s->tv.chunk_max)
+		s->tv.chunk_max = s->tv.held;
+	free(oc);
+	free(od);
+	free(nc);
+	free(nd);
 	return rc;
 }
 
@@ -536,13 +682,11 @@ int online_verify(struct online *s, struct ms_err *e)
 		unsigned long long in_chunk = 0;
 		char **upper = NULL;
 		bool same = false;
-		double c0;
 
 		if ((rc = throttle(s, "verify", rows, t0, e)))
 			break;
-		c0 = ms_now();
 		for (unsigned tries = 0;; tries++) {
-			if ((rc = next_bound(s, lower, n, &upper, e)) == 0 &&
+			if ((rc = next_bound(s, lower, n, false, &upper, e)) == 0 &&
 			    (rc = compare_chunk(s, lower, upper, &same, &in_chunk, e)) == 0)
 				break;
 			online_free_key(upper, s->n_key);
@@ -571,7 +715,7 @@ int online_verify(struct online *s, struct ms_err *e)
 		}
 		chunks++;
 		rows += in_chunk;
-		adapt(s, n, ms_now() - c0);
+		adapt(s, n, s->tv.held);
 		online_free_key(lower, s->n_key);
 		lower = upper;
 		progress(s, "verify", rows, t0, false);
@@ -588,6 +732,7 @@ int online_verify(struct online *s, struct ms_err *e)
 	json_object_set_new(s->verify, "chunks", json_integer((json_int_t)chunks));
 	json_object_set_new(s->verify, "chunks_repaired", json_integer((json_int_t)repaired));
 	json_object_set_new(s->verify, "seconds", json_real(ms_now() - t0));
+	add_timings(s->verify, &s->tv);
 	if (rc == 0)
 		online_note(s,
 			    "verify: %llu rows in %llu chunks identical in both tables "
@@ -637,22 +782,22 @@ int online_checkpoint_create(struct online *s, const char *alter_sql, struct ms_
 	return rc ? ms_fail_context(e, "creating the checkpoint in %s.%s", s->schema, ONLINE_CHECKPOINT) : 0;
 }
 
-int online_checkpoint_save(struct online *s, struct ms_err *e)
+int online_checkpoint_save(struct online *s, char **last, unsigned long long rows, struct ms_err *e)
 {
 	struct buf b = BUF_INIT;
 	json_t *k = json_array();
 	char *text;
 	int rc;
 
-	for (size_t i = 0; s->last && i < s->n_key; i++)
-		json_array_append_new(k, json_string(s->last[i]));
+	for (size_t i = 0; last && i < s->n_key; i++)
+		json_array_append_new(k, json_string(last[i]));
 	text = json_dumps(k, JSON_COMPACT);
 	json_decref(k);
 	buf_adds(&b, "UPDATE ");
 	add_checkpoint(s, &b);
 	buf_adds(&b, " SET last_key = ");
 	online_add_value(s, &b, text ? text : "[]");
-	buf_addf(&b, ", rows_copied = %llu WHERE table_name = ", s->rows_copied);
+	buf_addf(&b, ", rows_copied = %llu WHERE table_name = ", rows);
 	online_add_value(s, &b, s->table);
 	free(text);
 	if ((rc = sql_done(&b, e)) == 0)

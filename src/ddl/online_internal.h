@@ -16,6 +16,13 @@
 struct online_col {
 	char *name;
 	bool text; /* compared as utf8mb4 text in the verify step */
+	bool convert; /* text in another character set in the shadow */
+};
+
+/* Where a copy or verify phase spends its time (seconds), and how long
+ * its last and longest chunk held their row locks. */
+struct online_timings {
+	double lock, insert, checkpoint, commit, held, chunk_max;
 };
 
 struct online {
@@ -34,6 +41,7 @@ struct online {
 	char **last; /* key of the last copied row (NULL: none yet) */
 	unsigned long long rows_copied, chunks;
 	double chunk_rows; /* adapted to --chunk-time */
+	struct online_timings t, tv; /* of the copy, of the verify */
 	json_t *plan, *copy, *verify;
 	struct db *replicas; /* one session per --replica */
 };
@@ -58,8 +66,8 @@ void online_replicas_close(struct online *s);
 /* The lock-request settings of this run for a statement on `table`. */
 struct lockreq_opts online_lockreq(struct online *s, const char *what, bool nowait);
 
-/* Copies every row not copied yet (from s->last on), chunk by chunk, with
- * a checkpoint after each. */
+/* Copies every row not copied yet (from s->last on), chunk by chunk, each
+ * committed with its checkpoint. */
 int online_copy(struct online *s, struct ms_err *e);
 /* Compares the two tables chunk by chunk; a chunk that differs is copied
  * again and compared again. */
@@ -67,7 +75,7 @@ int online_verify(struct online *s, struct ms_err *e);
 
 /* The checkpoint row of this table: created, advanced, read, deleted. */
 int online_checkpoint_create(struct online *s, const char *alter_sql, struct ms_err *e);
-int online_checkpoint_save(struct online *s, struct ms_err *e);
+int online_checkpoint_save(struct online *s, char **last, unsigned long long rows, struct ms_err *e);
 /* 1 when a row exists (names and position loaded into s), 0 when none. */
 int online_checkpoint_load(struct online *s, char **alter_sql, struct ms_err *e);
 void online_checkpoint_delete(struct online *s);

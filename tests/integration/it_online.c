@@ -388,6 +388,43 @@ static void test_cutover_behind_an_idle_transaction_and_pause_files(void **state
 	mysql_close(m);
 }
 
+/* Rows of the shadow that differ from the original's (a wrong value the
+ * copy's INSERT IGNORE then keeps, a row the original does not have) are
+ * found by the verify step, copied again, and the table ends as it was. */
+static void test_verify_finds_and_repairs_wrong_shadow_rows(void **state)
+{
+	MYSQL *m = it_connect();
+	struct model *md = calloc(1, sizeof(*md));
+	char pause[256], buf[65536];
+	const char *extra[] = {"--pause-file", pause, NULL};
+	struct it_child c;
+	struct it_run r;
+	size_t len = 0;
+	json_t *j;
+	FILE *f;
+
+	(void)state;
+	fresh_table(m, 5000, md);
+	snprintf(pause, sizeof(pause), "/tmp/it_online_verify_pause.%d", (int)getpid());
+	assert_non_null(f = fopen(pause, "w"));
+	fclose(f);
+	start_online(&c, "ALTER TABLE " DB ".t MODIFY k BIGINT NOT NULL", extra);
+	assert_true(it_read_until(c.err_fd, buf, sizeof(buf), &len, "paused", 30));
+	/* Written behind the triggers' back, before the first chunk. */
+	it_exec(m, "INSERT INTO " DB "._t_new (id, k, c) VALUES (1, 7, 'wrong'), (100000, 8, 'extra')");
+	unlink(pause);
+	it_mdlsafe_finish(&c, 0, 120, &r);
+	assert_ok(&r, "ddl --online");
+	j = it_json(&r);
+	if (json_integer_value(json_object_get(json_object_get(j, "verify"), "chunks_repaired")) < 1)
+		fail_msg("verify repaired no chunk: %s", r.err);
+	json_decref(j);
+	it_run_release(&r);
+	assert_table_matches(m, md);
+	free(md);
+	mysql_close(m);
+}
+
 /* --kill-blockers ends the idle transaction in the way, names it, and the
  * change completes. */
 static void test_kill_policy_ends_the_blocker(void **state)
@@ -714,6 +751,7 @@ int main(void)
 	    cmocka_unit_test(test_change_under_concurrent_writes_loses_nothing),
 	    cmocka_unit_test(test_triggers_behind_an_idle_transaction_stay_within_the_budget),
 	    cmocka_unit_test(test_cutover_behind_an_idle_transaction_and_pause_files),
+	    cmocka_unit_test(test_verify_finds_and_repairs_wrong_shadow_rows),
 	    cmocka_unit_test(test_kill_policy_ends_the_blocker),
 	    cmocka_unit_test(test_refusals_exit_2_with_the_reason),
 	    cmocka_unit_test(test_dry_run_shows_the_plan_and_changes_nothing),
