@@ -2,7 +2,9 @@
 # `make demo`: replays seed 004 on a throwaway server. One idle transaction,
 # a CREATE INDEX stuck behind it, SELECTs queued behind the CREATE INDEX;
 # `mdlsafe locks` names the culprit and the KILL; we run it; the table thaws.
-# Then the main job: a backup of the live server, verified.
+# Then the same incident under `mdlsafe ddl`, a copy-only change with
+# `ddl --online`, and the main job: a backup of the live server, verified,
+# restored beside it and swapped in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
@@ -60,6 +62,14 @@ pids+=($!)
 sleep 0.5
 "$MDLSAFE" ddl --defaults-file="$SANDBOX_CNF" -D shop "CREATE INDEX IDX__users__name ON users (username)"
 echo "The idle transaction committed after 3 s. Each wait of the CREATE INDEX lasted at most the budget, so no query on shop.users queued behind it for longer."
+
+step "mdlsafe ddl --online: INT -> BIGINT, a change only a copy of the table can make, while a transaction holds it"
+(echo "BEGIN; SELECT id FROM shop.orders WHERE id = 1;"; sleep 2; echo "COMMIT;") | sql >/dev/null &
+pids+=($!)
+sleep 0.5
+"$MDLSAFE" ddl --online --defaults-file="$SANDBOX_CNF" "ALTER TABLE shop.orders MODIFY user_id BIGINT NOT NULL"
+sql -e "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'orders' AND COLUMN_NAME = 'user_id'" | grep -q bigint &&
+    echo "shop.orders was copied into its new shape and swapped in; no query on it waited longer than the budget."
 
 step "mdlsafe backup: a consistent backup of the live server, then verify it"
 rm -rf "$SANDBOX_DIR/backup" "$SANDBOX_DIR/backup.partial"
