@@ -433,6 +433,57 @@ static void test_verify_finds_and_repairs_wrong_shadow_rows(void **state)
 	mysql_close(m);
 }
 
+/* Verify reads both tables from one snapshot and locks no row: while an
+ * application's transaction holds a row of the original, a resumed run
+ * still verifies the whole table; only the swap waits for the transaction.
+ * The change the transaction made reaches the new table. */
+static void test_verify_does_not_wait_for_an_application_row_lock(void **state)
+{
+	MYSQL *m = it_connect(), *app = it_connect();
+	char postpone[256], buf[65536], *v;
+	const char *extra[] = {"--postpone-cutover", postpone, NULL};
+	const char *resume[] = {"--resume", NULL};
+	const char *sql = "ALTER TABLE " DB ".t MODIFY k BIGINT NOT NULL";
+	struct it_child c;
+	struct it_run r;
+	size_t len = 0;
+	bool verified;
+	FILE *f;
+
+	(void)state;
+	fresh_table(m, 20000, NULL);
+	snprintf(postpone, sizeof(postpone), "/tmp/it_online_postpone_verify.%d", (int)getpid());
+	assert_non_null(f = fopen(postpone, "w"));
+	fclose(f);
+	/* A first run copies and verifies, waits before the swap, and is killed:
+	 * its shadow, triggers and checkpoint stay for --resume. */
+	start_online(&c, sql, extra);
+	assert_true(it_read_until(c.err_fd, buf, sizeof(buf), &len, "cut-over postponed", 60));
+	it_mdlsafe_finish(&c, SIGKILL, 10, &r);
+	it_run_release(&r);
+	unlink(postpone);
+	it_exec(app, "START TRANSACTION");
+	it_exec(app, "UPDATE " DB ".t SET k = 7 WHERE id = 1");
+	len = 0;
+	start_online(&c, sql, resume);
+	verified = it_read_until(c.err_fd, buf, sizeof(buf), &len, "identical in both tables", 30);
+	it_exec(app, "COMMIT");
+	it_mdlsafe_finish(&c, 0, 60, &r);
+	if (!verified)
+		fail_msg("the verify did not get past a row an application holds: %s", buf);
+	assert_ok(&r, "ddl --online --resume");
+	it_run_release(&r);
+	v = it_value(m, "SELECT k FROM " DB ".t WHERE id = 1");
+	assert_string_equal(v, "7");
+	free(v);
+	v = column_type(m, "k");
+	assert_string_equal(v, "bigint(20) ");
+	free(v);
+	assert_only_t_left(m);
+	mysql_close(app);
+	mysql_close(m);
+}
+
 /* --kill-blockers ends the idle transaction in the way, names it, and the
  * change completes. */
 static void test_kill_policy_ends_the_blocker(void **state)
@@ -868,6 +919,7 @@ int main(void)
 	    cmocka_unit_test(test_triggers_behind_an_idle_transaction_stay_within_the_budget),
 	    cmocka_unit_test(test_cutover_behind_an_idle_transaction_and_pause_files),
 	    cmocka_unit_test(test_verify_finds_and_repairs_wrong_shadow_rows),
+	    cmocka_unit_test(test_verify_does_not_wait_for_an_application_row_lock),
 	    cmocka_unit_test(test_kill_policy_ends_the_blocker),
 	    cmocka_unit_test(test_refusals_exit_2_with_the_reason),
 	    cmocka_unit_test(test_dry_run_shows_the_plan_and_changes_nothing),
