@@ -4,9 +4,13 @@
 # server can only make by copying the table) with plain ALTER (ALGORITHM=COPY),
 # pt-online-schema-change and `mdlsafe ddl --online`, while the application's
 # probe reads and writes the table every 20 ms and sysbench's oltp_read_write
-# runs against it at a fixed rate. Each tool runs twice: alone, and with one
+# runs against it at a fixed rate. Each tool runs three times: alone; with one
 # idle transaction that read the table 0.5 s before the tool started and stays
-# open BENCH_ONLINE_IDLE_S seconds. See bench/README.md.
+# open BENCH_ONLINE_IDLE_S seconds ("yes"); and with the same transaction
+# arriving mid-run ("mid"), once the shadow table holds BENCH_ONLINE_MID_PCT
+# percent of the rows, so that it is open when the tool swaps the tables and
+# drops its triggers (plain ALTER has no shadow table: it skips "mid").
+# See bench/README.md.
 #
 #   bash bench/online_ddl.sh [BUILD_DIR]
 #   BENCH_ONLY=online bash bench/run.sh [BUILD_DIR]     (same thing)
@@ -14,6 +18,9 @@
 # Environment (all optional):
 #   BENCH_ONLINE_ROWS=1500000        rows of bench_online.sbtest1
 #   BENCH_ONLINE_IDLE_S=10           how long the idle transaction stays open
+#   BENCH_ONLINE_IDLE_MODES="no yes mid"   which idle-transaction runs to make
+#   BENCH_ONLINE_MID_PCT=90          "mid": the copy's progress (percent of the
+#                                    rows in the shadow table) at which it arrives
 #   BENCH_ONLINE_TOOL_TIMEOUT=1800   seconds before a tool run is killed
 #   BENCH_ONLINE_LOAD_TPS=10         sysbench oltp_read_write transactions per
 #                                    second (2 threads) during each run; 0: none
@@ -29,10 +36,12 @@ BUILD=${1:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 ROWS=${BENCH_ONLINE_ROWS:-1500000}
 IDLE_S=${BENCH_ONLINE_IDLE_S:-10}
+MID_PCT=${BENCH_ONLINE_MID_PCT:-90}
+read -r -a IDLE_MODES <<<"${BENCH_ONLINE_IDLE_MODES:-no yes mid}"
 TOOL_TIMEOUT=${BENCH_ONLINE_TOOL_TIMEOUT:-1800}
 LOAD_TPS=${BENCH_ONLINE_LOAD_TPS:-10}
 case $LOAD_TPS in '' | *[!0-9]*) echo "bench-online: BENCH_ONLINE_LOAD_TPS must be a number, got '$LOAD_TPS'" >&2; exit 2 ;; esac
-for v in ROWS IDLE_S TOOL_TIMEOUT; do
+for v in ROWS IDLE_S TOOL_TIMEOUT MID_PCT; do
     case ${!v} in '' | *[!0-9]* | 0) echo "bench-online: $v must be a positive integer, got '${!v}'" >&2; exit 2 ;; esac
 done
 
@@ -104,9 +113,27 @@ run_tool() { # CONFIG
     esac
 }
 
-printf 'tool\tidle_trx\trc\tcompleted\twall_s\trows_per_s\tprobe_queries\tprobe_max_ms\tprobe_p99_ms\tprobe_errors\tload_tps\tload_worst_p99_ms\tload_errors\n' >"$TSV"
-for idle in no yes; do
+# "mid": waits until the copy into the shadow table (both tools name it
+# _sbtest1_new, and copy in key order) has passed MID_PCT% of the rows, notes
+# when, then reads the table and sits idle in its transaction for IDLE_S
+# seconds. The copy has passed a key when the 1000 keys below it are nearly
+# all there: the triggers add only a few scattered rows (sysbench deletes
+# and re-inserts random ids), which MAX(id) would mistake for progress.
+idle_mid() { # BASE
+    local want=$((ROWS * MID_PCT / 100)) n
+    for _ in $(seq 1 $((TOOL_TIMEOUT * 10))); do
+        n=$(sql "SELECT COUNT(*) FROM $DB._sbtest1_new WHERE id BETWEEN $((want - 999)) AND $want" 2>/dev/null) || n=0
+        [ "${n:-0}" -ge 900 ] && break
+        sleep 0.1
+    done
+    date +%s.%N >"$1.idle.at"
+    mariadb --defaults-file="$CNF" -N -B -e "START TRANSACTION; SELECT id FROM $DB.sbtest1 LIMIT 1; DO SLEEP($IDLE_S); COMMIT"
+}
+
+printf 'tool\tidle_trx\trc\tcompleted\twall_s\trows_per_s\tprobe_queries\tprobe_max_ms\tprobe_p99_ms\tprobe_errors\tload_tps\tload_worst_p99_ms\tload_errors\tidle_arrived_s\n' >"$TSV"
+for idle in "${IDLE_MODES[@]}"; do
     for cfg in "${CONFIGS[@]}"; do
+        [ "$idle:$cfg" != mid:alter ] || continue
         base=$LOGS/online-$cfg-idle-$idle
         say "run: $cfg, idle transaction: $idle"
         fresh_table
@@ -143,9 +170,17 @@ for idle in no yes; do
             sleep 0.5
         fi
         t0=$(date +%s.%N)
+        if [ "$idle" = mid ]; then
+            rm -f "$base.idle.at"
+            idle_mid "$base" >"$base.idle.out" 2>&1 &
+            idle_pid=$!
+            BG_PIDS+=("$idle_pid")
+        fi
         rc=0
         run_tool "$cfg" >"$base.tool.log" 2>&1 </dev/null || rc=$?
         t1=$(date +%s.%N)
+        # Still waiting for the copy to get that far: it never did.
+        [ "$idle" != mid ] || [ -e "$base.idle.at" ] || { kill -TERM "$idle_pid" 2>/dev/null || true; }
         sleep 0.5
         kill -TERM "$probe_pid" 2>/dev/null || true
         wait "$probe_pid" 2>/dev/null || true
@@ -165,9 +200,14 @@ for idle in no yes; do
                                                    if ($i == "err/s:") e += $(i + 1) } }
                    END { if (n) printf "%.1f\t%s\t%.0f", t / n, w, e; else printf "-\t-\t-" }' "$base.load.log" 2>/dev/null ||
             printf -- '-\t-\t-')
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$idle" "$rc" "$completed" "$wall" "$rate" \
+        case $idle in
+            yes) arrived=-0.5 ;;
+            mid) arrived=$([ -e "$base.idle.at" ] && awk -v a="$t0" -v b="$(cat "$base.idle.at")" 'BEGIN { printf "%.1f", b - a }' || echo never) ;;
+            *) arrived=- ;;
+        esac
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$idle" "$rc" "$completed" "$wall" "$rate" \
             "$(jget "$base.probe.json" queries)" "$(jget "$base.probe.json" max_ms)" \
-            "$(jget "$base.probe.json" p99_ms)" "$(jget "$base.probe.json" errors)" "$load" >>"$TSV"
+            "$(jget "$base.probe.json" p99_ms)" "$(jget "$base.probe.json" errors)" "$load" "$arrived" >>"$TSV"
         say "  $cfg idle=$idle: rc $rc, completed $completed, $wall s, worst probe $(jget "$base.probe.json" max_ms) ms"
     done
 done
@@ -178,10 +218,11 @@ done
     echo "$(date -u +%Y-%m-%d), git $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) CPUs, MariaDB $MARIADB_VERSION, $PTOSC_VERSION."
     echo "\`ALTER TABLE sbtest1 $ALTER\` on $ROWS rows ($TABLE_MIB MiB); probe: point SELECT + UPDATE every 20 ms;"
     echo "sysbench oltp_read_write load: $LOAD_TPS transactions/s, 2 threads (0: none);"
-    echo "idle transaction: read the table 0.5 s before the tool started, open $IDLE_S s."
+    echo "idle transaction, open $IDLE_S s: \"yes\" read the table 0.5 s before the tool started, \"mid\" once the shadow"
+    echo "table held $MID_PCT% of the rows (\"arrived s\": after the tool started)."
     echo
-    echo "| tool | idle transaction | completed | total s | rows/s | worst probe ms | p99 probe ms | probe errors | load tps | load worst-second p99 ms | load errors |"
-    echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-    tail -n +2 "$TSV" | awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $4, $5, $6, $8, $9, $10, $11, $12, $13 }'
+    echo "| tool | idle transaction | arrived s | completed | total s | rows/s | worst probe ms | p99 probe ms | probe errors | load tps | load worst-second p99 ms | load errors |"
+    echo "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    tail -n +2 "$TSV" | awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $14, $4, $5, $6, $8, $9, $10, $11, $12, $13 }'
 } >"$OUT_MD"
 cat "$OUT_MD"

@@ -47,9 +47,11 @@ static const struct cli_opt ddl_opts[] = {
 	{ "allow-copy", OPT_ALLOW_COPY, CLI_NO_ARG, NULL, "allow ALGORITHM=COPY, which blocks every write to the table for the whole copy" },
 	{ "allow-unparsed", OPT_ALLOW_UNPARSED, CLI_NO_ARG, NULL, "run statements whose tables mdlsafe cannot tell (bounded the same way)" },
 	{ "json", OPT_JSON, CLI_NO_ARG, NULL, "print the plan and outcome as JSON on stdout" },
-	{ "online", OPT_ONLINE, CLI_NO_ARG, NULL,
-	  "make one ALTER TABLE through a shadow copy: triggers capture changes, rows are copied in chunks and "
-	  "verified, one RENAME swaps the tables; every lock request is bounded by --max-stall" },
+	{ "online", OPT_ONLINE, CLI_OPTIONAL_ARG, "copy",
+	  "make one ALTER TABLE without blocking writes: a change the server makes without copying the table "
+	  "(INSTANT, or in place without a rebuild) runs as one bounded ALTER; any other goes through a shadow "
+	  "copy (triggers capture changes, rows are copied in chunks and verified, one RENAME swaps the tables). "
+	  "--online=copy always takes the shadow copy. Every lock request is bounded by --max-stall" },
 	{ "chunk-time", OPT_CHUNK_TIME, CLI_REQUIRED_ARG, "SECONDS", "--online: target time of one copy chunk (default 0.5)" },
 	{ "max-load", OPT_MAX_LOAD, CLI_REQUIRED_ARG, "N", "--online: pause the copy while Threads_running exceeds N (default: never)" },
 	{ "max-lag", OPT_MAX_LAG, CLI_REQUIRED_ARG, "SECONDS",
@@ -91,7 +93,8 @@ struct ddl_args {
 	struct ddl_opts o;
 	const char *file;
 	bool json;
-	bool online;
+	bool online, online_copy; /* --online, --online=copy */
+	json_t *route;            /* {route, route_reason} when the shadow copy makes the change */
 	struct online_opts on;
 	const char **replicas;
 	double last_progress;
@@ -133,6 +136,9 @@ static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
 		return 0;
 	case OPT_ONLINE:
 		a->online = true;
+		if (arg && strcmp(arg, "copy"))
+			return ms_fail(e, MS_USAGE, "--online=%s: the only value is 'copy' (always take the shadow copy)", arg);
+		a->online_copy = arg != NULL;
 		return 0;
 	case OPT_CHUNK_TIME:
 		return cli_parse_double("--chunk-time", arg, 0.01, 60, &a->on.chunk_time_s, e);
@@ -217,8 +223,6 @@ static int run_online(struct ddl_args *a, struct db_params *conn, json_t **repor
 	struct online_opts *on = &a->on;
 	struct sigaction sa;
 
-	if (a->o.n_statements != 1)
-		return ms_fail(e, MS_USAGE, "--online takes exactly one ALTER TABLE statement, got %zu", a->o.n_statements);
 	if (!on->chunk_time_s)
 		on->chunk_time_s = 0.5;
 	if (on->max_lag_s && !on->n_replicas)
@@ -245,6 +249,40 @@ static int run_online(struct ddl_args *a, struct db_params *conn, json_t **repor
 	sigaction(SIGTERM, &sa, NULL);
 	on->stop = &online_stop;
 	return online_run(on, report, e);
+}
+
+/* --online: the ddl planner probes the change; one the server makes without
+ * copying the table runs there as one bounded ALTER (its report is left in
+ * *report); any other is left for the shadow copy (*report stays NULL and
+ * a->route says why). --online=copy and --resume go to the copy at once. */
+static int route_online(struct ddl_args *a, struct db_params *conn, json_t **report, struct ms_err *e)
+{
+	int rc;
+
+	if (a->online_copy || a->on.resume) {
+		a->route = json_pack("{s:s, s:s}", "route", "copy", "route_reason",
+				     a->online_copy ? "--online=copy asks for it" : "--resume continues one");
+		on_note(NULL, a->online_copy ? "route: a shadow copy of the table, because --online=copy asks for it"
+					     : "route: a shadow copy of the table, because --resume continues one");
+		return 0;
+	}
+	a->o.conn = conn;
+	a->o.database = conn->database;
+	a->o.note = on_note;
+	a->o.online = true;
+	rc = ddl_run(&a->o, report, e);
+	if (rc != DDL_ROUTED_TO_COPY) {
+		if (rc == 0 && (a->on.chunk_time_s || a->on.max_load || a->on.pause_file || a->on.postpone_file ||
+				a->on.keep_old || a->on.no_verify || a->on.n_replicas))
+			on_note(NULL, "--chunk-time, --max-load, --replica, --pause-file, --postpone-cutover, --keep-old "
+				      "and --no-verify did not apply: no shadow copy was needed");
+		return rc;
+	}
+	a->route = json_pack("{s:O?, s:O?}", "route", json_object_get(*report, "route"), "route_reason",
+			     json_object_get(*report, "route_reason"));
+	json_decref(*report);
+	*report = NULL;
+	return 0;
 }
 
 static int add_stmt(void *ctx, const char *stmt, size_t len, unsigned line)
@@ -315,8 +353,17 @@ int cmd_ddl(int argc, char **argv)
 	     a.on.no_verify || a.on.max_lag_s || a.on.n_replicas))
 		rc = ms_fail(&e, MS_USAGE, "--chunk-time, --max-load, --max-lag, --replica, --pause-file, --postpone-cutover, "
 					   "--keep-old, --resume and --no-verify go with --online");
+	if (rc == 0 && a.online && a.o.n_statements != 1)
+		rc = ms_fail(&e, MS_USAGE, "--online takes exactly one ALTER TABLE statement, got %zu", a.o.n_statements);
 	if (rc == 0 && a.online) {
-		rc = run_online(&a, &conn, &report, &e);
+		rc = route_online(&a, &conn, &report, &e);
+		if (rc == 0 && !report) {
+			rc = run_online(&a, &conn, &report, &e);
+			if (report) {
+				json_object_set(report, "route", json_object_get(a.route, "route"));
+				json_object_set(report, "route_reason", json_object_get(a.route, "route_reason"));
+			}
+		}
 		if (a.json && report) {
 			json_dumpf(report, stdout, JSON_INDENT(2));
 			fputc('\n', stdout);
@@ -337,6 +384,7 @@ int cmd_ddl(int argc, char **argv)
 				a.o.n_statements, a.o.n_statements == 1 ? "" : "s");
 	}
 	json_decref(report);
+	json_decref(a.route);
 	for (size_t i = 0; i < a.o.n_statements; i++)
 		free(a.o.statements[i]);
 	free(a.o.statements);

@@ -137,11 +137,13 @@ struct stmt {
 	const char *sql;
 	struct sql_targets tg;
 	char schema[DB_NAME_MAX + 1], table[DB_NAME_MAX + 1]; /* first target, schema filled from -D or the session */
-	char algorithm[16];             /* INSTANT, INPLACE, COPY, "as written", "n/a" */
+	char algorithm[16];             /* INSTANT, NOCOPY, INPLACE, COPY, "as written", "n/a" */
+	bool copy_route;                /* with --online: made on a shadow copy, not run here */
 	char *run_sql;
 	json_t *j;
 };
 
+/* INPLACE and NOCOPY run with LOCK=NONE; INSTANT takes no LOCK clause. */
 static char *with_clause(const char *sql, enum sql_stmt_kind kind, const char *algorithm)
 {
 	struct buf b = BUF_INIT;
@@ -150,18 +152,21 @@ static char *with_clause(const char *sql, enum sql_stmt_kind kind, const char *a
 	while (n && (isspace((unsigned char)sql[n - 1]) || sql[n - 1] == ';'))
 		n--;
 	if (kind == SQL_STMT_ALTER_TABLE)
-		buf_addf(&b, "%.*s, ALGORITHM=%s%s", (int)n, sql, algorithm, strcmp(algorithm, "INPLACE") ? "" : ", LOCK=NONE");
+		buf_addf(&b, "%.*s, ALGORITHM=%s%s", (int)n, sql, algorithm, strcmp(algorithm, "INSTANT") ? ", LOCK=NONE" : "");
 	else
-		buf_addf(&b, "%.*s ALGORITHM=%s%s", (int)n, sql, algorithm, strcmp(algorithm, "INPLACE") ? "" : " LOCK=NONE");
+		buf_addf(&b, "%.*s ALGORITHM=%s%s", (int)n, sql, algorithm, strcmp(algorithm, "INSTANT") ? " LOCK=NONE" : "");
 	return b.failed ? (buf_release(&b), NULL) : buf_detach(&b);
 }
 
 /* Learns which algorithm the server will use from an empty copy of the
  * table: the statement runs there with ALGORITHM=INSTANT, then INPLACE with
- * LOCK=NONE; what is refused there is refused on the real table. */
+ * LOCK=NONE; what is refused there is refused on the real table. With
+ * --online, NOCOPY is tried between them (MariaDB 10.3.2 and later): it
+ * refuses exactly the in-place changes that rebuild the table. */
 static int probe_algorithm(struct ddl *d, struct stmt *s, struct ms_err *e)
 {
-	static const char *const tries[] = { "INSTANT", "INPLACE" };
+	const char *tries[3] = { "INSTANT" };
+	size_t n_tries = 1;
 	const char *a, *b;
 	char probe[64], *src = NULL, *pq = NULL;
 	struct buf sql = BUF_INIT;
@@ -172,6 +177,9 @@ static int probe_algorithm(struct ddl *d, struct stmt *s, struct ms_err *e)
 		snprintf(s->algorithm, sizeof(s->algorithm), "as written");
 		return 0;
 	}
+	if (d->o->online && d->exec.server_version >= 100302)
+		tries[n_tries++] = "NOCOPY";
+	tries[n_tries++] = "INPLACE";
 	snprintf(probe, sizeof(probe), "_mdlsafe_probe_%lu", d->exec.thread_id);
 	/* The scratch copy is not replicated, when this user may say so. */
 	bool unlogged = db_exec(&d->exec, "SET SESSION sql_log_bin = 0", &ignored) == 0;
@@ -183,7 +191,7 @@ static int probe_algorithm(struct ddl *d, struct stmt *s, struct ms_err *e)
 	rc = lockreq_exec(&d->exec, buf_str(&sql), &lo, NULL, e);
 	buf_reset(&sql);
 	snprintf(s->algorithm, sizeof(s->algorithm), "COPY");
-	for (size_t i = 0; rc == 0 && i < 2; i++) {
+	for (size_t i = 0; rc == 0 && i < n_tries; i++) {
 		char *try;
 		buf_reset(&sql);
 		buf_addf(&sql, "%.*s%s.`%s`%s", (int)(a - s->sql), s->sql, pq, probe, b);
@@ -254,11 +262,51 @@ static int trigger_table(struct ddl *d, struct stmt *s, struct ms_err *e)
 	return rc;
 }
 
+/* With --online: which way the change goes, and why. A change the server
+ * makes without copying the table (INSTANT, or in place without a rebuild)
+ * runs here as one bounded ALTER; a copy or a rebuild, which every replica
+ * would replay for as long, goes to the shadow copy. */
+static void choose_route(struct ddl *d, struct stmt *s, const char *why_not_probed)
+{
+	const char *reason;
+
+	s->copy_route = true;
+	if (why_not_probed) {
+		reason = why_not_probed;
+	} else if (!strcmp(s->algorithm, "INSTANT")) {
+		s->copy_route = false;
+		reason = "the server makes it INSTANT: only the table's definition changes";
+	} else if (!strcmp(s->algorithm, "NOCOPY")) {
+		s->copy_route = false;
+		reason = "the server makes it in place without rebuilding the table (ALGORITHM=NOCOPY accepted)";
+	} else if (!strcmp(s->algorithm, "INPLACE")) {
+		reason = d->exec.server_version >= 100302
+				 ? "in place it would rebuild the table (ALGORITHM=NOCOPY refused), which every replica "
+				   "replays for as long before applying anything else"
+				 : "in place it may rebuild the table, and this server (before MariaDB 10.3.2, no "
+				   "ALGORITHM=NOCOPY) cannot tell";
+	} else {
+		reason = "the server can only make it with ALGORITHM=COPY";
+	}
+	json_object_set_new(s->j, "route", json_string(s->copy_route ? "copy" : "alter"));
+	json_object_set_new(s->j, "route_reason", json_string(reason));
+}
+
 static int plan(struct ddl *d, struct stmt *s, struct ms_err *e)
 {
 	const char *db = d->o->database;
 
-	if (sql_targets_parse(s->sql, &s->tg) || !s->tg.is_ddl) {
+	bool parsed = sql_targets_parse(s->sql, &s->tg) == 0 && s->tg.is_ddl;
+
+	if (d->o->online && (!parsed || s->tg.kind != SQL_STMT_ALTER_TABLE || s->tg.n_tables != 1 ||
+			     mentions(s->sql, "ALGORITHM") || mentions(s->sql, "LOCK"))) {
+		/* The shadow copy takes it, or refuses it with its reason. */
+		choose_route(d, s, !parsed || s->tg.kind != SQL_STMT_ALTER_TABLE || s->tg.n_tables != 1
+					   ? "it is not an ALTER TABLE of one table, which only the shadow copy judges"
+					   : "the statement names its ALGORITHM or LOCK, so it is not probed");
+		return 0;
+	}
+	if (!parsed) {
 		if (!d->o->allow_unparsed)
 			return ms_fail(e, MS_USAGE, "cannot tell which tables this statement locks: %.200s; "
 						    "--allow-unparsed runs it anyway, bounded the same way", s->sql);
@@ -290,7 +338,9 @@ static int plan(struct ddl *d, struct stmt *s, struct ms_err *e)
 		else if (s->tg.n_tables && probe_algorithm(d, s, e))
 			return -1;
 	}
-	if (!strcmp(s->algorithm, "INSTANT") || !strcmp(s->algorithm, "INPLACE"))
+	if (d->o->online)
+		choose_route(d, s, NULL);
+	if (!strcmp(s->algorithm, "INSTANT") || !strcmp(s->algorithm, "NOCOPY") || !strcmp(s->algorithm, "INPLACE"))
 		s->run_sql = with_clause(s->sql, s->tg.kind, s->algorithm);
 	else
 		s->run_sql = strdup(s->sql);
@@ -299,7 +349,7 @@ static int plan(struct ddl *d, struct stmt *s, struct ms_err *e)
 	json_object_set_new(s->j, "algorithm", json_string(s->algorithm));
 	json_object_set_new(s->j, "runs", json_string(s->run_sql ? s->run_sql : ""));
 	json_object_set_new(s->j, "holders_at_start", s->tg.n_tables ? holders(d, s) : json_array());
-	if (!strcmp(s->algorithm, "COPY") && !d->o->allow_copy)
+	if (!strcmp(s->algorithm, "COPY") && !d->o->allow_copy && !d->o->online)
 		return ms_fail(e, MS_USAGE,
 			       "%.200s: the server can only do this with ALGORITHM=COPY, which blocks every write to %s.%s "
 			       "for the whole copy of the table; refused (--online makes it on a copy of the table "
@@ -561,12 +611,23 @@ int ddl_run(const struct ddl_opts *o, json_t **report, struct ms_err *e)
 			json_object_set_new(s[i].j, "outcome", json_string("refused"));
 			goto out;
 		}
+		if (o->online && s[i].copy_route && !s[i].algorithm[0])
+			continue; /* not probed: the shadow copy plans it */
 		ms_note(d.o->note, d.o->ctx, "plan: %s on %s.%s, algorithm %s; %zu session%s hold%s it or ha%s a transaction older than %.0f ms",
 		     sql_stmt_kind_name(s[i].tg.kind), s[i].schema[0] ? s[i].schema : "-", s[i].table[0] ? s[i].table : "-",
 		     s[i].algorithm, json_array_size(json_object_get(s[i].j, "holders_at_start")),
 		     json_array_size(json_object_get(s[i].j, "holders_at_start")) == 1 ? "" : "s",
 		     json_array_size(json_object_get(s[i].j, "holders_at_start")) == 1 ? "s" : "",
 		     json_array_size(json_object_get(s[i].j, "holders_at_start")) == 1 ? "s" : "ve", o->max_stall_s * 1000);
+	}
+	if (o->online && o->n_statements == 1) {
+		ms_note(o->note, o->ctx, "route: %s, because %s",
+			s[0].copy_route ? "a shadow copy of the table" : "one bounded ALTER, no shadow copy",
+			json_string_value(json_object_get(s[0].j, "route_reason")));
+		if (s[0].copy_route) {
+			rc = DDL_ROUTED_TO_COPY;
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < o->n_statements && !o->dry_run; i++)
 		if (run_statement(&d, &s[i], e))
@@ -575,11 +636,15 @@ int ddl_run(const struct ddl_opts *o, json_t **report, struct ms_err *e)
 		json_object_set_new(s[i].j, "outcome", json_string("dry_run"));
 	rc = 0;
 out:
-	json_object_set_new(*report, "status", json_string(rc == 0 ? "ok" : "failed"));
+	json_object_set_new(*report, "status", json_string(rc == 0 ? "ok" : rc == DDL_ROUTED_TO_COPY ? "routed" : "failed"));
+	if (o->online && o->n_statements == 1 && s && json_object_get(s[0].j, "route")) {
+		json_object_set(*report, "route", json_object_get(s[0].j, "route"));
+		json_object_set(*report, "route_reason", json_object_get(s[0].j, "route_reason"));
+	}
 	json_object_set_new(*report, "dry_run", json_boolean(o->dry_run));
 	json_object_set_new(*report, "max_stall_ms", json_real(o->max_stall_s * 1000));
 	json_object_set_new(*report, "statements", stmts);
-	if (rc) {
+	if (rc && rc != DDL_ROUTED_TO_COPY) {
 		json_object_set_new(*report, "error", json_string(e->msg));
 		json_object_set_new(*report, "exit_code", json_integer(e->status));
 	}

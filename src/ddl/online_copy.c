@@ -507,13 +507,14 @@ static void add_row_text(struct online *s, struct buf *b)
 
 /*
  * The rows of one side's chunk and a 64-bit digest of them (the XOR of a
- * 64-bit hash of each row's text), read with shared locks. Each row's text
+ * 64-bit hash of each row's text), read with shared locks when `locked`,
+ * else from the transaction's snapshot. Each row's text
  * holds its key, so two chunks with the same rows have the same digest
  * whatever their order. The hash is CRC32 and CRC32C side by side where
  * the server has CRC32C (10.8), else the first half of an MD5 (slower).
  */
-static int digest_side(struct online *s, bool original, char **lower, char **upper, char **count, char **digest,
-		       struct ms_err *e)
+static int digest_side(struct online *s, bool original, bool locked, char **lower, char **upper, char **count,
+		       char **digest, struct ms_err *e)
 {
 	struct buf b = BUF_INIT;
 	MYSQL_RES *r = NULL;
@@ -539,7 +540,8 @@ static int digest_side(struct online *s, bool original, char **lower, char **upp
 		online_add_table(&b, s->schema, s->shadow);
 	buf_adds(&b, " WHERE ");
 	add_range(s, &b, NULL, lower, upper);
-	buf_adds(&b, " LOCK IN SHARE MODE");
+	if (locked)
+		buf_adds(&b, " LOCK IN SHARE MODE");
 	if ((rc = sql_done(&b, e)) == 0 && (rc = db_query(&s->exec, buf_str(&b), &r, e)) == 0 && r &&
 	    (row = mysql_fetch_row(r))) {
 		*count = strdup(row[0] ? row[0] : "0");
@@ -610,29 +612,34 @@ static int compare_rows(struct online *s, char **lower, char **upper, bool *same
 }
 
 /*
- * Compares the chunk (lower, upper] of both tables in one transaction. The
- * original's range is read (and locked) whole before the shadow's, the
- * order the triggers use, so no application write deadlocks with it. Equal
- * row counts and digests mean the chunk is the same; otherwise (a
- * difference, or a column whose spelling the ALTER changes, as DECIMAL
- * scale does) the rows are compared value by value, which decides.
+ * Compares the chunk (lower, upper] of both tables in one transaction.
+ * Unlocked, both sides are read from one snapshot (the session runs at
+ * REPEATABLE READ): a trigger changes the shadow in the transaction that
+ * changes the original, so every committed state holds both changes or
+ * neither, and equal row counts and digests there mean the chunk is the
+ * same. No row is locked, so no application write waits for it. Locked,
+ * the original's range is read (and locked) whole before the shadow's, the
+ * order the triggers use, so no application write deadlocks with it, and
+ * where the digests differ (a difference, or a column whose spelling the
+ * ALTER changes, as DECIMAL scale does) the rows are compared value by
+ * value, which decides. Only a chunk that differed unlocked is read locked.
  */
-static int compare_chunk(struct online *s, char **lower, char **upper, bool *same, unsigned long long *rows,
-			 struct ms_err *e)
+static int compare_chunk(struct online *s, bool locked, char **lower, char **upper, bool *same,
+			 unsigned long long *rows, struct ms_err *e)
 {
 	char *oc = NULL, *od = NULL, *nc = NULL, *nd = NULL;
 	double t0 = ms_now(), t1;
 	int rc = db_exec(&s->exec, "START TRANSACTION", e);
 
 	if (rc == 0)
-		rc = digest_side(s, true, lower, upper, &oc, &od, e);
+		rc = digest_side(s, true, locked, lower, upper, &oc, &od, e);
 	t1 = ms_now();
 	if (rc == 0)
-		rc = digest_side(s, false, lower, upper, &nc, &nd, e);
+		rc = digest_side(s, false, locked, lower, upper, &nc, &nd, e);
 	*same = rc == 0 && !strcmp(oc, nc) && !strcmp(od, nd);
 	if (rc == 0)
 		*rows = strtoull(oc, NULL, 10);
-	if (rc == 0 && !*same)
+	if (rc == 0 && !*same && locked)
 		rc = compare_rows(s, lower, upper, same, rows, e);
 	s->tv.lock += t1 - t0;
 	s->tv.insert += ms_now() - t1;
@@ -687,7 +694,8 @@ int online_verify(struct online *s, struct ms_err *e)
 			break;
 		for (unsigned tries = 0;; tries++) {
 			if ((rc = next_bound(s, lower, n, false, &upper, e)) == 0 &&
-			    (rc = compare_chunk(s, lower, upper, &same, &in_chunk, e)) == 0)
+			    (rc = compare_chunk(s, false, lower, upper, &same, &in_chunk, e)) == 0 &&
+			    (same || (rc = compare_chunk(s, true, lower, upper, &same, &in_chunk, e)) == 0))
 				break;
 			online_free_key(upper, s->n_key);
 			upper = NULL;
@@ -699,7 +707,7 @@ int online_verify(struct online *s, struct ms_err *e)
 				    s->table, s->shadow);
 			repaired++;
 			if ((rc = repair_chunk(s, lower, upper, e)) ||
-			    (rc = compare_chunk(s, lower, upper, &same, &in_chunk, e)))
+			    (rc = compare_chunk(s, true, lower, upper, &same, &in_chunk, e)))
 				goto chunk_failed;
 			if (!same) {
 				rc = ms_fail(e, MS_SERVER,

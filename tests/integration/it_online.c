@@ -210,6 +210,19 @@ static char *triggers_of_db(MYSQL *m)
 			   "TRIGGER_SCHEMA = '" DB "'");
 }
 
+/* The database holds the table and nothing else: no shadow, no old table,
+ * no trigger, no checkpoint. */
+static void assert_only_t_left(MYSQL *m)
+{
+	char *v = tables_of_db(m);
+
+	assert_string_equal(v, "t");
+	free(v);
+	v = triggers_of_db(m);
+	assert_string_equal(v, "0");
+	free(v);
+}
+
 static void start_online(struct it_child *c, const char *sql, const char *const *extra)
 {
 	static char cnf[300];
@@ -276,12 +289,7 @@ static void test_change_under_concurrent_writes_loses_nothing(void **state)
 	assert_string_equal(v, "varchar(30) utf8mb4");
 	free(v);
 	/* Nothing left behind: no shadow, no old table, no trigger, no checkpoint. */
-	v = tables_of_db(m);
-	assert_string_equal(v, "t");
-	free(v);
-	v = triggers_of_db(m);
-	assert_string_equal(v, "0");
-	free(v);
+	assert_only_t_left(m);
 	free(md);
 	mysql_close(m);
 }
@@ -425,6 +433,57 @@ static void test_verify_finds_and_repairs_wrong_shadow_rows(void **state)
 	mysql_close(m);
 }
 
+/* Verify reads both tables from one snapshot and locks no row: while an
+ * application's transaction holds a row of the original, a resumed run
+ * still verifies the whole table; only the swap waits for the transaction.
+ * The change the transaction made reaches the new table. */
+static void test_verify_does_not_wait_for_an_application_row_lock(void **state)
+{
+	MYSQL *m = it_connect(), *app = it_connect();
+	char postpone[256], buf[65536], *v;
+	const char *extra[] = {"--postpone-cutover", postpone, NULL};
+	const char *resume[] = {"--resume", NULL};
+	const char *sql = "ALTER TABLE " DB ".t MODIFY k BIGINT NOT NULL";
+	struct it_child c;
+	struct it_run r;
+	size_t len = 0;
+	bool verified;
+	FILE *f;
+
+	(void)state;
+	fresh_table(m, 20000, NULL);
+	snprintf(postpone, sizeof(postpone), "/tmp/it_online_postpone_verify.%d", (int)getpid());
+	assert_non_null(f = fopen(postpone, "w"));
+	fclose(f);
+	/* A first run copies and verifies, waits before the swap, and is killed:
+	 * its shadow, triggers and checkpoint stay for --resume. */
+	start_online(&c, sql, extra);
+	assert_true(it_read_until(c.err_fd, buf, sizeof(buf), &len, "cut-over postponed", 60));
+	it_mdlsafe_finish(&c, SIGKILL, 10, &r);
+	it_run_release(&r);
+	unlink(postpone);
+	it_exec(app, "START TRANSACTION");
+	it_exec(app, "UPDATE " DB ".t SET k = 7 WHERE id = 1");
+	len = 0;
+	start_online(&c, sql, resume);
+	verified = it_read_until(c.err_fd, buf, sizeof(buf), &len, "identical in both tables", 30);
+	it_exec(app, "COMMIT");
+	it_mdlsafe_finish(&c, 0, 60, &r);
+	if (!verified)
+		fail_msg("the verify did not get past a row an application holds: %s", buf);
+	assert_ok(&r, "ddl --online --resume");
+	it_run_release(&r);
+	v = it_value(m, "SELECT k FROM " DB ".t WHERE id = 1");
+	assert_string_equal(v, "7");
+	free(v);
+	v = column_type(m, "k");
+	assert_string_equal(v, "bigint(20) ");
+	free(v);
+	assert_only_t_left(m);
+	mysql_close(app);
+	mysql_close(m);
+}
+
 /* --kill-blockers ends the idle transaction in the way, names it, and the
  * change completes. */
 static void test_kill_policy_ends_the_blocker(void **state)
@@ -458,12 +517,14 @@ static void test_kill_policy_ends_the_blocker(void **state)
 	mysql_close(m);
 }
 
-static void expect_refusal(MYSQL *m, const char *sql, const char *reason)
+/* force_copy: the refusal is the shadow copy's, for a change that would
+ * otherwise take the bounded ALTER (an INSTANT rename). */
+static void expect_refusal(MYSQL *m, const char *sql, const char *reason, bool force_copy)
 {
 	struct it_run r;
 	char *v;
 
-	it_mdlsafe(&r, true, "ddl", "--online", sql, NULL);
+	it_mdlsafe(&r, true, "ddl", force_copy ? "--online=copy" : "--online", sql, NULL);
 	if (r.status != 2 || !strstr(r.err, reason))
 		fail_msg("%s: exit %d, want 2 with \"%s\": %s", sql, r.status, reason, r.err);
 	it_run_release(&r);
@@ -485,21 +546,127 @@ static void test_refusals_exit_2_with_the_reason(void **state)
 		"ENGINE=InnoDB");
 	it_exec(m, "CREATE TABLE " DB ".my (id INT PRIMARY KEY, v INT) ENGINE=MyISAM");
 	before = tables_of_db(m);
-	expect_refusal(m, "ALTER TABLE " DB ".nokey MODIFY a BIGINT", "no PRIMARY KEY");
-	expect_refusal(m, "ALTER TABLE " DB ".t MODIFY k BIGINT NOT NULL", "foreign key");
-	expect_refusal(m, "ALTER TABLE " DB ".child MODIFY t_id BIGINT", "foreign key");
-	expect_refusal(m, "ALTER TABLE " DB ".my MODIFY v BIGINT", "not InnoDB");
+	expect_refusal(m, "ALTER TABLE " DB ".nokey MODIFY a BIGINT", "no PRIMARY KEY", false);
+	expect_refusal(m, "ALTER TABLE " DB ".t MODIFY k BIGINT NOT NULL", "foreign key", false);
+	expect_refusal(m, "ALTER TABLE " DB ".child MODIFY t_id BIGINT", "foreign key", false);
+	expect_refusal(m, "ALTER TABLE " DB ".my MODIFY v BIGINT", "not InnoDB", false);
 	it_exec(m, "DROP TABLE " DB ".child");
-	expect_refusal(m, "ALTER TABLE " DB ".t DROP PRIMARY KEY", "no longer a unique key");
-	expect_refusal(m, "ALTER TABLE " DB ".t CHANGE c c2 VARCHAR(30)", "CHANGE renames");
-	expect_refusal(m, "DROP TABLE " DB ".t", "one ALTER TABLE");
-	expect_refusal(m, "ALTER TABLE " DB ".t RENAME TO " DB ".t2", "RENAME would apply");
-	expect_refusal(m, "ALTER TABLE " DB ".t RENAME COLUMN c TO c2", "RENAME would apply");
+	expect_refusal(m, "ALTER TABLE " DB ".t DROP PRIMARY KEY", "no longer a unique key", false);
+	expect_refusal(m, "ALTER TABLE " DB ".t CHANGE c c2 VARCHAR(30)", "CHANGE renames", true);
+	expect_refusal(m, "DROP TABLE " DB ".t", "one ALTER TABLE", false);
+	expect_refusal(m, "ALTER TABLE " DB ".t RENAME TO " DB ".t2", "RENAME would apply", false);
+	expect_refusal(m, "ALTER TABLE " DB ".t RENAME COLUMN c TO c2", "RENAME would apply", true);
 	/* Nothing was created or left behind. */
 	after = tables_of_db(m);
 	assert_string_equal(after, "my,nokey,t");
 	free(after);
 	free(before);
+	mysql_close(m);
+}
+
+/* The text of every binary log event from file:pos on, one a line. */
+static char *binlog_since(MYSQL *m, const char *file, const char *pos)
+{
+	char sql[256], *text = calloc(1, 1);
+	size_t len = 0;
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+
+	snprintf(sql, sizeof(sql), "SHOW BINLOG EVENTS IN '%s' FROM %s", file, pos);
+	if (mysql_query(m, sql))
+		fail_msg("%s: %s", sql, mysql_error(m));
+	r = mysql_store_result(m);
+	while ((row = mysql_fetch_row(r))) {
+		const char *info = row[5] ? row[5] : "";
+		size_t n = strlen(info);
+
+		text = realloc(text, len + n + 2);
+		memcpy(text + len, info, n);
+		len += n;
+		text[len++] = '\n';
+		text[len] = 0;
+	}
+	mysql_free_result(r);
+	return text;
+}
+
+/* Runs `sql` with --online and checks that it took the bounded ALTER with
+ * the algorithm given: no shadow table and no trigger was ever created (the
+ * binary log holds the ALTER and nothing of a copy), and nothing is left. */
+static void expect_alter_route(MYSQL *m, const char *sql, const char *algorithm)
+{
+	struct it_run r;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	json_t *j;
+	char *file, *pos, *log;
+
+	if (mysql_query(m, "SHOW MASTER STATUS") || !(res = mysql_store_result(m)) || !(row = mysql_fetch_row(res)))
+		fail_msg("SHOW MASTER STATUS: %s (the sandbox writes a binary log)", mysql_error(m));
+	file = strdup(row[0]);
+	pos = strdup(row[1]);
+	mysql_free_result(res);
+	it_mdlsafe(&r, true, "ddl", "--online", "--json", sql, NULL);
+	assert_ok(&r, sql);
+	j = it_json(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "route")), "alter");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(json_object_get(j, "statements"), 0), "algorithm")),
+	    algorithm);
+	assert_non_null(strstr(r.err, "route: one bounded ALTER"));
+	json_decref(j);
+	it_run_release(&r);
+	log = binlog_since(m, file, pos);
+	if (!strstr(log, sql) || strstr(log, "_new") || strstr(log, "TRIGGER") || strstr(log, "CREATE TABLE"))
+		fail_msg("%s: want only the ALTER in the binary log, got:\n%s", sql, log);
+	free(log);
+	free(file);
+	free(pos);
+	assert_only_t_left(m);
+}
+
+/* --online goes by what the server would do: an INSTANT change, and an
+ * index added in place without a rebuild, run as one bounded ALTER with no
+ * shadow copy; a change the server can only copy (INT -> BIGINT), or an
+ * in-place rebuild (FORCE), goes through the shadow copy. */
+static void test_online_routes_changes_made_without_a_copy_to_one_alter(void **state)
+{
+	MYSQL *m = it_connect();
+	struct it_run r;
+	json_t *j;
+	char *v;
+
+	(void)state;
+	fresh_table(m, 2000, NULL);
+	expect_alter_route(m, "ALTER TABLE " DB ".t ADD COLUMN z INT", "INSTANT");
+	v = column_type(m, "z");
+	assert_string_equal(v, "int(11) ");
+	free(v);
+	expect_alter_route(m, "ALTER TABLE " DB ".t ADD INDEX iz (z)", "NOCOPY");
+	v = it_value(m, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = '" DB
+			"' AND TABLE_NAME = 't' AND INDEX_NAME = 'iz'");
+	assert_string_equal(v, "1");
+	free(v);
+
+	it_mdlsafe(&r, true, "ddl", "--online", "--dry-run", "--json", "ALTER TABLE " DB ".t FORCE", NULL);
+	assert_ok(&r, "FORCE");
+	j = it_json(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "route")), "copy");
+	assert_non_null(strstr(json_string_value(json_object_get(j, "route_reason")), "rebuild"));
+	json_decref(j);
+	it_run_release(&r);
+
+	it_mdlsafe(&r, true, "ddl", "--online", "--json", "ALTER TABLE " DB ".t MODIFY k BIGINT NOT NULL", NULL);
+	assert_ok(&r, "MODIFY k BIGINT");
+	j = it_json(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "route")), "copy");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "plan"), "shadow_table")), "_t_new");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "copy"), "rows")), 2000);
+	json_decref(j);
+	it_run_release(&r);
+	v = column_type(m, "k");
+	assert_string_equal(v, "bigint(20) ");
+	free(v);
 	mysql_close(m);
 }
 
@@ -752,9 +919,11 @@ int main(void)
 	    cmocka_unit_test(test_triggers_behind_an_idle_transaction_stay_within_the_budget),
 	    cmocka_unit_test(test_cutover_behind_an_idle_transaction_and_pause_files),
 	    cmocka_unit_test(test_verify_finds_and_repairs_wrong_shadow_rows),
+	    cmocka_unit_test(test_verify_does_not_wait_for_an_application_row_lock),
 	    cmocka_unit_test(test_kill_policy_ends_the_blocker),
 	    cmocka_unit_test(test_refusals_exit_2_with_the_reason),
 	    cmocka_unit_test(test_dry_run_shows_the_plan_and_changes_nothing),
+	    cmocka_unit_test(test_online_routes_changes_made_without_a_copy_to_one_alter),
 	    cmocka_unit_test(test_kill9_mid_copy_then_resume),
 	    cmocka_unit_test(test_a_signal_stops_the_change_and_undoes_it),
 	    cmocka_unit_test_teardown(test_max_lag_pauses_while_the_replica_does_not_apply, stop_replica),
