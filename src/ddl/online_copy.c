@@ -445,7 +445,8 @@ int online_copy(struct online *s, struct ms_err *e)
 	add_timings(s->copy, &s->t);
 	json_object_set_new(s->copy, "rows_per_second",
 			    json_real((double)(s->rows_copied - at_start) / (ms_now() - t0 + 1e-9)));
-	online_note(s, "copy: %llu rows in %llu chunks, %.1f s", s->rows_copied, s->chunks, ms_now() - t0);
+	online_note(s, "copy: %llu rows in %llu chunk%s, %.1f s", s->rows_copied, s->chunks, s->chunks == 1 ? "" : "s",
+		    ms_now() - t0);
 	return 0;
 }
 
@@ -743,9 +744,9 @@ int online_verify(struct online *s, struct ms_err *e)
 	add_timings(s->verify, &s->tv);
 	if (rc == 0)
 		online_note(s,
-			    "verify: %llu rows in %llu chunks identical in both tables "
+			    "verify: %llu rows in %llu chunk%s identical in both tables "
 			    "(%llu chunk%s copied again), %.1f s",
-			    rows, chunks, repaired, repaired == 1 ? "" : "s", ms_now() - t0);
+			    rows, chunks, chunks == 1 ? "" : "s", repaired, repaired == 1 ? "" : "s", ms_now() - t0);
 	return rc;
 }
 
