@@ -545,6 +545,7 @@ static int table_stmt(struct restore *rs, struct db *db, const char *stmt, size_
  * renamed aside): plain, retried on lock timeouts until the deadline. */
 static int drop_aside(struct restore *rs, const char *db, const char *name, struct ms_err *e)
 {
+	struct lockreq_retry r = { .set = LOCKREQ_RETRY_LOCK, .deadline = rs->deadline, .base_s = 0.2, .cap = 4 };
 	struct buf sql = BUF_INIT;
 	int rc;
 
@@ -554,12 +555,9 @@ static int drop_aside(struct restore *rs, const char *db, const char *name, stru
 		buf_release(&sql);
 		return ms_oom(e);
 	}
-	for (unsigned attempt = 0;; attempt++) {
+	do
 		rc = db_exec(&rs->coord, buf_str(&sql), e);
-		if (rc == 0 || !lockreq_timed_out(e) || past_deadline(rs))
-			break;
-		lockreq_backoff(0.2, attempt, 4);
-	}
+	while (rc && lockreq_retry_again(&r, e));
 	buf_release(&sql);
 	return rc;
 }
