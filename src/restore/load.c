@@ -360,28 +360,26 @@ int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct
 	return rc;
 }
 
-void *restore_worker_main(void *arg)
+int restore_worker_main(void *ctx, unsigned index, struct ms_err *e)
 {
-	struct rworker *w = arg;
-	struct restore *rs = w->rs;
+	struct restore *rs = ctx;
+	struct rworker *w = &rs->workers[index];
 
 	for (;;) {
 		struct rchunk *ch = NULL;
-		struct ms_err e;
 
 		pthread_mutex_lock(&rs->mu);
 		if (!rs->failed && rs->next < rs->n_queue)
 			ch = rs->queue[rs->next++];
 		pthread_mutex_unlock(&rs->mu);
 		if (!ch)
-			break;
-		ms_err_clear(&e);
-		if (load_chunk(w, ch, &e)) {
-			restore_fail(rs, &e);
-			break;
+			return 0;
+		if (load_chunk(w, ch, e)) {
+			/* Stops the other workers too. */
+			restore_fail(rs, e);
+			return -1;
 		}
 	}
-	return NULL;
 }
 
 int restore_worker_open(struct restore *rs, struct rworker *w, const char *role, struct ms_err *e)
