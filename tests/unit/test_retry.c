@@ -95,71 +95,67 @@ static void record_wait(void *ctx, double s)
 	w->n++;
 }
 
-/* A retry of set whose backoffs (base 0.2 s, cap 4) are recorded in w. */
-static struct lockreq_retry recorded(unsigned set, struct waits *w)
+/* The retry under test, its recorded backoffs, and the error each attempt
+ * ends with. */
+static struct waits w;
+static struct lockreq_retry r;
+static struct ms_err e;
+
+/* A retry of set (backoff base 0.2 s, cap 4) whose attempts fail with
+ * sql_errno. */
+static void given(unsigned set, unsigned sql_errno)
 {
-	w->n = 0;
-	return (struct lockreq_retry){ .set = set, .base_s = 0.2, .cap = 4, .wait = record_wait, .ctx = w };
+	w.n = 0;
+	r = (struct lockreq_retry){ .set = set, .base_s = 0.2, .cap = 4, .wait = record_wait, .ctx = &w };
+	e = server_error(sql_errno);
 }
 
 /* Where the retry stands: why it stopped (or LOCKREQ_GO_ON), after how many
  * failed attempts, and how many backoffs were waited. */
-static void assert_retry(const struct lockreq_retry *r, const struct waits *w, enum lockreq_stop stop,
-			 unsigned attempts, unsigned waited)
+static void assert_retry(enum lockreq_stop stop, unsigned attempts, unsigned waited)
 {
-	assert_int_equal(r->stop, stop);
-	assert_int_equal(r->attempt, attempts);
-	assert_int_equal(w->n, waited);
+	assert_int_equal(r.stop, stop);
+	assert_int_equal(r.attempt, attempts);
+	assert_int_equal(w.n, waited);
 }
 
 static void test_an_error_in_the_set_is_tried_again_after_a_backoff(void **state)
 {
-	struct waits w;
-	struct lockreq_retry r = recorded(LOCKREQ_RETRY_CHUNK, &w);
-	struct ms_err e = server_error(1213);
-
 	(void)state;
+	given(LOCKREQ_RETRY_CHUNK, 1213);
 	assert_true(lockreq_retry_again(&r, &e));
-	assert_retry(&r, &w, LOCKREQ_GO_ON, 1, 1);
+	assert_retry(LOCKREQ_GO_ON, 1, 1);
 }
 
 static void test_the_backoff_doubles_from_its_base_up_to_the_cap(void **state)
 {
-	struct waits w;
-	struct lockreq_retry r = recorded(LOCKREQ_RETRY_LOCK, &w);
-	struct ms_err e = server_error(1969);
 	const double want[] = { 0.2, 0.4, 0.8, 1.6, 3.2, 3.2, 3.2 };
 
 	(void)state;
+	given(LOCKREQ_RETRY_LOCK, 1969);
 	for (unsigned i = 0; i < 7; i++)
 		assert_true(lockreq_retry_again(&r, &e));
-	assert_retry(&r, &w, LOCKREQ_GO_ON, 7, 7);
+	assert_retry(LOCKREQ_GO_ON, 7, 7);
 	for (unsigned i = 0; i < 7; i++)
 		assert_float_equal(w.s[i], want[i], 1e-9);
 }
 
 static void test_an_error_outside_the_set_ends_the_retries_without_waiting(void **state)
 {
-	struct waits w;
-	struct lockreq_retry r = recorded(LOCKREQ_RETRY_ROW_LOCK, &w);
-	struct ms_err e = server_error(1146);
-
 	(void)state;
+	given(LOCKREQ_RETRY_ROW_LOCK, 1146);
 	assert_false(lockreq_retry_again(&r, &e));
-	assert_retry(&r, &w, LOCKREQ_NOT_RETRYABLE, 1, 0);
+	assert_retry(LOCKREQ_NOT_RETRYABLE, 1, 0);
 	/* A statement timeout is not a row lock: the copy does not retry it. */
 	e = server_error(1969);
 	assert_false(lockreq_retry_again(&r, &e));
-	assert_retry(&r, &w, LOCKREQ_NOT_RETRYABLE, 2, 0);
+	assert_retry(LOCKREQ_NOT_RETRYABLE, 2, 0);
 }
 
 static void test_the_attempts_run_out_at_max_attempts_counting_the_first(void **state)
 {
-	struct waits w;
-	struct lockreq_retry r = recorded(LOCKREQ_RETRY_YIELD, &w);
-	struct ms_err e = server_error(1317);
-
 	(void)state;
+	given(LOCKREQ_RETRY_YIELD, 1317);
 	r.max_attempts = 3;
 	assert_false(lockreq_retry_last(&r));
 	assert_true(lockreq_retry_again(&r, &e));
@@ -168,44 +164,40 @@ static void test_the_attempts_run_out_at_max_attempts_counting_the_first(void **
 	/* The third attempt is the last: it is the one worth watching. */
 	assert_true(lockreq_retry_last(&r));
 	assert_false(lockreq_retry_again(&r, &e));
-	assert_retry(&r, &w, LOCKREQ_OUT_OF_ATTEMPTS, 3, 2);
+	assert_retry(LOCKREQ_OUT_OF_ATTEMPTS, 3, 2);
 }
 
 static void test_nothing_is_tried_again_once_the_deadline_has_passed(void **state)
 {
-	struct waits w;
-	struct lockreq_retry r = recorded(LOCKREQ_RETRY_LOCK, &w);
-	struct ms_err e = server_error(1205);
-
 	(void)state;
+	given(LOCKREQ_RETRY_LOCK, 1205);
 	r.deadline = ms_now() + 3600;
 	assert_true(lockreq_retry_again(&r, &e));
 	assert_false(lockreq_retry_last(&r));
 	r.deadline = ms_now() - 1;
 	assert_true(lockreq_retry_last(&r));
 	assert_false(lockreq_retry_again(&r, &e));
-	assert_retry(&r, &w, LOCKREQ_PAST_DEADLINE, 2, 1);
+	assert_retry(LOCKREQ_PAST_DEADLINE, 2, 1);
 }
 
 static void test_a_freeze_retries_a_lock_request_that_gave_up_but_others_do_not(void **state)
 {
 	struct lockreq_retry freeze = { .set = LOCKREQ_RETRY_FREEZE, .base_s = 0.2, .cap = 4 };
 	struct lockreq_retry lock = { .set = LOCKREQ_RETRY_LOCK, .base_s = 0.2, .cap = 4 };
-	struct ms_err e = { .status = MS_TIMEOUT, .sql_errno = 0 };
+	struct ms_err gave_up = { .status = MS_TIMEOUT, .sql_errno = 0 };
 
 	(void)state;
-	assert_true(lockreq_retry_next(&freeze, &e));
-	assert_false(lockreq_retry_next(&lock, &e));
-	e.status = MS_SERVER;
-	assert_false(lockreq_retry_next(&freeze, &e));
+	assert_true(lockreq_retry_next(&freeze, &gave_up));
+	assert_false(lockreq_retry_next(&lock, &gave_up));
+	gave_up.status = MS_SERVER;
+	assert_false(lockreq_retry_next(&freeze, &gave_up));
 }
 
 static void test_a_reconnect_loop_retries_any_failure(void **state)
 {
-	struct lockreq_retry r = { .set = LOCKREQ_RETRY_ANY, .base_s = 0.5, .cap = 6 };
-	struct ms_err e = { .status = MS_CONNECT, .sql_errno = 2002 };
-
 	(void)state;
+	given(LOCKREQ_RETRY_ANY, 2002);
+	e.status = MS_CONNECT;
 	assert_true(lockreq_retry_next(&r, &e));
 	e = server_error(0);
 	assert_true(lockreq_retry_next(&r, &e));
