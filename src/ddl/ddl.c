@@ -530,12 +530,14 @@ static int run_statement(struct ddl *d, struct stmt *s, struct ms_err *e)
 	json_t *kills = json_array();
 	double t0 = ms_now(), worst = 0;
 	char *last_verdict = NULL;
-	unsigned n;
+	struct lockreq_retry r = { .deadline = d->deadline, .base_s = 0.2, .cap = 3 };
+	unsigned n = 0;
 	int rc = -1;
 
-	for (n = 1;; n++) {
+	for (;;) {
 		struct watcher w;
 
+		n = r.attempt + 1;
 		rc = attempt(d, s, &w, e);
 		json_array_extend(kills, w.kills);
 		json_decref(w.kills);
@@ -548,8 +550,8 @@ static int run_statement(struct ddl *d, struct stmt *s, struct ms_err *e)
 		if (rc == 0)
 			break;
 		/* Our own KILL QUERY, or the lock_wait_timeout backstop. */
-		if (!(w.cancelled && lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_DDL_CANCELLED)) &&
-		    !lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_DDL)) {
+		r.set = LOCKREQ_RETRY_DDL | (w.cancelled ? LOCKREQ_RETRY_DDL_CANCELLED : 0);
+		if (!lockreq_retryable(e->sql_errno, r.set)) {
 			ms_fail_context(e, "%.200s", s->sql);
 			break;
 		}
@@ -557,12 +559,11 @@ static int run_statement(struct ddl *d, struct stmt *s, struct ms_err *e)
 		     sql_stmt_kind_name(s->tg.kind), (w.worst_wait_s > 0 ? w.worst_wait_s : d->o->max_stall_s) * 1000,
 		     s->schema, s->table, w.saw_work ? " at its final step (its work is redone next attempt)" : "",
 		     last_verdict ? last_verdict : "(not visible; run 'mdlsafe locks')");
-		if (ms_now() >= d->deadline) {
+		if (!lockreq_retry_again(&r, e)) {
 			rc = ms_fail(e, MS_TIMEOUT, "%.200s: --deadline reached after %u attempts; blocked by: %s", s->sql, n,
 				     last_verdict ? last_verdict : "(not visible; run 'mdlsafe locks')");
 			break;
 		}
-		lockreq_backoff(0.2, n - 1, 3);
 	}
 	json_object_set_new(s->j, "outcome", json_string(rc == 0 ? "done" : e->status == MS_TIMEOUT ? "deadline" : "error"));
 	json_object_set_new(s->j, "attempts", json_integer(n));

@@ -312,15 +312,18 @@ static void adapt(struct online *s, unsigned long rows, double took)
 
 /* A chunk that met an application's row lock (lock wait timeout, or chosen
  * as a deadlock victim) is tried again after a backoff, until --deadline. */
-static bool row_lock_conflict(struct online *s, const struct ms_err *e, unsigned tries)
+static struct lockreq_retry row_lock_retry(const struct online *s)
 {
-	if (e->sql_errno != 1205 && e->sql_errno != 1213)
+	return (struct lockreq_retry){ .set = LOCKREQ_RETRY_ROW_LOCK, .deadline = s->deadline, .base_s = 0.05, .cap = 4 };
+}
+
+static bool row_lock_conflict(struct online *s, const struct ms_err *e, struct lockreq_retry *r)
+{
+	if (!lockreq_retry_next(r, e))
 		return false;
-	if (ms_now() >= s->deadline)
-		return false;
-	if (tries == 0 || tries % 10 == 0)
+	if (r->attempt % 10 == 1)
 		online_note(s, "a chunk met an application's row lock (%s); trying it again", e->msg);
-	lockreq_backoff(0.05, tries, 4);
+	lockreq_retry_wait(r);
 	return true;
 }
 
@@ -419,12 +422,12 @@ int online_copy(struct online *s, struct ms_err *e)
 
 		if (throttle(s, "copy", s->rows_copied, t0, e))
 			return -1;
-		for (unsigned tries = 0;; tries++) {
+		for (struct lockreq_retry r = row_lock_retry(s);;) {
 			if (copy_chunk(s, n, &upper, &inserted, e) == 0)
 				break;
 			online_free_key(upper, s->n_key);
 			upper = NULL;
-			if (!row_lock_conflict(s, e, tries))
+			if (!row_lock_conflict(s, e, &r))
 				return ms_fail_context(e, "copying rows into %s.%s", s->schema, s->shadow);
 		}
 		s->chunks++;
@@ -693,14 +696,14 @@ int online_verify(struct online *s, struct ms_err *e)
 
 		if ((rc = throttle(s, "verify", rows, t0, e)))
 			break;
-		for (unsigned tries = 0;; tries++) {
+		for (struct lockreq_retry r = row_lock_retry(s);;) {
 			if ((rc = next_bound(s, lower, n, false, &upper, e)) == 0 &&
 			    (rc = compare_chunk(s, false, lower, upper, &same, &in_chunk, e)) == 0 &&
 			    (same || (rc = compare_chunk(s, true, lower, upper, &same, &in_chunk, e)) == 0))
 				break;
 			online_free_key(upper, s->n_key);
 			upper = NULL;
-			if (!row_lock_conflict(s, e, tries))
+			if (!row_lock_conflict(s, e, &r))
 				goto chunk_failed;
 		}
 		if (!same) {

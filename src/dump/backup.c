@@ -15,7 +15,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/note.h"
-#include "util/timespec.h"
+#include "util/pool.h"
 
 json_t *backup_consistency_json(const struct backup *bk)
 {
@@ -117,24 +117,20 @@ static int build_queues(struct backup *bk, struct ms_err *e)
 	return 0;
 }
 
+/* What the pool runs in a phase: fn on the index-th worker. Failures go
+ * through backup_fail(), which keeps the first and cancels the others. */
 struct phase_run {
-	struct worker *w;
+	struct backup *bk;
 	void *(*fn)(void *);
-	bool started; /* the thread exists and must be joined */
-	bool done;
 };
 
-static void *phase_trampoline(void *arg)
+static int phase_worker(void *ctx, unsigned index, struct ms_err *e)
 {
-	struct phase_run *pr = arg;
-	struct backup *bk = pr->w->bk;
+	struct phase_run *pr = ctx;
 
-	pr->fn(pr->w);
-	pthread_mutex_lock(&bk->mu);
-	pr->done = true;
-	pthread_cond_signal(&bk->changed);
-	pthread_mutex_unlock(&bk->mu);
-	return NULL;
+	(void)e;
+	pr->fn(&pr->bk->workers[index]);
+	return 0;
 }
 
 static void report_progress(struct backup *bk)
@@ -169,60 +165,28 @@ static void interrupt_workers(struct backup *bk)
 	}
 }
 
+/* A worker thread could not be started: the others stop at the cancel. */
+static void phase_stop(void *ctx, const struct ms_err *why)
+{
+	struct phase_run *pr = ctx;
+
+	backup_fail(pr->bk, why);
+	interrupt_workers(pr->bk);
+}
+
 /* Runs one phase on every worker and waits, reporting progress and
  * enforcing --timeout. */
 static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 {
-	struct phase_run *runs = calloc(bk->n_workers, sizeof(*runs));
+	struct phase_run run = { .bk = bk, .fn = fn };
+	struct pool pool = { .what = "backup worker", .fn = phase_worker, .stop = phase_stop, .ctx = &run };
 	double last_report = 0;
-	bool timed_out = false, start_failed = false;
+	bool timed_out = false;
+	int rc = pool_start(&pool, bk->n_workers, e);
 
-	if (!runs)
-		return ms_oom(e);
-	for (unsigned i = 0; i < bk->n_workers; i++) {
-		runs[i].w = &bk->workers[i];
-		runs[i].fn = fn;
-	}
-	for (unsigned i = 0; i < bk->n_workers && !start_failed; i++) {
-		int err = pthread_create(&bk->workers[i].thread, NULL, phase_trampoline, &runs[i]);
-
-		runs[i].started = err == 0;
-		if (err) {
-			struct ms_err te;
-
-			start_failed = true;
-			ms_fail(&te, MS_INTERNAL, "cannot start a backup worker thread: %s; lower --jobs or raise the process limit",
-				strerror(err));
-			backup_fail(bk, &te);
-			interrupt_workers(bk);
-		}
-	}
-	/* A worker that was never started counts as done: the others stop at
-	 * the cancel backup_fail() set. */
-	pthread_mutex_lock(&bk->mu);
-	for (unsigned i = 0; i < bk->n_workers; i++)
-		if (!runs[i].started)
-			runs[i].done = true;
-	pthread_mutex_unlock(&bk->mu);
-	for (;;) {
-		unsigned done = 0;
-		struct timespec until;
-
-		/* Wake when a worker finishes, or every 250 ms for progress and
-		 * --timeout: no polling delay at the end of a phase. */
-		clock_gettime(CLOCK_REALTIME, &until);
-		timespec_add(&until, 0.25);
-		pthread_mutex_lock(&bk->mu);
-		for (unsigned i = 0; i < bk->n_workers; i++)
-			done += runs[i].done;
-		if (done < bk->n_workers)
-			pthread_cond_timedwait(&bk->changed, &bk->mu, &until);
-		done = 0;
-		for (unsigned i = 0; i < bk->n_workers; i++)
-			done += runs[i].done;
-		pthread_mutex_unlock(&bk->mu);
-		if (done == bk->n_workers)
-			break;
+	/* Wake when the last worker finishes, or every 250 ms for progress
+	 * and --timeout: no polling delay at the end of a phase. */
+	while (rc == 0 && !pool_wait(&pool, 0.25)) {
 		if (!timed_out && bk->o->timeout_s > 0 && ms_now() - bk->started_at > bk->o->timeout_s) {
 			struct ms_err te;
 			/* Say who is in the way before giving up. */
@@ -239,15 +203,14 @@ static int run_phase(struct backup *bk, void *(*fn)(void *), struct ms_err *e)
 			last_report = ms_now();
 		}
 	}
-	for (unsigned i = 0; i < bk->n_workers; i++)
-		if (runs[i].started)
-			pthread_join(bk->workers[i].thread, NULL);
-	free(runs);
+	if (rc == 0)
+		rc = pool_join(&pool, e);
+	/* The first failure, whichever thread met it. */
 	if (bk->failed) {
 		*e = bk->err;
 		return -1;
 	}
-	return 0;
+	return rc;
 }
 
 static int write_db_file(struct backup *bk, const char *db, const char *name, const char *text, json_t *files,
@@ -408,7 +371,6 @@ static void backup_cleanup(struct backup *bk)
 	dump_plan_release(&bk->plan);
 	if (bk->store)
 		store_close(bk->store);
-	pthread_cond_destroy(&bk->changed);
 	pthread_mutex_destroy(&bk->mu);
 }
 
@@ -442,7 +404,6 @@ int backup_run(const struct backup_opts *o, json_t **summary, struct ms_err *e)
 	memset(&bk, 0, sizeof(bk));
 	bk.o = o;
 	pthread_mutex_init(&bk.mu, NULL);
-	pthread_cond_init(&bk.changed, NULL);
 	bk.started_at = ms_now();
 	*summary = NULL;
 	if (store_open(o->dir, &bk.store, &stale, e))

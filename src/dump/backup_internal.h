@@ -43,7 +43,6 @@ struct worker {
 	struct backup *bk;
 	unsigned index;
 	struct db db;
-	pthread_t thread;
 	bool binlog_off;               /* sql_log_bin=0: ROLLBACK TO SAVEPOINT releases locks */
 };
 
@@ -58,7 +57,6 @@ struct backup {
 	struct watchdog *watchdog;
 
 	pthread_mutex_t mu;
-	pthread_cond_t changed;        /* a worker finished a phase */
 	struct work_item *items;       /* snapshot phase queue */
 	size_t n_items, next_item;
 	struct work_item *after;       /* redo + non-transactional queue */

@@ -113,6 +113,7 @@ static bool is_denied(const struct ms_err *e)
 
 int backup_consistent_point(struct backup *bk, struct ms_err *e)
 {
+	struct lockreq_retry retry = { .set = LOCKREQ_RETRY_LOCK, .max_attempts = STAGE_ATTEMPTS, .base_s = 0.1, .cap = 5 };
 	struct lockreq_probe probe = { .started = false };
 	double t0;
 	int end_read = 1;
@@ -124,8 +125,11 @@ int backup_consistent_point(struct backup *bk, struct ms_err *e)
 		return open_snapshots(bk, e) || read_binlog_position(bk, &bk->workers[0], e) ? -1 : 0;
 	}
 	snprintf(bk->method, sizeof(bk->method), "backup_stage_block_commit");
-	for (unsigned attempt = 0;; attempt++) {
-		bool last = attempt + 1 == STAGE_ATTEMPTS || past_deadline(bk);
+	for (;;) {
+		/* The attempt that starts past --timeout is still made, watched,
+		 * so that giving up names who was in the way: the deadline is
+		 * checked here, not by the retry. */
+		bool last = lockreq_retry_last(&retry) || past_deadline(bk);
 
 		/* On the last try, look at the wait graph while we wait. */
 		if (last) {
@@ -172,16 +176,15 @@ int backup_consistent_point(struct backup *bk, struct ms_err *e)
 			return ms_fail_context(e, is_denied(e) ? "BACKUP STAGE START needs the RELOAD privilege (or run with -j 1)"
 							      : "BACKUP STAGE START");
 		}
-		if (last) {
+		if (last || !lockreq_retry_again(&retry, e)) {
 			lockreq_probe_join(&probe);
 			ms_fail(e, past_deadline(bk) ? MS_TIMEOUT : MS_SERVER,
 				"could not take the consistency point: BACKUP STAGE waited longer than --max-stall %.0f ms %u times "
 				"(another session holds a lock it needs, e.g. LOCK TABLES or a running DDL); while it waited: %s",
-				bk->o->max_stall_s * 1000, attempt + 1,
+				bk->o->max_stall_s * 1000, retry.attempt + 1,
 				probe.verdict ? probe.verdict : "(no wait visible; run 'mdlsafe locks')");
 			free(probe.verdict);
 			return -1;
 		}
-		lockreq_backoff(0.1, attempt, 5);
 	}
 }

@@ -3,6 +3,7 @@
  * lock only on the table it is reading; when the watchdog interrupts it
  * because someone queued behind that lock, it lets go and the table is read
  * again later, in a fresh snapshot. */
+#include <mysqld_error.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -373,7 +374,7 @@ static int mark_redo(struct worker *w, struct table_state *ts, size_t idx, const
 	ts->consistency = TABLE_AFTER_DDL;
 	pthread_mutex_unlock(&bk->mu);
 	ms_note(bk->o->note, bk->o->ctx, "%s.%s: stepped aside for a session waiting on it (%s); it will be read again in a fresh snapshot",
-	     ts->t->schema, ts->t->name, why->sql_errno == 1412 ? "its definition changed" : "yielded");
+	     ts->t->schema, ts->t->name, why->sql_errno == ER_TABLE_DEF_CHANGED ? "its definition changed" : "yielded");
 	if (first && queue_after(bk, idx))
 		return ms_oom(e);
 	return 0;
@@ -387,25 +388,19 @@ static int dump_after(struct worker *w, size_t idx, struct ms_err *e)
 	struct table_state *ts = &bk->tables[idx];
 	char *qs = db_quote_ident(ts->t->schema), *qt = db_quote_ident(ts->t->name), sql[700];
 	struct ms_err ignored;
+	/* A yield waits 0.2 s * 2^min(yields, 4): twice the base from the first. */
+	struct lockreq_retry retry = { .set = LOCKREQ_RETRY_YIELD, .max_attempts = REDO_ATTEMPTS, .base_s = 0.4, .cap = 3 };
 	int rc = -1;
 
 	if (!qs || !qt) {
 		ms_oom(e);
 		goto out;
 	}
-	for (unsigned attempt = 0; !cancelled(bk); attempt++) {
+	while (!cancelled(bk)) {
 		enum item_result r;
 
-		if (attempt == REDO_ATTEMPTS) {
-			char *now = mdl_verdict_now(&w->db);
-			ms_fail(e, MS_SERVER,
-				"%s.%s: gave up after %u attempts to read it without making others wait; right now: %s",
-				ts->t->schema, ts->t->name, REDO_ATTEMPTS, now ? now : "(run 'mdlsafe locks' to see who holds it)");
-			free(now);
-			goto out;
-		}
-		if (attempt)
-			lockreq_backoff(0.2, attempt, 4);
+		if (retry.attempt)
+			lockreq_retry_wait(&retry);
 		if (ts->t->transactional) {
 			if (db_exec(&w->db, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY", e))
 				goto out;
@@ -415,8 +410,8 @@ static int dump_after(struct worker *w, size_t idx, struct ms_err *e)
 			snprintf(sql, sizeof(sql), "SET STATEMENT max_statement_time = %.3f FOR LOCK TABLES %s.%s READ",
 				 bk->o->max_stall_s, qs, qt);
 			if (db_exec(&w->db, sql, e)) {
-				if (!lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_YIELD))
-					goto out;
+				if (!lockreq_retry_next(&retry, e))
+					goto gave_up;
 				continue;
 			}
 		}
@@ -424,7 +419,7 @@ static int dump_after(struct worker *w, size_t idx, struct ms_err *e)
 		db_exec(&w->db, ts->t->transactional ? "COMMIT" : "UNLOCK TABLES", &ignored);
 		if (r == ITEM_DONE) {
 			pthread_mutex_lock(&bk->mu);
-			ts->attempts = attempt + 1;
+			ts->attempts = retry.attempt + 1;
 			pthread_mutex_unlock(&bk->mu);
 			rc = 0;
 			goto out;
@@ -434,9 +429,19 @@ static int dump_after(struct worker *w, size_t idx, struct ms_err *e)
 		pthread_mutex_lock(&bk->mu);
 		ts->yields++;
 		pthread_mutex_unlock(&bk->mu);
+		if (!lockreq_retry_next(&retry, e))
+			goto gave_up;
 	}
 	if (cancelled(bk) && rc)
 		ms_fail(e, MS_INTERNAL, "cancelled");
+	goto out;
+gave_up:
+	if (retry.stop == LOCKREQ_OUT_OF_ATTEMPTS) {
+		char *now = mdl_verdict_now(&w->db);
+		ms_fail(e, MS_SERVER, "%s.%s: gave up after %u attempts to read it without making others wait; right now: %s",
+			ts->t->schema, ts->t->name, REDO_ATTEMPTS, now ? now : "(run 'mdlsafe locks' to see who holds it)");
+		free(now);
+	}
 out:
 	free(qs);
 	free(qt);

@@ -16,6 +16,7 @@
 #include "ddl/policy.h"
 #include "mdl/graph.h"
 #include "mdl/inspect.h"
+#include "mdl/lockreq.h"
 #include "sql/sql_targets.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -400,6 +401,12 @@ static void nap(struct guard *g, double s)
 	}
 }
 
+/* The reconnect backoff: waited in naps a stop signal ends, at most 30 s. */
+static void reconnect_wait(void *ctx, double s)
+{
+	nap(ctx, s < 30 ? s : 30);
+}
+
 static int connect_guard(struct guard *g, struct ms_err *e)
 {
 	if (db_open(&g->db, g->o->conn, "guard", NULL, e))
@@ -412,11 +419,13 @@ static int connect_guard(struct guard *g, struct ms_err *e)
 int guard_run(const struct guard_opts *o, struct ms_err *e)
 {
 	struct guard g;
-	double lost_at = 0, backoff = 0.5;
+	double lost_at = 0;
+	struct lockreq_retry reconnect = { .set = LOCKREQ_RETRY_ANY, .base_s = 0.5, .cap = 6, .wait = reconnect_wait };
 	int rc = 0;
 
 	memset(&g, 0, sizeof(g));
 	g.o = o;
+	reconnect.ctx = &g;
 	if (ddl_policies_add(&g.safety, "any", e))
 		return -1;
 	/* The first connection must work: a wrong password or a missing
@@ -443,11 +452,10 @@ int guard_run(const struct guard_opts *o, struct ms_err *e)
 				g.reconnects++;
 				ms_note(g.o->say, g.o->ctx, "reconnected after %.1f s without a connection", ms_now() - lost_at);
 				log_event(&g, "reconnected", json_pack("{s:f}", "gap_seconds", ms_now() - lost_at));
-				backoff = 0.5;
+				reconnect.attempt = 0;
 			} else {
 				write_metrics(&g);
-				nap(&g, backoff);
-				backoff = backoff * 2 > 30 ? 30 : backoff * 2;
+				(void)lockreq_retry_again(&reconnect, &pe); /* any failure, no limit: always */
 				continue;
 			}
 		}

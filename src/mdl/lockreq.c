@@ -44,13 +44,6 @@ double lockreq_jitter(void)
 	return 0.5 + (double)v / ((double)UINT_MAX + 1.0);
 }
 
-void lockreq_backoff(double base_s, unsigned attempt, unsigned cap)
-{
-	double s = base_s * (double)(1u << (attempt < cap ? attempt : cap));
-
-	sleep_s(s * lockreq_jitter());
-}
-
 bool lockreq_retryable(unsigned sql_errno, unsigned set)
 {
 	unsigned cause;
@@ -63,9 +56,51 @@ bool lockreq_retryable(unsigned sql_errno, unsigned set)
 	case ER_LOCK_DEADLOCK: cause = LOCKREQ_DEADLOCK; break;
 	case ER_ERROR_DURING_COMMIT: cause = LOCKREQ_COMMIT_KILLED; break;
 	case ER_TABLE_DEF_CHANGED: cause = LOCKREQ_DEF_CHANGED; break;
-	default: return false;
+	default: return set == LOCKREQ_RETRY_ANY;
 	}
 	return (set & cause) != 0;
+}
+
+bool lockreq_retry_next(struct lockreq_retry *r, const struct ms_err *e)
+{
+	bool gave_up = (r->set & LOCKREQ_GAVE_UP) && e->status == MS_TIMEOUT;
+
+	r->attempt++;
+	if (!gave_up && !lockreq_retryable(e->sql_errno, r->set))
+		r->stop = LOCKREQ_NOT_RETRYABLE;
+	else if (r->max_attempts && r->attempt >= r->max_attempts)
+		r->stop = LOCKREQ_OUT_OF_ATTEMPTS;
+	else if (r->deadline > 0 && ms_now() >= r->deadline)
+		r->stop = LOCKREQ_PAST_DEADLINE;
+	else
+		r->stop = LOCKREQ_GO_ON;
+	return r->stop == LOCKREQ_GO_ON;
+}
+
+void lockreq_retry_wait(const struct lockreq_retry *r)
+{
+	unsigned n = r->attempt ? r->attempt - 1 : 0;
+	double s = r->base_s * (double)(1u << (n < r->cap ? n : r->cap));
+
+	/* The jitter: retries neither hammer the server nor align with the
+	 * application's own rhythm. */
+	if (r->wait)
+		r->wait(r->ctx, s);
+	else
+		sleep_s(s * lockreq_jitter());
+}
+
+bool lockreq_retry_again(struct lockreq_retry *r, const struct ms_err *e)
+{
+	if (!lockreq_retry_next(r, e))
+		return false;
+	lockreq_retry_wait(r);
+	return true;
+}
+
+bool lockreq_retry_last(const struct lockreq_retry *r)
+{
+	return (r->max_attempts && r->attempt + 1 >= r->max_attempts) || (r->deadline > 0 && ms_now() >= r->deadline);
 }
 
 bool lockreq_timed_out(const struct ms_err *e)
@@ -164,9 +199,9 @@ static int nowait_window(struct db *db, const char *stmt, const struct lockreq_o
 int lockreq_exec(struct db *db, const char *sql, const struct lockreq_opts *o, unsigned *attempts,
 		 struct ms_err *e)
 {
+	struct lockreq_retry r = { .set = LOCKREQ_RETRY_LOCK, .deadline = o->deadline, .base_s = 0.2, .cap = 4 };
 	struct buf stmt = BUF_INIT;
 	char *last_verdict = NULL;
-	unsigned attempt;
 	int rc = -1;
 
 	if (o->nowait_schema)
@@ -175,56 +210,49 @@ int lockreq_exec(struct db *db, const char *sql, const struct lockreq_opts *o, u
 		buf_addf(&stmt, "SET STATEMENT max_statement_time = %.3f FOR %s", o->budget_s, sql);
 	if (stmt.failed)
 		return ms_oom(e);
-	for (attempt = 0;; attempt++) {
+	for (;;) {
 		struct lockreq_probe probe;
+		char *verdict = NULL;
 
 		if (o->nowait_schema) {
-			char *verdict = NULL;
 			rc = nowait_window(db, buf_str(&stmt), o, &verdict, e);
-			if (rc == 0 || !lockreq_timed_out(e)) {
-				free(verdict);
-				break;
-			}
-			if (verdict) {
-				free(last_verdict);
-				last_verdict = verdict;
-			}
-			goto gave_way;
+		} else {
+			/* Look at the wait graph while we are queued, past the
+			 * point where a quick grant would have come. */
+			lockreq_probe_start(&probe, o->probe, o->budget_s * 0.6);
+			rc = db_exec(db, buf_str(&stmt), e);
+			/* Granted or failed before the probe looked: it has nothing to say. */
+			lockreq_probe_cancel(&probe);
+			verdict = probe.verdict;
 		}
-		/* Look at the wait graph while we are queued, past the point
-		 * where a quick grant would have come. */
-		lockreq_probe_start(&probe, o->probe, o->budget_s * 0.6);
-		rc = db_exec(db, buf_str(&stmt), e);
-		/* Granted or failed before the probe looked: it has nothing to say. */
-		lockreq_probe_cancel(&probe);
 		if (rc == 0 || !lockreq_timed_out(e)) {
-			free(probe.verdict);
+			free(verdict);
 			break;
 		}
-		if (probe.verdict) {
+		if (verdict) {
 			free(last_verdict);
-			last_verdict = probe.verdict;
+			last_verdict = verdict;
 		}
-gave_way:
-		if (o->deadline > 0 && ms_now() >= o->deadline) {
+		if (!lockreq_retry_next(&r, e)) {
 			ms_fail(e, MS_TIMEOUT,
 				"could not %s before --timeout: %u attempts each waited --max-stall %.0f ms for a lock "
 				"and gave way; in the way: %s",
-				o->what, attempt + 1, o->budget_s * 1000,
+				o->what, r.attempt, o->budget_s * 1000,
 				last_verdict ? last_verdict : "(no wait visible; run 'mdlsafe locks')");
 			break;
 		}
-		if (attempt == 0 || attempt % 10 == 0)
+		if (r.attempt % 10 == 1)
 			ms_note(o->note, o->ctx,
 				"%s: waited %.0f ms for a lock and gave way (attempt %u), retrying; in the way: %s", o->what,
-				o->budget_s * 1000, attempt + 1,
+				o->budget_s * 1000, r.attempt,
 				last_verdict ? last_verdict : "(no wait visible; run 'mdlsafe locks')");
 		if (o->gave_way)
-			o->gave_way(o->ctx, attempt + 1);
-		lockreq_backoff(0.2, attempt, 4);
+			o->gave_way(o->ctx, r.attempt);
+		lockreq_retry_wait(&r);
 	}
 	if (attempts)
-		*attempts = attempt + 1;
+		/* The attempt that ended the loop was counted only when it was a retry's to judge. */
+		*attempts = r.stop == LOCKREQ_GO_ON ? r.attempt + 1 : r.attempt;
 	free(last_verdict);
 	buf_release(&stmt);
 	return rc;

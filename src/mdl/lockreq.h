@@ -53,6 +53,8 @@ enum lockreq_retry_cause {
 	LOCKREQ_COMMIT_KILLED = 1u << 5, /* ER_ERROR_DURING_COMMIT: a KILL QUERY landing on a COMMIT,
 	                                  * which the server rolls back before reporting */
 	LOCKREQ_DEF_CHANGED = 1u << 6,   /* ER_TABLE_DEF_CHANGED: the definition changed after our snapshot */
+	LOCKREQ_GAVE_UP = 1u << 7,       /* MS_TIMEOUT: a lockreq_exec() whose deadline passed
+	                                  * (no server error: only lockreq_retry_next() sees it) */
 };
 
 /* A lock request that gave up waiting: lockreq_exec() and lockreq_timed_out(). */
@@ -67,9 +69,62 @@ enum lockreq_retry_cause {
  * KILL (query or connection) only when the attempt was cancelled by us. */
 #define LOCKREQ_RETRY_DDL LOCKREQ_WAIT_TIMEOUT
 #define LOCKREQ_RETRY_DDL_CANCELLED (LOCKREQ_INTERRUPTED | LOCKREQ_CONN_KILLED)
+/* A freeze made of lock requests: one that timed out, or a lockreq_exec()
+ * that gave up (MS_TIMEOUT, which carries no server error). */
+#define LOCKREQ_RETRY_FREEZE (LOCKREQ_RETRY_LOCK | LOCKREQ_GAVE_UP)
+/* Any failure at all: a reconnect loop, which retries until told to stop. */
+#define LOCKREQ_RETRY_ANY (~0u)
 
 /* True when the server error sql_errno is one of the causes in set. */
 bool lockreq_retryable(unsigned sql_errno, unsigned set);
+
+/*
+ * The one retry decision: after a failed attempt, is there another, and how
+ * long to back off before it. A loop fills the limits, then per failure:
+ *
+ *	struct lockreq_retry r = { .set = LOCKREQ_RETRY_CHUNK, .max_attempts = 1000, .base_s = 0.2, .cap = 4 };
+ *	while (try(e))
+ *		if (!lockreq_retry_again(&r, e))
+ *			return -1;    (r.stop says why)
+ *
+ * A loop that acts between the decision and the backoff (a note, killing
+ * who was in the way) calls lockreq_retry_next(), acts, then lockreq_retry_wait().
+ */
+enum lockreq_stop {
+	LOCKREQ_GO_ON = 0,      /* another attempt follows */
+	LOCKREQ_NOT_RETRYABLE,  /* the error is not in the set */
+	LOCKREQ_OUT_OF_ATTEMPTS,/* max_attempts were made */
+	LOCKREQ_PAST_DEADLINE,  /* the deadline has passed */
+};
+
+struct lockreq_retry {
+	unsigned set;          /* the errors tried again: a LOCKREQ_RETRY_* set */
+	unsigned max_attempts; /* attempts in all, the first included; 0: no limit */
+	double deadline;       /* ms_now() time past which nothing is tried again; 0: none */
+	double base_s;         /* the backoff after the n-th failure (n from 0) is */
+	unsigned cap;          /* base_s * 2^min(n, cap), times lockreq_jitter() */
+	/* Waits the backoff instead of sleeping it (may be NULL): given the
+	 * delay before jitter, e.g. to sleep in steps that a stop signal ends. */
+	void (*wait)(void *ctx, double s);
+	void *ctx;
+	unsigned attempt;      /* failed attempts so far, counted by lockreq_retry_next() */
+	enum lockreq_stop stop;/* why lockreq_retry_next() last said no */
+};
+
+/* Counts the failed attempt that ended with e and says whether to make
+ * another: e is in the set, fewer than max_attempts were made, and the
+ * deadline has not passed. Does not wait. */
+bool lockreq_retry_next(struct lockreq_retry *r, const struct ms_err *e);
+
+/* Backs off after the attempt lockreq_retry_next() just counted. */
+void lockreq_retry_wait(const struct lockreq_retry *r);
+
+/* lockreq_retry_next(), then, when it says yes, lockreq_retry_wait(). */
+bool lockreq_retry_again(struct lockreq_retry *r, const struct ms_err *e);
+
+/* True when the attempt about to be made is the last one max_attempts or
+ * the deadline allow, should it fail: worth watching more closely. */
+bool lockreq_retry_last(const struct lockreq_retry *r);
 
 /*
  * Runs sql with max_statement_time = budget, retrying lock timeouts
@@ -83,10 +138,6 @@ int lockreq_exec(struct db *db, const char *sql, const struct lockreq_opts *o, u
 /* True when e is a lock request that gave up waiting (max_statement_time
  * or lock_wait_timeout). */
 bool lockreq_timed_out(const struct ms_err *e);
-
-/* Sleeps base * 2^min(attempt, cap), times a random 0.5-1.5, so retries
- * neither hammer the server nor align with the application's own rhythm. */
-void lockreq_backoff(double base_s, unsigned attempt, unsigned cap);
 
 /* The random factor of the backoff, in [0.5, 1.5): different in every
  * process and thread, so clients started together do not retry together. */

@@ -359,6 +359,7 @@ static int freeze(struct pbackup *pb, struct ms_err *e)
 {
 	char *innodb = table_list(pb, true), *nontrans = table_list(pb, false);
 	json_t *names = json_object(), *holders;
+	struct lockreq_retry retry = { .set = LOCKREQ_RETRY_FREEZE, .deadline = pb->deadline, .base_s = 0.2, .cap = 4 };
 	int rc = -1;
 
 	if (!innodb || !nontrans || !names) {
@@ -378,15 +379,17 @@ static int freeze(struct pbackup *pb, struct ms_err *e)
 	}
 	json_decref(holders);
 	pb->freeze_requested_at = ms_now();
-	for (pb->attempts = 1;; pb->attempts++) {
+	for (;;) {
+		pb->attempts = retry.attempt + 1;
 		if (freeze_try(pb, innodb, nontrans, e) == 0) {
 			rc = 0;
 			break;
 		}
-		if (!lockreq_timed_out(e) && e->status != MS_TIMEOUT)
-			break;
-		if (pb->deadline > 0 && ms_now() >= pb->deadline) {
+		if (!lockreq_retry_next(&retry, e)) {
 			char way[sizeof(e->msg)];
+
+			if (retry.stop != LOCKREQ_PAST_DEADLINE)
+				break;
 			snprintf(way, sizeof(way), "%s", in_the_way(e));
 			rc = ms_fail(e, MS_TIMEOUT,
 				     "could not freeze the tables of `%s` before --timeout: %u attempts each waited --max-stall "
@@ -397,7 +400,7 @@ static int freeze(struct pbackup *pb, struct ms_err *e)
 		if (pb->attempts == 1 || pb->attempts % 10 == 0)
 			ms_note(pb->o->note, pb->o->ctx, "freezing `%s`: waited %.0f ms and gave way (attempt %u), retrying; in the way: %s",
 			     pb->o->database, pb->o->max_stall_s * 1000, pb->attempts, in_the_way(e));
-		lockreq_backoff(0.2, pb->attempts - 1, 4);
+		lockreq_retry_wait(&retry);
 	}
 	if (rc == 0 && innodb[0])
 		export_warnings(pb);

@@ -8,6 +8,7 @@
 
 #include "dump/rowfmt.h"
 #include "restore/restore_internal.h"
+#include "util/pool.h"
 
 struct hash_sink {
 	XXH3_state_t *st;
@@ -58,83 +59,75 @@ static int check_table(struct restore *rs, struct db *db, const struct rtable *t
 	return rc;
 }
 
-/* One checking session: takes tables off the shared list until none is left. */
-struct checker {
+/* The checking sessions: each takes tables off the shared list until none
+ * is left, and reports into its own array. */
+struct checkers {
 	struct restore *rs;
-	pthread_t thread;
-	bool started;
-	size_t *next;
-	json_t *report;
-	int rc;
-	struct ms_err err;
+	size_t next;
+	json_t **reports;
 };
 
-static void *checker_main(void *arg)
+static int checker_main(void *ctx, unsigned index, struct ms_err *e)
 {
-	struct checker *c = arg;
-	struct restore *rs = c->rs;
+	struct checkers *cs = ctx;
+	struct restore *rs = cs->rs;
 	XXH3_state_t *st = XXH3_createState();
 	struct db db;
+	int rc = -1;
 
-	c->rc = -1;
-	if (!st) {
-		ms_oom(&c->err);
-		return NULL;
-	}
-	if (db_open(&db, rs->o->conn, "restore-verify", NULL, &c->err) == 0) {
-		c->rc = rowfmt_session_prepare(&db, &c->err);
-		while (c->rc == 0 && !restore_cancelled(rs)) {
+	if (!st)
+		return ms_oom(e);
+	if (db_open(&db, rs->o->conn, "restore-verify", NULL, e) == 0) {
+		rc = rowfmt_session_prepare(&db, e);
+		while (rc == 0 && !restore_cancelled(rs)) {
 			size_t i;
 			pthread_mutex_lock(&rs->mu);
-			i = (*c->next)++;
+			i = cs->next++;
 			pthread_mutex_unlock(&rs->mu);
 			if (i >= rs->n_tables)
 				break;
 			if (!rs->tables[i].skip)
-				c->rc = check_table(rs, &db, &rs->tables[i], st, c->report, &c->err);
+				rc = check_table(rs, &db, &rs->tables[i], st, cs->reports[index], e);
 		}
 		db_close(&db);
 	}
 	XXH3_freeState(st);
-	if (c->rc)
-		restore_fail(rs, &c->err);
-	return NULL;
+	if (rc)
+		restore_fail(rs, e);
+	return rc;
+}
+
+static void checkers_stop(void *ctx, const struct ms_err *why)
+{
+	struct checkers *cs = ctx;
+
+	restore_fail(cs->rs, why);
 }
 
 int restore_check(struct restore *rs, json_t **report, struct ms_err *e)
 {
 	unsigned n = rs->o->jobs ? rs->o->jobs : 1;
-	struct checker *cs;
-	size_t next = 0;
+	struct checkers cs = { .rs = rs, .next = 0 };
+	struct pool pool = { .what = "checking", .fn = checker_main, .stop = checkers_stop, .ctx = &cs };
 	int rc = 0;
 
 	if (n > rs->n_tables)
 		n = rs->n_tables ? (unsigned)rs->n_tables : 1;
 	*report = json_array();
-	cs = calloc(n, sizeof(*cs));
-	if (!*report || !cs) {
-		free(cs);
-		return ms_oom(e);
+	cs.reports = calloc(n, sizeof(*cs.reports));
+	for (unsigned i = 0; cs.reports && i < n && rc == 0; i++)
+		if (!(cs.reports[i] = json_array()))
+			rc = -1;
+	if (!*report || !cs.reports || rc)
+		rc = ms_oom(e);
+	else if (pool_start(&pool, n, e) == 0)
+		rc = pool_join(&pool, e);
+	else
+		rc = -1;
+	for (unsigned i = 0; cs.reports && i < n; i++) {
+		json_array_extend(*report, cs.reports[i]);
+		json_decref(cs.reports[i]);
 	}
-	for (unsigned i = 0; i < n; i++) {
-		cs[i].rs = rs;
-		cs[i].next = &next;
-		cs[i].report = json_array();
-		cs[i].started = cs[i].report && pthread_create(&cs[i].thread, NULL, checker_main, &cs[i]) == 0;
-		if (!cs[i].started)
-			rc = ms_fail(e, MS_INTERNAL, "cannot start a checking thread");
-	}
-	for (unsigned i = 0; i < n; i++) {
-		if (cs[i].started) {
-			pthread_join(cs[i].thread, NULL);
-			if (cs[i].rc && rc == 0) {
-				*e = cs[i].err;
-				rc = -1;
-			}
-		}
-		json_array_extend(*report, cs[i].report);
-		json_decref(cs[i].report);
-	}
-	free(cs);
+	free(cs.reports);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* Loading: the worker threads that stream data chunks into the server, one
  * transaction per chunk, and the runner for the small SQL files. */
+#include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
  * again; with backoff capped at ~3 s this keeps at it for about an hour
  * (a long ALTER someone runs on the table), or until --timeout. */
 #define CHUNK_ATTEMPTS 1000
+#define CHUNK_RETRY { .set = LOCKREQ_RETRY_CHUNK, .max_attempts = CHUNK_ATTEMPTS, .base_s = 0.2, .cap = 4 }
 
 /* A data file being cut into statements as it streams out of zstd, where
  * rowscan (store/rowscan.h) says each one ends: a ';' before a newline
@@ -279,12 +281,12 @@ static int load_chunk(struct rworker *w, struct rchunk *ch, struct ms_err *e)
 	bool clear = rs->o->resume && t->created && !rs->tables[ch->table].skip;
 	bool transactional = t->engine && !strcasecmp(t->engine, "InnoDB");
 	unsigned long long committed = 0;
+	struct lockreq_retry r = CHUNK_RETRY;
 	int rc;
 
-	for (unsigned attempt = 0;; attempt++) {
+	for (;;) {
 		rc = load_chunk_once(w, ch, clear, &committed, e);
-		if (rc == 0 || !lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_CHUNK) || attempt + 1 == CHUNK_ATTEMPTS ||
-		    restore_cancelled(rs))
+		if (rc == 0 || restore_cancelled(rs) || !lockreq_retry_next(&r, e))
 			break;
 		/* InnoDB rolled back what was not committed; the retry skips
 		 * the committed INSERTs. A non-transactional engine keeps part
@@ -297,9 +299,9 @@ static int load_chunk(struct rworker *w, struct rchunk *ch, struct ms_err *e)
 			clear = true;
 			committed = 0;
 		}
-		if (attempt % 10 == 0)
+		if (r.attempt % 10 == 1)
 			restore_note(rs, "%s.%s chunk %u: %s; retrying", t->db, t->name, ch->index, e->msg);
-		lockreq_backoff(0.2, attempt, 4);
+		lockreq_retry_wait(&r);
 	}
 	if (rc == 0)
 		return journal_record(rs->journal, "chunk_done", ch->f.path, e) ? -1 : restore_add_keys(rs, &w->db, t, e);
@@ -311,6 +313,7 @@ int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct
 {
 	char *key;
 	struct buf sql = BUF_INIT;
+	struct lockreq_retry r = CHUNK_RETRY;
 	bool mine;
 	int rc = 0;
 
@@ -337,16 +340,15 @@ int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct
 		rc = ms_oom(e);
 	else if (mysql_select_db(db->mysql, t->db))
 		rc = db_fail(db, e, "selecting the target database");
-	for (unsigned attempt = 0; rc == 0; attempt++) {
+	while (rc == 0) {
 		rc = db_exec(db, buf_str(&sql), e);
-		if (rc && e->sql_errno == 1061) /* the run we resume added them before its journal line */
+		if (rc && e->sql_errno == ER_DUP_KEYNAME) /* the run we resume added them before its journal line */
 			rc = 0;
-		if (rc == 0 || !lockreq_retryable(e->sql_errno, LOCKREQ_RETRY_CHUNK) || attempt + 1 == CHUNK_ATTEMPTS ||
-		    restore_cancelled(rs))
+		if (rc == 0 || restore_cancelled(rs) || !lockreq_retry_next(&r, e))
 			break;
-		if (attempt % 10 == 0)
+		if (r.attempt % 10 == 1)
 			restore_note(rs, "%s.%s: adding its indexes: %s; retrying", t->db, t->name, e->msg);
-		lockreq_backoff(0.2, attempt, 4);
+		lockreq_retry_wait(&r);
 		rc = 0;
 	}
 	buf_release(&sql);
@@ -358,28 +360,26 @@ int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct
 	return rc;
 }
 
-void *restore_worker_main(void *arg)
+int restore_worker_main(void *ctx, unsigned index, struct ms_err *e)
 {
-	struct rworker *w = arg;
-	struct restore *rs = w->rs;
+	struct restore *rs = ctx;
+	struct rworker *w = &rs->workers[index];
 
 	for (;;) {
 		struct rchunk *ch = NULL;
-		struct ms_err e;
 
 		pthread_mutex_lock(&rs->mu);
 		if (!rs->failed && rs->next < rs->n_queue)
 			ch = rs->queue[rs->next++];
 		pthread_mutex_unlock(&rs->mu);
 		if (!ch)
-			break;
-		ms_err_clear(&e);
-		if (load_chunk(w, ch, &e)) {
-			restore_fail(rs, &e);
-			break;
+			return 0;
+		if (load_chunk(w, ch, e)) {
+			/* Stops the other workers too. */
+			restore_fail(rs, e);
+			return -1;
 		}
 	}
-	return NULL;
 }
 
 int restore_worker_open(struct restore *rs, struct rworker *w, const char *role, struct ms_err *e)

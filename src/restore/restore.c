@@ -13,6 +13,7 @@
 #include "restore/sqlsplit.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "util/pool.h"
 
 /* ---- shared helpers ----------------------------------------------------- */
 
@@ -545,6 +546,7 @@ static int table_stmt(struct restore *rs, struct db *db, const char *stmt, size_
  * renamed aside): plain, retried on lock timeouts until the deadline. */
 static int drop_aside(struct restore *rs, const char *db, const char *name, struct ms_err *e)
 {
+	struct lockreq_retry r = { .set = LOCKREQ_RETRY_LOCK, .deadline = rs->deadline, .base_s = 0.2, .cap = 4 };
 	struct buf sql = BUF_INIT;
 	int rc;
 
@@ -554,12 +556,9 @@ static int drop_aside(struct restore *rs, const char *db, const char *name, stru
 		buf_release(&sql);
 		return ms_oom(e);
 	}
-	for (unsigned attempt = 0;; attempt++) {
+	do
 		rc = db_exec(&rs->coord, buf_str(&sql), e);
-		if (rc == 0 || !lockreq_timed_out(e) || past_deadline(rs))
-			break;
-		lockreq_backoff(0.2, attempt, 4);
-	}
+	while (rc && lockreq_retry_again(&r, e));
 	buf_release(&sql);
 	return rc;
 }
@@ -730,11 +729,31 @@ static int start_watchdog(struct restore *rs, struct ms_err *e)
 	return 0;
 }
 
+/* A loader thread could not be started: the others stop at the failure. */
+static void load_stop(void *ctx, const struct ms_err *why)
+{
+	restore_fail(ctx, why);
+}
+
+/* True while chunks wait in the queue: --timeout is enforced until the
+ * last one is handed out. */
+static bool queue_left(struct restore *rs)
+{
+	bool left;
+
+	pthread_mutex_lock(&rs->mu);
+	left = !rs->failed && rs->next < rs->n_queue;
+	pthread_mutex_unlock(&rs->mu);
+	return left;
+}
+
 static int load_data(struct restore *rs, struct ms_err *e)
 {
 	unsigned n = rs->o->jobs ? rs->o->jobs : 1;
+	struct pool pool = { .what = "restore worker", .fn = restore_worker_main, .stop = load_stop, .ctx = rs };
 	double last = 0, last_ping = ms_now();
-	bool done = false;
+	struct ms_err ignored;
+	int rc;
 
 	if (restore_plan_queue(rs, e))
 		return -1;
@@ -753,27 +772,18 @@ static int load_data(struct restore *rs, struct ms_err *e)
 	}
 	if (start_watchdog(rs, e))
 		return -1;
-	for (unsigned i = 0; i < rs->n_workers; i++) {
-		int err = pthread_create(&rs->workers[i].thread, NULL, restore_worker_main, &rs->workers[i]);
+	rc = pool_start(&pool, rs->n_workers, e);
+	for (;;) {
+		/* Sleep until the workers end, the next progress line, or the
+		 * deadline, whichever comes first. */
+		double wake = last + 1.0 - ms_now();
+		bool deadline_counts = queue_left(rs);
 
-		rs->workers[i].started = err == 0;
-		if (err) {
-			struct ms_err te;
-
-			/* The workers already started stop at the failure. */
-			ms_fail(&te, MS_INTERNAL, "cannot start a restore worker thread: %s; lower --jobs or raise the process limit",
-				strerror(err));
-			restore_fail(rs, &te);
+		if (deadline_counts && rs->deadline > 0 && rs->deadline - ms_now() < wake)
+			wake = rs->deadline - ms_now();
+		if (rc || pool_wait(&pool, wake))
 			break;
-		}
-	}
-	while (!done) {
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-		pthread_mutex_lock(&rs->mu);
-		done = rs->failed || (rs->next >= rs->n_queue && rs->tables_done >= rs->n_tables);
-		pthread_mutex_unlock(&rs->mu);
-		if (!done && past_deadline(rs)) {
+		if (deadline_counts && past_deadline(rs)) {
 			struct ms_err te;
 			ms_fail(&te, MS_TIMEOUT, "--timeout expired while loading data");
 			restore_fail(rs, &te);
@@ -790,29 +800,11 @@ static int load_data(struct restore *rs, struct ms_err *e)
 			if (rs->probe_open)
 				mysql_ping(rs->probe.mysql);
 		}
-		/* Workers that ran out of work end; all ended means done. */
-		if (!done) {
-			bool any = false;
-			pthread_mutex_lock(&rs->mu);
-			any = rs->next < rs->n_queue;
-			pthread_mutex_unlock(&rs->mu);
-			if (!any) {
-				for (unsigned i = 0; i < rs->n_workers; i++)
-					if (rs->workers[i].started) {
-						pthread_join(rs->workers[i].thread, NULL);
-						rs->workers[i].started = false;
-					}
-				done = true;
-			}
-		}
 	}
-	for (unsigned i = 0; i < rs->n_workers; i++)
-		if (rs->workers[i].started) {
-			pthread_join(rs->workers[i].thread, NULL);
-			rs->workers[i].started = false;
-		}
+	/* The workers' failures reach rs->err through restore_fail(). */
+	if (rc == 0)
+		pool_join(&pool, &ignored);
 	if (rs->watchdog) {
-		struct ms_err ignored;
 		watchdog_stop(rs->watchdog, &ignored);
 		rs->watchdog = NULL;
 	}
@@ -821,7 +813,7 @@ static int load_data(struct restore *rs, struct ms_err *e)
 		*e = rs->err;
 		return -1;
 	}
-	return 0;
+	return rc;
 }
 
 static void workers_close(struct restore *rs)

@@ -53,9 +53,7 @@ struct rworker {
 	struct restore *rs;
 	unsigned index;
 	struct db db;
-	pthread_t thread;
 	struct backup_reader *reader;
-	bool started;
 };
 
 struct restore {
@@ -105,7 +103,8 @@ char *restore_table_key(const char *db, const char *name);
 
 /* load.c */
 int restore_worker_open(struct restore *rs, struct rworker *w, const char *role, struct ms_err *e);
-void *restore_worker_main(void *arg);
+/* A loader thread of the pool (util/pool.h): ctx is the restore, index its worker. */
+int restore_worker_main(void *ctx, unsigned index, struct ms_err *e);
 /* Runs a whole (small) SQL file: schema, triggers, routines, views, events.
  * Each statement goes through fn when not NULL (to rewrite or skip it). */
 typedef int (*restore_stmt_fn)(struct restore *rs, struct db *db, const char *stmt, size_t len, void *ctx,
