@@ -9,7 +9,7 @@
 #include "cli/options.h"
 #include "ddl/ddl.h"
 #include "ddl/online.h"
-#include "restore/sqlsplit.h"
+#include "sql/sqlsplit.h"
 #include "util/buf.h"
 
 enum {
@@ -116,7 +116,7 @@ static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	case OPT_DEADLINE:
 		return cli_parse_double("--deadline", arg, 1, 31536000, &o->deadline_s, e);
 	case OPT_KILL:
-		return ddl_policies_add(&o->kill, arg, e);
+		return kill_policies_add(&o->kill, arg, e);
 	case OPT_MAX_QUEUE:
 		return cli_parse_uint("--max-queue", arg, 1, 100000, &o->max_queue, e);
 	case OPT_DRY_RUN:
@@ -340,7 +340,7 @@ int cmd_ddl(int argc, char **argv)
 	for (size_t i = 0; i < a.o.n_statements; i++)
 		free(a.o.statements[i]);
 	free(a.o.statements);
-	ddl_policies_release(&a.o.kill);
+	kill_policies_release(&a.o.kill);
 	free(a.replicas);
 	db_params_release(&conn);
 	if (rc > 0)

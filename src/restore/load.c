@@ -7,7 +7,7 @@
 
 #include "restore/rename.h"
 #include "restore/restore_internal.h"
-#include "restore/sqlsplit.h"
+#include "sql/sqlsplit.h"
 #include "store/rowscan.h"
 #include "util/buf.h"
 

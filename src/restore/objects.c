@@ -7,7 +7,7 @@
 
 #include "restore/rename.h"
 #include "restore/restore_internal.h"
-#include "restore/sqlsplit.h"
+#include "sql/sqlsplit.h"
 #include "util/buf.h"
 
 #define ER_SPECIFIC_ACCESS_DENIED 1227

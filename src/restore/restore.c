@@ -10,7 +10,7 @@
 #include "restore/keys.h"
 #include "restore/rename.h"
 #include "restore/restore_internal.h"
-#include "restore/sqlsplit.h"
+#include "sql/sqlsplit.h"
 #include "util/buf.h"
 #include "util/clock.h"
 

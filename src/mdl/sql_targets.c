@@ -1,7 +1,7 @@
 /* Small hand-written SQL reader: tokenizes one statement from PROCESSLIST.INFO
  * and finds its target tables plus the metadata lock requested on each. */
 
-#include "sql/sql_targets.h"
+#include "mdl/sql_targets.h"
 
 #include <stdint.h>
 #include <stdlib.h>
