@@ -94,8 +94,7 @@ struct ddl_args {
 	bool online;
 	struct online_opts on;
 	const char **replicas;
-	double last_progress;
-	bool progress_shown;
+	struct cli_progress progress; /* the ctx of the library's callbacks */
 };
 
 static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
@@ -168,40 +167,19 @@ static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
 }
 
-static void on_note(void *ctx, const char *line)
-{
-	(void)ctx;
-	cli_print_line(stderr, "mdlsafe ddl: ", line);
-}
-
-/* A progress line: rewritten in place on a terminal, a log line every
- * 10 s otherwise. */
 static void on_progress(void *ctx, const struct online_progress *p)
 {
-	struct ddl_args *a = ctx;
-	bool tty = isatty(STDERR_FILENO);
+	struct cli_progress *pr = ctx;
 	double left = p->rows_per_s > 0 && p->rows_estimated > p->rows_done
 			      ? (double)(p->rows_estimated - p->rows_done) / p->rows_per_s
 			      : 0;
 
-	if (!tty && p->elapsed_s - a->last_progress < 10)
+	if (!cli_progress_due(pr, p->elapsed_s, false))
 		return;
-	a->last_progress = p->elapsed_s;
-	fprintf(stderr, "%smdlsafe ddl: %s %llu/~%llu rows (%.0f%%), %.0f rows/s, ETA %.0f s%s%s", tty ? "\r" : "",
-		p->phase, p->rows_done, p->rows_estimated,
-		p->rows_estimated ? 100.0 * (double)p->rows_done / (double)p->rows_estimated : 0.0, p->rows_per_s, left,
-		p->paused ? ", paused" : "", tty ? "\033[K" : "\n");
-	a->progress_shown = tty;
-}
-
-static void on_online_note(void *ctx, const char *line)
-{
-	struct ddl_args *a = ctx;
-
-	if (a->progress_shown)
-		fputc('\n', stderr);
-	a->progress_shown = false;
-	on_note(NULL, line);
+	cli_progress_show(pr, "%s %llu/~%llu rows (%.0f%%), %.0f rows/s, ETA %.0f s%s", p->phase, p->rows_done,
+			  p->rows_estimated,
+			  p->rows_estimated ? 100.0 * (double)p->rows_done / (double)p->rows_estimated : 0.0,
+			  p->rows_per_s, left, p->paused ? ", paused" : "");
 }
 
 static volatile sig_atomic_t online_stop;
@@ -232,9 +210,9 @@ static int run_online(struct ddl_args *a, struct db_params *conn, json_t **repor
 	on->deadline_s = a->o.deadline_s;
 	on->kill = &a->o.kill;
 	on->dry_run = a->o.dry_run;
-	on->note = on_online_note;
+	on->note = cli_note;
 	on->progress = on_progress;
-	on->ctx = a;
+	on->ctx = &a->progress;
 	/* The first SIGINT/SIGTERM stops the change before the swap and drops
 	 * the triggers and the shadow; a second one ends the process at once. */
 	memset(&sa, 0, sizeof(sa));
@@ -300,6 +278,7 @@ int cmd_ddl(int argc, char **argv)
 	a.o.max_stall_s = 0.5;
 	a.o.deadline_s = 3600;
 	a.o.max_queue = 10;
+	cli_progress_init(&a.progress, "mdlsafe ddl: ");
 	rc = cli_parse(&ddl_spec, argc, argv, &conn, ddl_option, &a, &first, &e);
 	if (rc == 0 && a.file && first < argc)
 		rc = ms_fail(&e, MS_USAGE, "give the statements as arguments or with -e FILE, not both");
@@ -317,6 +296,7 @@ int cmd_ddl(int argc, char **argv)
 					   "--keep-old, --resume and --no-verify go with --online");
 	if (rc == 0 && a.online) {
 		rc = run_online(&a, &conn, &report, &e);
+		cli_progress_end(&a.progress);
 		if (a.json && report) {
 			json_dumpf(report, stdout, JSON_INDENT(2));
 			fputc('\n', stdout);
@@ -326,7 +306,8 @@ int cmd_ddl(int argc, char **argv)
 	} else if (rc == 0) {
 		a.o.conn = &conn;
 		a.o.database = conn.database;
-		a.o.note = on_note;
+		a.o.note = cli_note;
+		a.o.ctx = &a.progress;
 		rc = ddl_run(&a.o, &report, &e);
 		if (a.json && report) {
 			json_dumpf(report, stdout, JSON_INDENT(2));
