@@ -289,16 +289,14 @@ int cmd_backup(int argc, char **argv)
 	db_params_release(&conn);
 	if (rc) {
 		if (a.json) {
-			json_t *j = json_pack("{s:s, s:s, s:i}", "status", "failed", "error", e.msg, "exit_code", e.status);
-			json_dumpf(j, stdout, JSON_INDENT(2));
-			fputc('\n', stdout);
+			json_t *j = cli_failed_json(&e);
+			cli_print_json(j);
 			json_decref(j);
 		}
 		return cli_report_error("backup", &e);
 	}
 	if (a.json) {
-		json_dumpf(summary, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
+		cli_print_json(summary);
 	} else if (a.physical) {
 		json_t *k = json_object_get(summary, "tables");
 		fprintf(stderr,
@@ -309,7 +307,7 @@ int cmd_backup(int argc, char **argv)
 			(long long)json_integer_value(json_object_get(k, "myisam")),
 			(long long)json_integer_value(json_object_get(k, "aria")),
 			(long long)json_integer_value(json_object_get(k, "logical")),
-			json_real_value(json_object_get(summary, "duration_s")),
+			json_real_value(json_object_get(summary, "duration_seconds")),
 			json_real_value(json_object_get(summary, "freeze_ms")));
 	} else {
 		fprintf(stderr, "mdlsafe backup: done: %s (%lld tables, %lld rows, %lld yields) in %.1f s\n",

@@ -297,10 +297,8 @@ int cmd_ddl(int argc, char **argv)
 	if (rc == 0 && a.online) {
 		rc = run_online(&a, &conn, &report, &e);
 		cli_progress_end(&a.progress);
-		if (a.json && report) {
-			json_dumpf(report, stdout, JSON_INDENT(2));
-			fputc('\n', stdout);
-		}
+		if (a.json && report)
+			cli_print_json(report);
 		if (rc == 0 && !a.json)
 			fprintf(stderr, "mdlsafe ddl: %s\n", a.o.dry_run ? "dry run, nothing changed" : "done");
 	} else if (rc == 0) {
@@ -309,10 +307,8 @@ int cmd_ddl(int argc, char **argv)
 		a.o.note = cli_note;
 		a.o.ctx = &a.progress;
 		rc = ddl_run(&a.o, &report, &e);
-		if (a.json && report) {
-			json_dumpf(report, stdout, JSON_INDENT(2));
-			fputc('\n', stdout);
-		}
+		if (a.json && report)
+			cli_print_json(report);
 		if (rc == 0 && !a.json)
 			fprintf(stderr, "mdlsafe ddl: %s: %zu statement%s\n", a.o.dry_run ? "dry run, nothing changed" : "done",
 				a.o.n_statements, a.o.n_statements == 1 ? "" : "s");

@@ -277,8 +277,9 @@ static int check_mode(struct restore_args *a, struct ms_err *e)
 	m = backup_manifest_peek(a->o.dir, &ignored);
 	db = json_string_value(json_object_get(m, "database"));
 	if (!db)
-		rc = ms_fail(e, MS_USAGE, "--tables %s: cannot read the backup's database from %s/manifest.json; give DB.T",
-			     unq, a->o.dir);
+		rc = ms_fail(e, MS_USAGE,
+			     "--tables %s: cannot read the backup's database from %s/manifest.json; give DB.T", unq,
+			     a->o.dir);
 	else
 		rc = cli_qualify_tables(a->o.filter.tables, a->o.filter.n_tables, db, false, e);
 	json_decref(m);
@@ -338,14 +339,12 @@ int cmd_restore(int argc, char **argv)
 	}
 	cli_progress_end(&a.progress);
 	if (a.json) {
-		json_t *out = summary ? json_incref(summary)
-				      : json_pack("{s:s, s:s, s:i}", "status", "failed", "error", e.msg, "exit_code", e.status);
+		json_t *out = summary ? json_incref(summary) : cli_failed_json(&e);
 		if (rc && summary) {
 			json_object_set_new(out, "error", json_string(e.msg));
 			json_object_set_new(out, "exit_code", json_integer(e.status));
 		}
-		json_dumpf(out, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
+		cli_print_json(out);
 		json_decref(out);
 	}
 	args_release(&a);
@@ -363,7 +362,7 @@ int cmd_restore(int argc, char **argv)
 			json_array_size(json_object_get(summary, "imported")),
 			json_string_value(json_object_get(summary, "database")),
 			(long long)json_integer_value(json_object_get(json_object_get(summary, "logical"), "rows")),
-			json_real_value(json_object_get(summary, "duration_s")));
+			json_real_value(json_object_get(summary, "duration_seconds")));
 	else if (!a.json)
 		fprintf(stderr, "mdlsafe restore: done: %lld tables (%lld skipped), %lld rows in %.1f s%s\n",
 			(long long)json_integer_value(json_object_get(summary, "tables")),

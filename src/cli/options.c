@@ -422,7 +422,8 @@ int cli_qualify_tables(char **tables, size_t n, const char *db, bool only_db, st
 
 		if (strchr(tables[i], '.')) {
 			if (only_db && (strncmp(tables[i], db, dl) || tables[i][dl] != '.'))
-				return ms_fail(e, MS_USAGE, "--tables %s: --physical backs up `%s` only", tables[i], db);
+				return ms_fail(e, MS_USAGE, "--tables %s: --physical backs up `%s` only", tables[i],
+					       db);
 			continue;
 		}
 		full = ms_asprintf("%s.%s", db, tables[i]);
@@ -440,6 +441,24 @@ const char *cli_unqualified_table(char *const *tables, size_t n)
 		if (!strchr(tables[i], '.'))
 			return tables[i];
 	return NULL;
+}
+
+void cli_print_json(const json_t *doc)
+{
+	json_t *out = json_object();
+
+	if (!json_object_get(doc, "schema_version"))
+		json_object_set_new(out, "schema_version", json_integer(CLI_JSON_SCHEMA_VERSION));
+	json_object_update(out, (json_t *)doc);
+	json_dumpf(out, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	fflush(stdout);
+	json_decref(out);
+}
+
+json_t *cli_failed_json(const struct ms_err *e)
+{
+	return json_pack("{s:s, s:s, s:i}", "status", "failed", "error", e->msg, "exit_code", e->status);
 }
 
 unsigned cli_cpu_count(void)

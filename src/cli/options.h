@@ -3,6 +3,7 @@
 #ifndef MDLSAFE_OPTIONS_H
 #define MDLSAFE_OPTIONS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -104,6 +105,18 @@ int cli_qualify_tables(char **tables, size_t n, const char *db, bool only_db, st
 /* The first entry of tables[0..n) without a database ("T", not "DB.T"), or
  * NULL when every one has it. */
 const char *cli_unqualified_table(char *const *tables, size_t n);
+/* The schema_version of every --json summary (docs/formats.md): within a
+ * version fields are only ever added, never renamed or removed. */
+#define CLI_JSON_SCHEMA_VERSION 1
+
+/* Prints doc on stdout, indented, then a newline, with schema_version as
+ * its first key when it has none. doc stays the caller's. */
+void cli_print_json(const json_t *doc);
+
+/* {"status": "failed", "error": <message>, "exit_code": <status>}: what a
+ * command prints with --json when it has no document of its own to show. */
+json_t *cli_failed_json(const struct ms_err *e);
+
 /* Online CPUs, the default for -j. */
 unsigned cli_cpu_count(void);
 

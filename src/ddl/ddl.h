@@ -19,7 +19,7 @@ struct ddl_opts {
 	double max_stall_s;            /* the budget for one wait */
 	double deadline_s;             /* give up after this long (whole run) */
 	unsigned max_queue;            /* cancel an attempt early when this many queue behind it */
-	struct kill_policies kill;      /* who may be killed (none: nobody) */
+	struct kill_policies kill;     /* who may be killed (none: nobody) */
 	bool dry_run, allow_copy, allow_unparsed;
 	void (*note)(void *ctx, const char *line);   /* progress and log lines */
 	void *ctx;

@@ -38,7 +38,7 @@ struct guard {
 	bool connected;
 	struct mdl_capabilities caps;  /* probed at connect, again every minute */
 	double probed_at;
-	struct kill_policies safety;    /* "any": only the hard safety rules */
+	struct kill_policies safety;  /* "any": only the hard safety rules */
 	struct pile *piles;
 	size_t n_piles;
 	/* metrics */

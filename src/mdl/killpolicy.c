@@ -18,9 +18,9 @@ enum term_kind { TERM_IDLE, TERM_TRX, TERM_USER, TERM_HOST, TERM_ANY };
 
 struct policy_term {
 	enum term_kind kind;
-	double seconds;  /* idle, trx: the "at least" bound, to the millisecond */
-	char *pattern;   /* user, host: fnmatch glob */
-	char *why;       /* reason shown when the term's own condition fails */
+	double seconds; /* idle, trx: the "at least" bound, to the millisecond */
+	char *pattern;  /* user, host: fnmatch glob */
+	char *why;      /* reason shown when the term's own condition fails */
 };
 
 struct kill_policy {
@@ -33,7 +33,7 @@ struct kill_policy {
 static const struct term_syntax {
 	const char *key;
 	enum term_kind kind;
-	const char *form;     /* the valid spelling, for messages */
+	const char *form; /* the valid spelling, for messages */
 	const char *example;
 } term_syntax[] = {
 	{ "idle", TERM_IDLE, "idle>DURATION", "idle>30s" },
@@ -192,19 +192,20 @@ static int parse_term(struct kill_policy *p, const char *text, const char *tb, c
 
 	if (syn->kind == TERM_ANY) {
 		if (op < te)
-			return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': unexpected value in '%.*s' (write just any)",
-				       text, tlen, tb);
+			return ms_fail(e, MS_USAGE,
+				       "--kill-blockers '%.200s': unexpected value in '%.*s' (write just any)", text,
+				       tlen, tb);
 	} else if (oplen == 0 && val == te) {
-		return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': '%.*s' needs a value (e.g. %s)", text, tlen,
-			       tb, syn->example);
+		return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': '%.*s' needs a value (e.g. %s)", text, tlen, tb,
+			       syn->example);
 	} else {
 		if (syn->kind == TERM_IDLE || syn->kind == TERM_TRX)
 			op_ok = (oplen == 1 && *op == '>') || (oplen == 2 && !strncmp(op, ">=", 2));
 		else
 			op_ok = oplen == 1 && *op == '=';
 		if (!op_ok)
-			return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': wrong operator in '%.*s' (use %s%s)", text,
-				       tlen, tb, syn->form,
+			return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': wrong operator in '%.*s' (use %s%s)",
+				       text, tlen, tb, syn->form,
 				       syn->kind == TERM_IDLE || syn->kind == TERM_TRX ? "; '>' means at least" : "");
 		if (val == te)
 			return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': '%.*s' needs a value (e.g. %s)", text,
@@ -252,8 +253,9 @@ int kill_policy_parse(const char *text, struct kill_policy **out, struct ms_err 
 	if (!text)
 		text = "";
 	if (*skip_space(text, text + strlen(text)) == '\0')
-		return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': empty policy (use " POLICY_FORMS
-			       ", several joined by ',')", text);
+		return ms_fail(e, MS_USAGE,
+			       "--kill-blockers '%.200s': empty policy (use " POLICY_FORMS ", several joined by ',')",
+			       text);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return ms_fail(e, MS_INTERNAL, "out of memory parsing --kill-blockers");
@@ -266,8 +268,8 @@ int kill_policy_parse(const char *text, struct kill_policy **out, struct ms_err 
 			;
 		if (tb == te) {
 			kill_policy_free(p);
-			return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': empty term (use "
-				       POLICY_FORMS ")", text);
+			return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': empty term (use " POLICY_FORMS ")",
+				       text);
 		}
 		if (parse_term(p, text, tb, te, e)) {
 			kill_policy_free(p);
@@ -398,7 +400,7 @@ int kill_policies_add(struct kill_policies *ps, const char *text, struct ms_err 
 }
 
 bool kill_policies_match(const struct kill_policies *ps, const struct mdl_session *s,
-			const unsigned long long *protected_ids, size_t n_protected)
+			 const unsigned long long *protected_ids, size_t n_protected)
 {
 	if (!ps || ps->n == 0)
 		return false;

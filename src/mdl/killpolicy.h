@@ -76,7 +76,7 @@ int kill_policies_add(struct kill_policies *ps, const char *text, struct ms_err 
  * at least one policy matches. No policy at all (n == 0) matches nothing:
  * without --kill-blockers nothing is killed. */
 bool kill_policies_match(const struct kill_policies *ps, const struct mdl_session *s,
-			const unsigned long long *protected_ids, size_t n_protected);
+			 const unsigned long long *protected_ids, size_t n_protected);
 
 /* Frees every policy and leaves ps empty and reusable. */
 void kill_policies_release(struct kill_policies *ps);

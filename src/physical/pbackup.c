@@ -878,9 +878,13 @@ static json_t *summary_json(const struct pbackup *pb)
 
 	for (size_t i = 0; i < pb->n_tables; i++)
 		kinds[pb->tables[i].kind]++;
-	return json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:i, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:O, s:O}",
+	double took = ms_now() - pb->started_at;
+
+	/* duration_s: the name of duration_seconds in the first releases. */
+	return json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:i, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:O, s:O}",
 			 "kind", "physical", "directory", store_final_path(pb->store), "database", pb->o->database,
-			 "duration_s", ms_now() - pb->started_at, "freeze_ms", freeze_ms(pb), "freeze_request_wait_ms",
+			 "duration_seconds", took, "duration_s", took, "freeze_ms", freeze_ms(pb),
+			 "freeze_request_wait_ms",
 			 pb->frozen_at > 0 ? (pb->frozen_at - pb->freeze_requested_at) * 1000 : 0.0, "freeze_attempts",
 			 (int)pb->attempts, "copy", pb->o->snapshot_cmd ? "snapshot" : copy_used_name(pb->used),
 			 "bytes_copied", (json_int_t)pb->bytes_copied, "files_copied", (json_int_t)pb->files_copied,
