@@ -259,7 +259,7 @@ dir_bytes() { du -sb "$1" 2>/dev/null | cut -f1 || echo 0; }
 
 # TSV: one row per run.
 #   wall_s   the whole configuration (mariadb-backup: backup + sync + prepare; cp: cp + sync)
-#   step1_s  mdlsafe: duration_s (logical: duration_seconds) of its JSON; mariadb-backup: --backup; cp: cp
+#   step1_s  mdlsafe: duration_seconds of its JSON; mariadb-backup: --backup; cp: cp
 #   flush_s  mariadb-backup: sync after --backup; cp: sync after cp
 #   step2_s  mariadb-backup: --prepare --export
 printf 'config\trun\trc\twall_s\tstep1_s\tflush_s\tstep2_s\tfreeze_ms\tbytes\tpeak_rss_kib\tcopy\tnote\n' >"$TSV"
@@ -301,7 +301,7 @@ backup_run() {
                 ${extra[@]+"${extra[@]}"} --json >"$log.json" 2>"$log.err" || rc=$?
             t1=$(now)
             wall=$(sub "$t0" "$t1")
-            step1=$(json_num duration_s "$log.json")
+            step1=$(json_num duration_seconds "$log.json")
             freeze=$(json_num freeze_ms "$log.json")
             bytes=$(json_num bytes_copied "$log.json")
             copy=$(json_str copy "$log.json")
@@ -406,7 +406,7 @@ restore_run() {
     esac
     t1=$(now)
     wall=$(sub "$t0" "$t1")
-    step1=$(json_num duration_s "$log.json")
+    step1=$(json_num duration_seconds "$log.json")
     rss=$(rss_of "$tf")
     if [ "$rc" -ne 0 ]; then
         e=$(first_err "$log.err")

@@ -88,12 +88,11 @@ static const struct cli_command_spec backup_spec = {
 };
 
 struct backup_args {
+	struct cli_progress progress; /* the ctx of the library's callbacks */
 	struct backup_opts o;
 	struct pbackup_opts p;
 	bool physical, physical_option;
 	bool json;
-	bool tty;
-	double last_log;
 };
 
 static int backup_option(void *ctx, int id, const char *arg, struct ms_err *e)
@@ -214,20 +213,8 @@ static int physical_setup(struct backup_args *a, struct ms_err *e)
 	if (a->o.no_data || a->o.no_routines || a->o.on_ddl_abort)
 		return ms_fail(e, MS_USAGE, "--no-data, --no-routines and --on-ddl are for logical backups, not --physical");
 	p->database = a->o.filter.dbs[0];
-	for (size_t i = 0; i < a->o.filter.n_tables; i++) {
-		char *t = a->o.filter.tables[i], *full;
-
-		if (strchr(t, '.')) {
-			if (strncmp(t, p->database, strlen(p->database)) || t[strlen(p->database)] != '.')
-				return ms_fail(e, MS_USAGE, "--tables %s: --physical backs up `%s` only", t, p->database);
-			continue;
-		}
-		full = ms_asprintf("%s.%s", p->database, t);
-		if (!full)
-			return ms_oom(e);
-		free(t);
-		a->o.filter.tables[i] = full;
-	}
+	if (cli_qualify_tables(a->o.filter.tables, a->o.filter.n_tables, p->database, true, e))
+		return -1;
 	p->dir = a->o.dir;
 	p->filter = a->o.filter;
 	p->max_stall_s = a->o.max_stall_s;
@@ -238,33 +225,23 @@ static int physical_setup(struct backup_args *a, struct ms_err *e)
 	return 0;
 }
 
-/* A line on a terminal, a log line every 10 s otherwise. */
+/* The line shows the whole backup once the last table is done. */
 static void on_progress(void *ctx, const struct backup_progress *p)
 {
-	struct backup_args *a = ctx;
+	struct cli_progress *pr = ctx;
 	char raw[32], stored[32], rate[32], eta[32] = "";
 	double r = p->elapsed_s > 0 ? (double)p->bytes_raw / p->elapsed_s : 0;
 
-	if (!a->tty && p->elapsed_s - a->last_log < 10 && p->tables_done != p->tables_total)
+	if (!cli_progress_due(pr, p->elapsed_s, p->tables_done == p->tables_total))
 		return;
-	a->last_log = p->elapsed_s;
 	cli_human_bytes(raw, sizeof(raw), (double)p->bytes_raw);
 	cli_human_bytes(stored, sizeof(stored), (double)p->bytes_stored);
 	cli_human_bytes(rate, sizeof(rate), r);
 	if (p->est_bytes_total && p->est_bytes_done && p->est_bytes_done < p->est_bytes_total)
 		snprintf(eta, sizeof(eta), ", ETA %.0f s",
 			 p->elapsed_s * (double)(p->est_bytes_total - p->est_bytes_done) / (double)p->est_bytes_done);
-	fprintf(stderr, "%smdlsafe backup: %zu/%zu tables, %llu rows, %s (%s stored), %s/s%s, %u yield%s%s",
-		a->tty ? "\r\033[K" : "", p->tables_done, p->tables_total, p->rows, raw, stored, rate, eta, p->yields,
-		p->yields == 1 ? "" : "s", a->tty ? "" : "\n");
-	fflush(stderr);
-}
-
-static void on_note(void *ctx, const char *line)
-{
-	struct backup_args *a = ctx;
-
-	cli_print_line(stderr, a->tty ? "\r\033[Kmdlsafe backup: " : "mdlsafe backup: ", line);
+	cli_progress_show(pr, "%zu/%zu tables, %llu rows, %s (%s stored), %s/s%s, %u yield%s", p->tables_done,
+			  p->tables_total, p->rows, raw, stored, rate, eta, p->yields, p->yields == 1 ? "" : "s");
 }
 
 int cmd_backup(int argc, char **argv)
@@ -296,33 +273,30 @@ int cmd_backup(int argc, char **argv)
 	}
 	a.o.conn = &conn;
 	a.o.progress = on_progress;
-	a.o.note = on_note;
-	a.o.ctx = &a;
-	a.tty = isatty(STDERR_FILENO);
+	a.o.note = cli_note;
+	a.o.ctx = &a.progress;
+	cli_progress_init(&a.progress, "mdlsafe backup: ");
 	if (a.physical) {
 		a.p.conn = &conn;
-		a.p.note = on_note;
-		a.p.ctx = &a;
+		a.p.note = cli_note;
+		a.p.ctx = &a.progress;
 		rc = pbackup_run(&a.p, &summary, &e);
 	} else {
 		rc = backup_run(&a.o, &summary, &e);
 	}
-	if (a.tty)
-		fputc('\n', stderr);
+	cli_progress_end(&a.progress);
 	dump_filter_release(&a.o.filter);
 	db_params_release(&conn);
 	if (rc) {
 		if (a.json) {
-			json_t *j = json_pack("{s:s, s:s, s:i}", "status", "failed", "error", e.msg, "exit_code", e.status);
-			json_dumpf(j, stdout, JSON_INDENT(2));
-			fputc('\n', stdout);
+			json_t *j = cli_failed_json(&e);
+			cli_print_json(j);
 			json_decref(j);
 		}
 		return cli_report_error("backup", &e);
 	}
 	if (a.json) {
-		json_dumpf(summary, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
+		cli_print_json(summary);
 	} else if (a.physical) {
 		json_t *k = json_object_get(summary, "tables");
 		fprintf(stderr,
@@ -333,7 +307,7 @@ int cmd_backup(int argc, char **argv)
 			(long long)json_integer_value(json_object_get(k, "myisam")),
 			(long long)json_integer_value(json_object_get(k, "aria")),
 			(long long)json_integer_value(json_object_get(k, "logical")),
-			json_real_value(json_object_get(summary, "duration_s")),
+			json_real_value(json_object_get(summary, "duration_seconds")),
 			json_real_value(json_object_get(summary, "freeze_ms")));
 	} else {
 		fprintf(stderr, "mdlsafe backup: done: %s (%lld tables, %lld rows, %lld yields) in %.1f s\n",

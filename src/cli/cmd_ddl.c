@@ -9,7 +9,7 @@
 #include "cli/options.h"
 #include "ddl/ddl.h"
 #include "ddl/online.h"
-#include "restore/sqlsplit.h"
+#include "sql/sqlsplit.h"
 #include "util/buf.h"
 
 enum {
@@ -97,8 +97,7 @@ struct ddl_args {
 	json_t *route;            /* {route, route_reason} when the shadow copy makes the change */
 	struct online_opts on;
 	const char **replicas;
-	double last_progress;
-	bool progress_shown;
+	struct cli_progress progress; /* the ctx of the library's callbacks */
 };
 
 static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
@@ -119,7 +118,7 @@ static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	case OPT_DEADLINE:
 		return cli_parse_double("--deadline", arg, 1, 31536000, &o->deadline_s, e);
 	case OPT_KILL:
-		return ddl_policies_add(&o->kill, arg, e);
+		return kill_policies_add(&o->kill, arg, e);
 	case OPT_MAX_QUEUE:
 		return cli_parse_uint("--max-queue", arg, 1, 100000, &o->max_queue, e);
 	case OPT_DRY_RUN:
@@ -174,40 +173,19 @@ static int ddl_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
 }
 
-static void on_note(void *ctx, const char *line)
-{
-	(void)ctx;
-	cli_print_line(stderr, "mdlsafe ddl: ", line);
-}
-
-/* A progress line: rewritten in place on a terminal, a log line every
- * 10 s otherwise. */
 static void on_progress(void *ctx, const struct online_progress *p)
 {
-	struct ddl_args *a = ctx;
-	bool tty = isatty(STDERR_FILENO);
+	struct cli_progress *pr = ctx;
 	double left = p->rows_per_s > 0 && p->rows_estimated > p->rows_done
 			      ? (double)(p->rows_estimated - p->rows_done) / p->rows_per_s
 			      : 0;
 
-	if (!tty && p->elapsed_s - a->last_progress < 10)
+	if (!cli_progress_due(pr, p->elapsed_s, false))
 		return;
-	a->last_progress = p->elapsed_s;
-	fprintf(stderr, "%smdlsafe ddl: %s %llu/~%llu rows (%.0f%%), %.0f rows/s, ETA %.0f s%s%s", tty ? "\r" : "",
-		p->phase, p->rows_done, p->rows_estimated,
-		p->rows_estimated ? 100.0 * (double)p->rows_done / (double)p->rows_estimated : 0.0, p->rows_per_s, left,
-		p->paused ? ", paused" : "", tty ? "\033[K" : "\n");
-	a->progress_shown = tty;
-}
-
-static void on_online_note(void *ctx, const char *line)
-{
-	struct ddl_args *a = ctx;
-
-	if (a->progress_shown)
-		fputc('\n', stderr);
-	a->progress_shown = false;
-	on_note(NULL, line);
+	cli_progress_show(pr, "%s %llu/~%llu rows (%.0f%%), %.0f rows/s, ETA %.0f s%s", p->phase, p->rows_done,
+			  p->rows_estimated,
+			  p->rows_estimated ? 100.0 * (double)p->rows_done / (double)p->rows_estimated : 0.0,
+			  p->rows_per_s, left, p->paused ? ", paused" : "");
 }
 
 static volatile sig_atomic_t online_stop;
@@ -236,9 +214,9 @@ static int run_online(struct ddl_args *a, struct db_params *conn, json_t **repor
 	on->deadline_s = a->o.deadline_s;
 	on->kill = &a->o.kill;
 	on->dry_run = a->o.dry_run;
-	on->note = on_online_note;
+	on->note = cli_note;
 	on->progress = on_progress;
-	on->ctx = a;
+	on->ctx = &a->progress;
 	/* The first SIGINT/SIGTERM stops the change before the swap and drops
 	 * the triggers and the shadow; a second one ends the process at once. */
 	memset(&sa, 0, sizeof(sa));
@@ -262,19 +240,19 @@ static int route_online(struct ddl_args *a, struct db_params *conn, json_t **rep
 	if (a->online_copy || a->on.resume) {
 		a->route = json_pack("{s:s, s:s}", "route", "copy", "route_reason",
 				     a->online_copy ? "--online=copy asks for it" : "--resume continues one");
-		on_note(NULL, a->online_copy ? "route: a shadow copy of the table, because --online=copy asks for it"
+		cli_note(NULL, a->online_copy ? "route: a shadow copy of the table, because --online=copy asks for it"
 					     : "route: a shadow copy of the table, because --resume continues one");
 		return 0;
 	}
 	a->o.conn = conn;
 	a->o.database = conn->database;
-	a->o.note = on_note;
+	a->o.note = cli_note;
 	a->o.online = true;
 	rc = ddl_run(&a->o, report, e);
 	if (rc != DDL_ROUTED_TO_COPY) {
 		if (rc == 0 && (a->on.chunk_time_s || a->on.max_load || a->on.pause_file || a->on.postpone_file ||
 				a->on.keep_old || a->on.no_verify || a->on.n_replicas))
-			on_note(NULL, "--chunk-time, --max-load, --replica, --pause-file, --postpone-cutover, --keep-old "
+			cli_note(NULL, "--chunk-time, --max-load, --replica, --pause-file, --postpone-cutover, --keep-old "
 				      "and --no-verify did not apply: no shadow copy was needed");
 		return rc;
 	}
@@ -338,6 +316,7 @@ int cmd_ddl(int argc, char **argv)
 	a.o.max_stall_s = 0.5;
 	a.o.deadline_s = 3600;
 	a.o.max_queue = 10;
+	cli_progress_init(&a.progress, "mdlsafe ddl: ");
 	rc = cli_parse(&ddl_spec, argc, argv, &conn, ddl_option, &a, &first, &e);
 	if (rc == 0 && a.file && first < argc)
 		rc = ms_fail(&e, MS_USAGE, "give the statements as arguments or with -e FILE, not both");
@@ -364,21 +343,19 @@ int cmd_ddl(int argc, char **argv)
 				json_object_set(report, "route_reason", json_object_get(a.route, "route_reason"));
 			}
 		}
-		if (a.json && report) {
-			json_dumpf(report, stdout, JSON_INDENT(2));
-			fputc('\n', stdout);
-		}
+		cli_progress_end(&a.progress);
+		if (a.json && report)
+			cli_print_json(report);
 		if (rc == 0 && !a.json)
 			fprintf(stderr, "mdlsafe ddl: %s\n", a.o.dry_run ? "dry run, nothing changed" : "done");
 	} else if (rc == 0) {
 		a.o.conn = &conn;
 		a.o.database = conn.database;
-		a.o.note = on_note;
+		a.o.note = cli_note;
+		a.o.ctx = &a.progress;
 		rc = ddl_run(&a.o, &report, &e);
-		if (a.json && report) {
-			json_dumpf(report, stdout, JSON_INDENT(2));
-			fputc('\n', stdout);
-		}
+		if (a.json && report)
+			cli_print_json(report);
 		if (rc == 0 && !a.json)
 			fprintf(stderr, "mdlsafe ddl: %s: %zu statement%s\n", a.o.dry_run ? "dry run, nothing changed" : "done",
 				a.o.n_statements, a.o.n_statements == 1 ? "" : "s");
@@ -388,7 +365,7 @@ int cmd_ddl(int argc, char **argv)
 	for (size_t i = 0; i < a.o.n_statements; i++)
 		free(a.o.statements[i]);
 	free(a.o.statements);
-	ddl_policies_release(&a.o.kill);
+	kill_policies_release(&a.o.kill);
 	free(a.replicas);
 	db_params_release(&conn);
 	if (rc > 0)

@@ -84,12 +84,11 @@ static const struct cli_command_spec restore_spec = {
 };
 
 struct restore_args {
+	struct cli_progress progress; /* first: the ctx of the library's callbacks */
 	struct restore_opts o;
 	bool physical;
 	const char *snapshot_dir;
 	bool json;
-	bool tty;
-	double last_log;
 	unsigned long long last_bytes;
 	const char *last_phase;
 };
@@ -196,25 +195,23 @@ static int restore_option(void *ctx, int id, const char *arg, struct ms_err *e)
 static void on_progress(void *ctx, const struct restore_progress *p)
 {
 	struct restore_args *a = ctx;
+	struct cli_progress *pr = &a->progress;
 	char done[32], total[32], rate[32], eta[32] = "";
 	double r = p->elapsed_s > 0 ? (double)p->bytes / p->elapsed_s : 0;
 
-	/* Without a terminal: a line when the phase changes, when the data is
-	 * all in, and every 10 s otherwise. */
-	if (!a->tty && a->last_phase == p->phase && p->elapsed_s - a->last_log < 10 &&
-	    !(p->bytes == p->bytes_total && a->last_bytes != p->bytes))
+	/* Without a terminal: a line also when the phase changes and when the
+	 * data is all in. */
+	if (!cli_progress_due(pr, p->elapsed_s,
+			      a->last_phase != p->phase || (p->bytes == p->bytes_total && a->last_bytes != p->bytes)))
 		return;
-	a->last_log = p->elapsed_s;
 	a->last_bytes = p->bytes;
 	a->last_phase = p->phase;
 	if (!strcmp(p->phase, "verify")) {
 		/* The tables are not read yet: say what is being checked. */
 		cli_human_bytes(done, sizeof(done), (double)p->verified_bytes);
-		fprintf(stderr, "%smdlsafe restore: verify: checking the backup's checksums: %s%s%s%s",
-			a->tty ? "\r\033[K" : "", p->verify_file ? p->verify_file : "", p->verified_bytes ? ", " : "",
-			p->verified_bytes ? done : "", p->verified_bytes ? " read" : "");
-		fputs(a->tty ? "" : "\n", stderr);
-		fflush(stderr);
+		cli_progress_show(pr, "verify: checking the backup's checksums: %s%s%s%s",
+				  p->verify_file ? p->verify_file : "", p->verified_bytes ? ", " : "",
+				  p->verified_bytes ? done : "", p->verified_bytes ? " read" : "");
 		return;
 	}
 	cli_human_bytes(done, sizeof(done), (double)p->bytes);
@@ -222,16 +219,8 @@ static void on_progress(void *ctx, const struct restore_progress *p)
 	cli_human_bytes(rate, sizeof(rate), r);
 	if (!strcmp(p->phase, "load") && r > 0 && p->bytes < p->bytes_total)
 		snprintf(eta, sizeof(eta), ", ETA %.0f s", (double)(p->bytes_total - p->bytes) / r);
-	fprintf(stderr, "%smdlsafe restore: %s: %zu/%zu tables, %llu rows, %s of %s, %s/s%s%s", a->tty ? "\r\033[K" : "",
-		p->phase, p->tables_done, p->tables_total, p->rows, done, total, rate, eta, a->tty ? "" : "\n");
-	fflush(stderr);
-}
-
-static void on_note(void *ctx, const char *line)
-{
-	struct restore_args *a = ctx;
-
-	cli_print_line(stderr, a->tty ? "\r\033[Kmdlsafe restore: " : "mdlsafe restore: ", line);
+	cli_progress_show(pr, "%s: %zu/%zu tables, %llu rows, %s of %s, %s/s%s", p->phase, p->tables_done,
+			  p->tables_total, p->rows, done, total, rate, eta);
 }
 
 /* Lines of --rename rewrites the text output shows; --json has them all. */
@@ -266,46 +255,35 @@ static void print_rewrites(json_t *rewrites)
  * from the manifest), no journal to resume, no swap. */
 static int check_mode(struct restore_args *a, struct ms_err *e)
 {
-	const char *db = NULL;
-	json_t *m = NULL;
+	const char *db, *unq;
+	struct ms_err ignored;
+	json_t *m;
+	int rc;
 
 	if (!a->physical) {
 		if (a->snapshot_dir)
 			return ms_fail(e, MS_USAGE, "--snapshot-dir goes with --physical");
-		for (size_t i = 0; i < a->o.filter.n_tables; i++)
-			if (!strchr(a->o.filter.tables[i], '.'))
-				return ms_fail(e, MS_USAGE, "--tables %s: give the table as DB.T", a->o.filter.tables[i]);
+		unq = cli_unqualified_table(a->o.filter.tables, a->o.filter.n_tables);
+		if (unq)
+			return ms_fail(e, MS_USAGE, "--tables %s: give the table as DB.T", unq);
 		return 0;
 	}
 	if (a->o.resume || a->o.if_exists == RESTORE_SWAP || a->o.if_exists == RESTORE_SKIP)
 		return ms_fail(e, MS_USAGE, "--physical takes --if-exists fail or replace, and has no --resume: run it again "
 					    "with --if-exists replace after a failure");
-	for (size_t i = 0; i < a->o.filter.n_tables; i++) {
-		char *t = a->o.filter.tables[i], *full;
-
-		if (strchr(t, '.'))
-			continue;
-		if (!m) {
-			struct ms_err ignored;
-
-			m = backup_manifest_peek(a->o.dir, &ignored);
-			db = json_string_value(json_object_get(m, "database"));
-		}
-		if (!db) {
-			json_decref(m);
-			return ms_fail(e, MS_USAGE, "--tables %s: cannot read the backup's database from %s/manifest.json; give DB.T",
-				       t, a->o.dir);
-		}
-		full = ms_asprintf("%s.%s", db, t);
-		if (!full) {
-			json_decref(m);
-			return ms_oom(e);
-		}
-		free(t);
-		a->o.filter.tables[i] = full;
-	}
+	unq = cli_unqualified_table(a->o.filter.tables, a->o.filter.n_tables);
+	if (!unq)
+		return 0;
+	m = backup_manifest_peek(a->o.dir, &ignored);
+	db = json_string_value(json_object_get(m, "database"));
+	if (!db)
+		rc = ms_fail(e, MS_USAGE,
+			     "--tables %s: cannot read the backup's database from %s/manifest.json; give DB.T", unq,
+			     a->o.dir);
+	else
+		rc = cli_qualify_tables(a->o.filter.tables, a->o.filter.n_tables, db, false, e);
 	json_decref(m);
-	return 0;
+	return rc;
 }
 
 static void args_release(struct restore_args *a)
@@ -350,26 +328,23 @@ int cmd_restore(int argc, char **argv)
 	}
 	a.o.conn = &conn;
 	a.o.progress = on_progress;
-	a.o.note = on_note;
+	a.o.note = cli_note;
 	a.o.ctx = &a;
-	a.tty = isatty(STDERR_FILENO);
+	cli_progress_init(&a.progress, "mdlsafe restore: ");
 	if (a.physical) {
 		struct prestore_opts po = { a.o, a.snapshot_dir };
 		rc = prestore_run(&po, &summary, &e);
 	} else {
 		rc = restore_run(&a.o, &summary, &e);
 	}
-	if (a.tty)
-		fputc('\n', stderr);
+	cli_progress_end(&a.progress);
 	if (a.json) {
-		json_t *out = summary ? json_incref(summary)
-				      : json_pack("{s:s, s:s, s:i}", "status", "failed", "error", e.msg, "exit_code", e.status);
+		json_t *out = summary ? json_incref(summary) : cli_failed_json(&e);
 		if (rc && summary) {
 			json_object_set_new(out, "error", json_string(e.msg));
 			json_object_set_new(out, "exit_code", json_integer(e.status));
 		}
-		json_dumpf(out, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
+		cli_print_json(out);
 		json_decref(out);
 	}
 	args_release(&a);
@@ -387,7 +362,7 @@ int cmd_restore(int argc, char **argv)
 			json_array_size(json_object_get(summary, "imported")),
 			json_string_value(json_object_get(summary, "database")),
 			(long long)json_integer_value(json_object_get(json_object_get(summary, "logical"), "rows")),
-			json_real_value(json_object_get(summary, "duration_s")));
+			json_real_value(json_object_get(summary, "duration_seconds")));
 	else if (!a.json)
 		fprintf(stderr, "mdlsafe restore: done: %lld tables (%lld skipped), %lld rows in %.1f s%s\n",
 			(long long)json_integer_value(json_object_get(summary, "tables")),

@@ -61,8 +61,7 @@ int cmd_verify(int argc, char **argv)
 			json_object_set_new(j, "error", json_string(e.msg));
 			json_object_set_new(j, "first_bad_file", r.first_bad_file ? json_string(r.first_bad_file) : json_null());
 		}
-		json_dumpf(j, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
+		cli_print_json(j);
 		json_decref(j);
 	}
 	if (rc) {

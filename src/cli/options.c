@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "util/buf.h"
 #include "util/visible.h"
 
 enum {
@@ -366,6 +368,97 @@ void cli_human_bytes(char *out, size_t n, double b)
 		u++;
 	}
 	snprintf(out, n, "%.1f %s", b, units[u]);
+}
+
+void cli_progress_init(struct cli_progress *pr, const char *lead)
+{
+	pr->lead = lead;
+	pr->tty = isatty(STDERR_FILENO);
+	pr->last_log = 0;
+}
+
+bool cli_progress_due(struct cli_progress *pr, double elapsed_s, bool force)
+{
+	if (!pr->tty && !force && elapsed_s - pr->last_log < 10)
+		return false;
+	pr->last_log = elapsed_s;
+	return true;
+}
+
+void cli_progress_show(const struct cli_progress *pr, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s%s", pr->tty ? "\r\033[K" : "", pr->lead);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (!pr->tty)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+void cli_note(void *ctx, const char *line)
+{
+	const struct cli_progress *pr = ctx;
+
+	if (pr->tty)
+		fputs("\r\033[K", stderr);
+	cli_print_line(stderr, pr->lead, line);
+}
+
+void cli_progress_end(const struct cli_progress *pr)
+{
+	if (pr->tty)
+		fputc('\n', stderr);
+}
+
+int cli_qualify_tables(char **tables, size_t n, const char *db, bool only_db, struct ms_err *e)
+{
+	size_t dl = strlen(db);
+
+	for (size_t i = 0; i < n; i++) {
+		char *full;
+
+		if (strchr(tables[i], '.')) {
+			if (only_db && (strncmp(tables[i], db, dl) || tables[i][dl] != '.'))
+				return ms_fail(e, MS_USAGE, "--tables %s: --physical backs up `%s` only", tables[i],
+					       db);
+			continue;
+		}
+		full = ms_asprintf("%s.%s", db, tables[i]);
+		if (!full)
+			return ms_oom(e);
+		free(tables[i]);
+		tables[i] = full;
+	}
+	return 0;
+}
+
+const char *cli_unqualified_table(char *const *tables, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strchr(tables[i], '.'))
+			return tables[i];
+	return NULL;
+}
+
+void cli_print_json(const json_t *doc)
+{
+	json_t *out = json_object();
+
+	if (!json_object_get(doc, "schema_version"))
+		json_object_set_new(out, "schema_version", json_integer(CLI_JSON_SCHEMA_VERSION));
+	json_object_update(out, (json_t *)doc);
+	json_dumpf(out, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	fflush(stdout);
+	json_decref(out);
+}
+
+json_t *cli_failed_json(const struct ms_err *e)
+{
+	return json_pack("{s:s, s:s, s:i}", "status", "failed", "error", e->msg, "exit_code", e->status);
 }
 
 unsigned cli_cpu_count(void)

@@ -3,6 +3,7 @@
 #ifndef MDLSAFE_OPTIONS_H
 #define MDLSAFE_OPTIONS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -68,6 +69,54 @@ int cli_report_error(const char *cmd, const struct ms_err *e);
 int cli_add_str(char ***v, size_t *n, const char *s, struct ms_err *e);
 /* "1.5 MiB" */
 void cli_human_bytes(char *out, size_t n, double b);
+
+/* The progress line of a long command on stderr, and the notes printed
+ * between its updates: on a terminal the line is rewritten in place and a
+ * note replaces it; elsewhere each update is a log line, at most one every
+ * 10 s unless forced. */
+struct cli_progress {
+	const char *lead; /* "mdlsafe backup: " */
+	bool tty;         /* stderr is a terminal */
+	double last_log;  /* elapsed_s of the last update shown */
+};
+
+/* lead is borrowed; tty from isatty(stderr). */
+void cli_progress_init(struct cli_progress *pr, const char *lead);
+
+/* True when an update at elapsed_s is to be shown (always on a terminal;
+ * otherwise when forced or 10 s after the last one); records it as shown. */
+bool cli_progress_due(struct cli_progress *pr, double elapsed_s, bool force);
+
+/* Shows one update: lead, then the formatted text. */
+void cli_progress_show(const struct cli_progress *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A library's note callback: ctx is the command's struct cli_progress. The
+ * line goes out through cli_print_line after the lead. */
+void cli_note(void *ctx, const char *line);
+
+/* Ends the progress line on a terminal once the command is done. */
+void cli_progress_end(const struct cli_progress *pr);
+
+/* "T" alone in --tables names a table of the one database db (--physical).
+ * Rewrites every such entry of tables[0..n) as "db.T" in place; with
+ * only_db, an entry "OTHER.T" of another database is refused with MS_USAGE. */
+int cli_qualify_tables(char **tables, size_t n, const char *db, bool only_db, struct ms_err *e);
+
+/* The first entry of tables[0..n) without a database ("T", not "DB.T"), or
+ * NULL when every one has it. */
+const char *cli_unqualified_table(char *const *tables, size_t n);
+/* The schema_version of every --json summary (docs/formats.md): within a
+ * version fields are only ever added, never renamed or removed. */
+#define CLI_JSON_SCHEMA_VERSION 1
+
+/* Prints doc on stdout, indented, then a newline, with schema_version as
+ * its first key when it has none. doc stays the caller's. */
+void cli_print_json(const json_t *doc);
+
+/* {"status": "failed", "error": <message>, "exit_code": <status>}: what a
+ * command prints with --json when it has no document of its own to show. */
+json_t *cli_failed_json(const struct ms_err *e);
+
 /* Online CPUs, the default for -j. */
 unsigned cli_cpu_count(void);
 

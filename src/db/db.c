@@ -84,22 +84,22 @@ static char *db_write_extra_defaults(const char *extra, struct ms_err *e)
 	buf_addf(&text, "!include %s\n", extra);
 	if (path.failed || text.failed) {
 		ms_oom(e);
-		goto done;
+		goto out;
 	}
 	fd = mkstemp(path.data); /* mode 0600 */
 	if (fd < 0) {
 		ms_fail(e, MS_IO, "cannot create a temporary option file in %s: %s; set TMPDIR", tmp, strerror(errno));
-		goto done;
+		goto out;
 	}
 	if (write(fd, text.data, text.len) != (ssize_t)text.len) {
 		ms_fail(e, MS_IO, "cannot write %s: %s", path.data, strerror(errno));
 		close(fd);
 		unlink(path.data);
-		goto done;
+		goto out;
 	}
 	close(fd);
 	out = buf_detach(&path);
-done:
+out:
 	buf_release(&path);
 	buf_release(&text);
 	return out;

@@ -15,7 +15,7 @@
 #include "mdl/holders.h"
 #include "mdl/inspect.h"
 #include "mdl/lockreq.h"
-#include "sql/sql_targets.h"
+#include "mdl/sql_targets.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/note.h"
@@ -405,7 +405,7 @@ static void kill_by_policy(struct watcher *w)
 				char sql[64];
 				struct ms_err ke;
 
-				if (bs->waiting_mdl || !ddl_policies_match(&d->o->kill, bs, protect, 2))
+				if (bs->waiting_mdl || !kill_policies_match(&d->o->kill, bs, protect, 2))
 					continue;
 				snprintf(sql, sizeof(sql), "KILL %llu", bs->id);
 				if (db_exec(&d->watch, sql, &ke) == 0) {

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 
 #include "db/db.h"
-#include "ddl/policy.h"
-#include "sql/sql_targets.h"
+#include "mdl/killpolicy.h"
+#include "mdl/sql_targets.h"
 #include "util/error.h"
 
 struct ddl_opts {
@@ -19,7 +19,7 @@ struct ddl_opts {
 	double max_stall_s;            /* the budget for one wait */
 	double deadline_s;             /* give up after this long (whole run) */
 	unsigned max_queue;            /* cancel an attempt early when this many queue behind it */
-	struct ddl_policies kill;      /* who may be killed (none: nobody) */
+	struct kill_policies kill;     /* who may be killed (none: nobody) */
 	bool dry_run, allow_copy, allow_unparsed;
 	bool online;                   /* --online: route the one ALTER (see DDL_ROUTED_TO_COPY) */
 	void (*note)(void *ctx, const char *line);   /* progress and log lines */

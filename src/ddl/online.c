@@ -13,7 +13,7 @@
 
 #include "ddl/ddl.h"
 #include "mdl/holders.h"
-#include "sql/sql_targets.h"
+#include "mdl/sql_targets.h"
 #include "util/clock.h"
 
 /* MariaDB allows several triggers per event and FOLLOWS from 10.2.3 on. */
@@ -104,7 +104,7 @@ static void kill_holder(void *ctx, struct db *db, const struct mdl_session *ss, 
 	char sql[64];
 	struct ms_err ke;
 
-	if (!ddl_policies_match(r->s.o->kill, ss, protect, 2))
+	if (!kill_policies_match(r->s.o->kill, ss, protect, 2))
 		return;
 	snprintf(sql, sizeof(sql), "KILL %llu", ss->id);
 	if (db_exec(db, sql, &ke))

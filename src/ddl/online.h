@@ -9,7 +9,7 @@
 #include <stdbool.h>
 
 #include "db/db.h"
-#include "ddl/policy.h"
+#include "mdl/killpolicy.h"
 #include "util/error.h"
 
 /* Where the change is, for a progress line. */
@@ -28,7 +28,7 @@ struct online_opts {
 	const char *statement; /* one ALTER TABLE */
 	double max_stall_s; /* the budget for one lock wait */
 	double deadline_s; /* the whole run */
-	const struct ddl_policies *kill; /* who may be killed when in the way (borrowed) */
+	const struct kill_policies *kill; /* who may be killed when in the way (borrowed) */
 	double chunk_time_s; /* target time of one copy chunk */
 	unsigned max_load; /* pause while Threads_running exceeds it; 0: never */
 	const char *pause_file; /* pause while it exists (may be NULL) */

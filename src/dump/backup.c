@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "dump/backup_internal.h"
+#include "dump/manifest.h"
 #include "dump/rowfmt.h"
 #include "dump/schema.h"
 #include "mdl/inspect.h"
@@ -301,8 +302,6 @@ static json_t *summary_json(struct backup *bk)
 static int finalize(struct backup *bk, struct ms_err *e)
 {
 	json_t *db_files = json_object(), *m;
-	char *text;
-	int rc;
 
 	if (dump_databases(bk, db_files, e)) {
 		json_decref(db_files);
@@ -311,13 +310,7 @@ static int finalize(struct backup *bk, struct ms_err *e)
 	bk->finished_at = ms_now();
 	m = backup_manifest(bk, db_files);
 	json_decref(db_files);
-	text = m ? json_dumps(m, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
-	json_decref(m);
-	if (!text)
-		return ms_fail(e, MS_INTERNAL, "out of memory writing the manifest");
-	rc = store_finalize(bk->store, text, e);
-	free(text);
-	return rc;
+	return manifest_write(bk->store, m, e);
 }
 
 static int open_workers(struct backup *bk, struct ms_err *e)

@@ -45,9 +45,6 @@ struct backup_opts {
 	void *ctx;
 };
 
-/* Seconds since the epoch as "2026-11-21T10:00:00Z", for manifests. */
-json_t *backup_iso_time(double t);
-
 /* Only one backup per server at a time: takes the named lock
  * 'mdlsafe.backup' on db's session (held until it closes), or fails with
  * MS_BUSY naming the session that holds it. */

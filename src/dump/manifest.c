@@ -1,12 +1,15 @@
 /* Builds manifest.json: what was read, from which instant, into which files.
  * `mdlsafe verify` and restore trust nothing that is not listed here. */
+#include "dump/manifest.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "dump/backup_internal.h"
 
-json_t *backup_iso_time(double t)
+json_t *manifest_iso_time(double t)
 {
 	time_t s = (time_t)t;
 	struct tm tm;
@@ -67,19 +70,54 @@ static json_t *table_json(const struct table_state *ts, json_t *files)
 	return o;
 }
 
-json_t *backup_manifest(struct backup *bk, json_t *db_files)
+json_t *manifest_new(const char *kind, json_t *server, double started_at, double finished_at)
 {
-	json_t *m = json_object(), *dbs = json_array(), *files = json_array(), *server = json_object(),
-	       *excluded = json_array();
+	json_t *m = json_object();
 
+	if (!m) {
+		json_decref(server);
+		return NULL;
+	}
 	json_object_set_new(m, "format", json_string("mdlsafe-backup"));
 	json_object_set_new(m, "format_version", json_integer(1));
+	if (kind)
+		json_object_set_new(m, "kind", json_string(kind));
 	json_object_set_new(m, "tool_version", json_string(MDLSAFE_VERSION));
+	json_object_set_new(m, "server", server);
+	json_object_set_new(m, "started_at", manifest_iso_time(started_at));
+	json_object_set_new(m, "finished_at", manifest_iso_time(finished_at));
+	return m;
+}
+
+int manifest_write(struct store *st, json_t *m, struct ms_err *e)
+{
+	char *text = NULL;
+	int rc;
+
+	if (m && !json_object_set_new(m, "complete", json_true()))
+		text = json_dumps(m, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+	json_decref(m);
+	if (!text)
+		return ms_fail(e, MS_INTERNAL, "out of memory writing the manifest");
+	rc = store_finalize(st, text, e);
+	free(text);
+	return rc;
+}
+
+json_t *backup_manifest(struct backup *bk, json_t *db_files)
+{
+	json_t *server = json_object(), *m, *dbs, *files, *excluded;
+
+	if (!server)
+		return NULL;
 	json_object_set_new(server, "version", json_string(mysql_get_server_info(bk->coord.mysql)));
 	json_object_set_new(server, "host", json_string(bk->coord.target));
-	json_object_set_new(m, "server", server);
-	json_object_set_new(m, "started_at", backup_iso_time(bk->started_at));
-	json_object_set_new(m, "finished_at", backup_iso_time(bk->finished_at));
+	m = manifest_new(NULL, server, bk->started_at, bk->finished_at);
+	if (!m)
+		return NULL;
+	dbs = json_array();
+	files = json_array();
+	excluded = json_array();
 	json_object_set_new(m, "consistency_point", backup_consistency_json(bk));
 	json_object_set_new(m, "sql_log_bin_off", json_boolean(!bk->sql_log_bin_denied));
 
@@ -107,6 +145,5 @@ json_t *backup_manifest(struct backup *bk, json_t *db_files)
 	json_object_set_new(m, "databases", dbs);
 	json_object_set_new(m, "excluded", excluded);
 	json_object_set_new(m, "files", files);
-	json_object_set_new(m, "complete", json_true());
 	return m;
 }

@@ -152,35 +152,35 @@ int rowfmt_table_load(struct db *db, const char *schema, const char *table,
 	qt = db_quote_string(db, table);
 	if (!t->schema || !t->name || !qs || !qt) {
 		ms_oom(e);
-		goto done;
+		goto out;
 	}
 	buf_addf(&sql, "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, GENERATION_EXPRESSION, EXTRA "
 		       "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
 		       "ORDER BY ORDINAL_POSITION", qs, qt);
 	if (sql.failed) {
 		ms_oom(e);
-		goto done;
+		goto out;
 	}
 	if (db_query(db, sql.data, &res, e))
-		goto done;
+		goto out;
 	if (!res || mysql_num_rows(res) == 0) {
 		ms_fail(e, MS_USAGE, "table %s.%s not found (or this user has no privilege on it)", schema, table);
-		goto done;
+		goto out;
 	}
 	t->cols = calloc((size_t)mysql_num_rows(res), sizeof(*t->cols));
 	if (!t->cols) {
 		ms_oom(e);
-		goto done;
+		goto out;
 	}
 	while ((row = mysql_fetch_row(res)))
 		if (table_add_row(t, row, e))
-			goto done;
+			goto out;
 	if (t->n_dumped == 0) {
 		ms_fail(e, MS_INTERNAL, "table %s.%s has no column to dump", schema, table);
-		goto done;
+		goto out;
 	}
 	rc = 0;
-done:
+out:
 	if (res)
 		mysql_free_result(res);
 	if (rc)

@@ -100,28 +100,28 @@ static int show_create(struct db *db, const char *kind, const char *schema, cons
 	*res = NULL;
 	if (!qs || (name && !qn)) {
 		oom(e);
-		goto done;
+		goto out;
 	}
 	buf_addf(&sql, "SHOW CREATE %s %s%s%s", kind, qs, qn ? "." : "", qn ? qn : "");
 	if (sql.failed) {
 		oom(e);
-		goto done;
+		goto out;
 	}
 	if (db_query(db, sql.data, res, e))
-		goto done;
+		goto out;
 	if (!*res || !(*row = mysql_fetch_row(*res))) {
 		ms_fail(e, MS_SERVER, "%s returned nothing: the object was dropped meanwhile", sql.data);
-		goto done;
+		goto out;
 	}
 	ci = create_index(*res);
 	if (ci < 0 || !(*row)[ci]) {
 		ms_fail(e, MS_PRIVILEGE, "%s returned no definition: this user may not read it; "
 			"grant SELECT on mysql.proc (routines), SHOW VIEW, TRIGGER or EVENT on the database", sql.data);
-		goto done;
+		goto out;
 	}
 	*create = (*row)[ci];
 	rc = 0;
-done:
+out:
 	if (rc && *res) {
 		mysql_free_result(*res);
 		*res = NULL;
@@ -391,12 +391,12 @@ int schema_table_triggers(struct db *db, const char *schema, const char *table, 
 		buf_add(&seen, name[0], strlen(name[0]) + 1);
 		snprintf(what, sizeof(what), "trigger %s.%s", schema, name[0]);
 		if (show_create(db, "TRIGGER", schema, name[0], &res, &row, &create, e))
-			goto fail;
+			goto out;
 		add_comment(&b, "trigger", name[0], table);
 		if (add_object(&b, db, what, field_value(res, row, "sql_mode"),
 			       field_value(res, row, "collation_connection"), NULL, create, true, e)) {
 			mysql_free_result(res);
-			goto fail;
+			goto out;
 		}
 		mysql_free_result(res);
 		n++;
@@ -405,7 +405,7 @@ int schema_table_triggers(struct db *db, const char *schema, const char *table, 
 		mysql_free_result(list);
 	buf_release(&seen);
 	return finish_block(&b, n, sql, e);
-fail:
+out:
 	if (list)
 		mysql_free_result(list);
 	buf_release(&seen);
@@ -443,16 +443,16 @@ int schema_routines(struct db *db, const char *schema, char **sql, struct ms_err
 		if (!kind) {
 			ms_fail(e, MS_INTERNAL, "routine %s.%s has an unknown type '%s'", schema, name[1],
 				name[0] ? name[0] : "NULL");
-			goto fail;
+			goto out;
 		}
 		snprintf(what, sizeof(what), "%s %s.%s", kind, schema, name[1]);
 		if (show_create(db, kind, schema, name[1], &res, &row, &create, e))
-			goto fail;
+			goto out;
 		add_comment(&b, kind, name[1], NULL);
 		if (add_object(&b, db, what, field_value(res, row, "sql_mode"),
 			       field_value(res, row, "collation_connection"), NULL, create, true, e)) {
 			mysql_free_result(res);
-			goto fail;
+			goto out;
 		}
 		mysql_free_result(res);
 		n++;
@@ -460,7 +460,7 @@ int schema_routines(struct db *db, const char *schema, char **sql, struct ms_err
 	if (list)
 		mysql_free_result(list);
 	return finish_block(&b, n, sql, e);
-fail:
+out:
 	if (list)
 		mysql_free_result(list);
 	buf_release(&b);
@@ -488,14 +488,14 @@ int schema_events(struct db *db, const char *schema, char **sql, struct ms_err *
 
 		snprintf(what, sizeof(what), "event %s.%s", schema, name[0]);
 		if (show_create(db, "EVENT", schema, name[0], &res, &row, &create, e))
-			goto fail;
+			goto out;
 		add_comment(&b, "event", name[0], NULL);
 		/* The schedule is read in the event's own time zone. */
 		if (add_object(&b, db, what, field_value(res, row, "sql_mode"),
 			       field_value(res, row, "collation_connection"), field_value(res, row, "time_zone"),
 			       create, true, e)) {
 			mysql_free_result(res);
-			goto fail;
+			goto out;
 		}
 		mysql_free_result(res);
 		n++;
@@ -503,7 +503,7 @@ int schema_events(struct db *db, const char *schema, char **sql, struct ms_err *
 	if (list)
 		mysql_free_result(list);
 	return finish_block(&b, n, sql, e);
-fail:
+out:
 	if (list)
 		mysql_free_result(list);
 	buf_release(&b);
@@ -548,24 +548,24 @@ static int add_sequence_state(struct buf *b, struct db *db, const char *schema, 
 	snprintf(what, sizeof(what), "the state of sequence %s.%s", schema, name);
 	if (!qs || !qn) {
 		oom(e);
-		goto done;
+		goto out;
 	}
 	buf_addf(&sql, "SELECT next_not_cached_value, cycle_count FROM %s.%s", qs, qn);
 	if (sql.failed) {
 		oom(e);
-		goto done;
+		goto out;
 	}
 	if (db_query(db, sql.data, &r, e))
-		goto done;
+		goto out;
 	if (!r || !(row = mysql_fetch_row(r))) {
 		ms_fail(e, MS_SERVER, "%s: the sequence returned no row", what);
-		goto done;
+		goto out;
 	}
 	if (integer_value(row[0], what, &next, e) || integer_value(row[1], what, &round, e))
-		goto done;
+		goto out;
 	buf_addf(b, "ALTER SEQUENCE %s RESTART WITH %lld;\nDO SETVAL(%s, %lld, 0, %lld);\n", qn, next, qn, next, round);
 	rc = b->failed ? oom(e) : 0;
-done:
+out:
 	if (r)
 		mysql_free_result(r);
 	buf_release(&sql);
@@ -773,19 +773,19 @@ int schema_views(struct db *db, const char *schema, char **sql, struct ms_err *e
 	*sql = NULL;
 	if (mysql_select_db(db->mysql, schema)) {
 		db_fail(db, e, "selecting the database of the views");
-		goto done;
+		goto out;
 	}
 	if (list_objects(db, "SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA =", schema,
 			 NULL, NULL, "ORDER BY TABLE_NAME", &list, e))
-		goto done;
+		goto out;
 	if (!list || mysql_num_rows(list) == 0) {
 		rc = 0;
-		goto done;
+		goto out;
 	}
 	v = calloc((size_t)mysql_num_rows(list), sizeof(*v));
 	if (!v) {
 		oom(e);
-		goto done;
+		goto out;
 	}
 	while ((name = mysql_fetch_row(list))) {
 		MYSQL_RES *res;
@@ -793,7 +793,7 @@ int schema_views(struct db *db, const char *schema, char **sql, struct ms_err *e
 		const char *create, *coll;
 
 		if (show_create(db, "VIEW", schema, name[0], &res, &row, &create, e))
-			goto done;
+			goto out;
 		coll = field_value(res, row, "collation_connection");
 		v[n].name = strdup(name[0]);
 		v[n].create = strdup(create);
@@ -802,14 +802,14 @@ int schema_views(struct db *db, const char *schema, char **sql, struct ms_err *e
 		if (!v[n].name || !v[n].create || (coll && !v[n].collation)) {
 			n++;
 			oom(e);
-			goto done;
+			goto out;
 		}
 		n++;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (view_find_deps(v, n, i, schema)) {
 			oom(e);
-			goto done;
+			goto out;
 		}
 	buf_adds(&b, SAVE_SESSION);
 	for (size_t emitted = 0; emitted < n; emitted++) {
@@ -827,10 +827,10 @@ int schema_views(struct db *db, const char *schema, char **sql, struct ms_err *e
 		snprintf(what, sizeof(what), "view %s.%s", schema, v[pick].name);
 		add_comment(&b, "view", v[pick].name, NULL);
 		if (add_object(&b, db, what, NULL, v[pick].collation, NULL, v[pick].create, false, e))
-			goto done;
+			goto out;
 	}
 	rc = finish_block(&b, n, sql, e);
-done:
+out:
 	if (rc)
 		buf_release(&b);
 	if (list)

@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ddl/policy.h"
 #include "mdl/graph.h"
 #include "mdl/inspect.h"
+#include "mdl/killpolicy.h"
 #include "mdl/lockreq.h"
-#include "sql/sql_targets.h"
+#include "mdl/sql_targets.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/note.h"
@@ -39,7 +39,7 @@ struct guard {
 	bool connected;
 	struct mdl_capabilities caps;  /* probed at connect, again every minute */
 	double probed_at;
-	struct ddl_policies safety;    /* "any": only the hard safety rules */
+	struct kill_policies safety;  /* "any": only the hard safety rules */
 	struct pile *piles;
 	size_t n_piles;
 	/* metrics */
@@ -186,7 +186,7 @@ static bool killable(struct guard *g, const struct mdl_session *s, const char **
 		return false;
 	}
 	/* "any": what is left are the hard safety rules, and their reason. */
-	return ddl_policy_matches(g->safety.v[0], s, why);
+	return kill_policy_matches(g->safety.v[0], s, why);
 }
 
 static void act(struct guard *g, struct pile *p, const struct mdl_session *s, bool query_only, const char *reason)
@@ -426,17 +426,17 @@ int guard_run(const struct guard_opts *o, struct ms_err *e)
 	memset(&g, 0, sizeof(g));
 	g.o = o;
 	reconnect.ctx = &g;
-	if (ddl_policies_add(&g.safety, "any", e))
+	if (kill_policies_add(&g.safety, "any", e))
 		return -1;
 	/* The first connection must work: a wrong password or a missing
 	 * privilege is not transient. */
 	if (connect_guard(&g, e)) {
-		ddl_policies_release(&g.safety);
+		kill_policies_release(&g.safety);
 		return -1;
 	}
 	if (mdl_inspect_probe(&g.db, &g.caps, e) || mdl_inspect_require(&g.db, &g.caps, e)) {
 		db_close(&g.db);
-		ddl_policies_release(&g.safety);
+		kill_policies_release(&g.safety);
 		return -1;
 	}
 	g.probed_at = ms_now();
@@ -489,7 +489,7 @@ int guard_run(const struct guard_opts *o, struct ms_err *e)
 					(json_int_t)g.polls));
 	free(g.piles);
 	db_close(&g.db);
-	ddl_policies_release(&g.safety);
+	kill_policies_release(&g.safety);
 	if (rc == 0 && o->once)
 		return g.seen_any ? 1 : 0;
 	return rc;

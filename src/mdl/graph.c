@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sql/sql_targets.h"
+#include "mdl/sql_targets.h"
 #include "util/buf.h"
 
 static bool str_eq(const char *a, const char *b)

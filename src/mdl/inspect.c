@@ -254,7 +254,7 @@ int mdl_inspect_load(struct db *db, const struct mdl_inspect_opts *o, struct mdl
 	s->self_id = db->thread_id;
 	s->taken_at = now_unix();
 	if (load_sessions(db, &caps, s, e))
-		goto fail;
+		goto out;
 	switch (s->source) {
 	case MDL_SOURCE_PFS:
 		/* MariaDB 10.11 reports SHARED_READ_ONLY (LOCK TABLES ... READ)
@@ -286,16 +286,16 @@ int mdl_inspect_load(struct db *db, const struct mdl_inspect_opts *o, struct mdl
 	}
 	if (rc) {
 		ms_fail_context(e, "reading metadata locks from %s", mdl_source_name(s->source));
-		goto fail;
+		goto out;
 	}
 	if (s->source != MDL_SOURCE_PFS && mdl_snapshot_infer_waits(s)) {
 		ms_oom(e);
-		goto fail;
+		goto out;
 	}
 	if (o->row_locks && caps.has_innodb_trx && load_row_waits(db, s, e))
-		goto fail;
+		goto out;
 	return 0;
-fail:
+out:
 	mdl_snapshot_release(s);
 	return -1;
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sql/sql_targets.h"
+#include "mdl/sql_targets.h"
 
 const char *mdl_source_name(enum mdl_source s)
 {

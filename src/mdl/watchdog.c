@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sql/sql_targets.h"
+#include "mdl/sql_targets.h"
 #include "util/timespec.h"
 
 #define WATCH_MAX 256

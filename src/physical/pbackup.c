@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "dump/backup.h"
+#include "dump/manifest.h"
 #include "dump/rowfmt.h"
 #include "dump/schema.h"
 #include "mdl/holders.h"
@@ -851,37 +852,27 @@ static json_t *table_json(const struct pbackup *pb, const struct ptable *t, json
 
 static int write_manifest(struct pbackup *pb, struct ms_err *e)
 {
-	json_t *m = json_object(), *tables = json_array(), *files = json_array();
-	char *text;
-	int rc;
+	json_t *server = json_pack("{s:s, s:I, s:s, s:s}", "version", pb->version, "innodb_page_size",
+				   (json_int_t)pb->page_size, "host", pb->coord.target, "datadir", pb->datadir);
+	json_t *m = manifest_new("physical", server, pb->started_at, ms_now()), *tables = json_array(),
+	       *files = json_array();
 
-	json_object_set_new(m, "format", json_string("mdlsafe-backup"));
-	json_object_set_new(m, "format_version", json_integer(1));
-	json_object_set_new(m, "kind", json_string("physical"));
-	json_object_set_new(m, "tool_version", json_string(MDLSAFE_VERSION));
-	json_object_set_new(m, "server", json_pack("{s:s, s:I, s:s, s:s}", "version", pb->version, "innodb_page_size",
-						   (json_int_t)pb->page_size, "host", pb->coord.target, "datadir",
-						   pb->datadir));
-	json_object_set_new(m, "started_at", backup_iso_time(pb->started_at));
-	json_object_set_new(m, "finished_at", backup_iso_time(ms_now()));
-	json_object_set_new(m, "database", json_string(pb->o->database));
-	json_object_set_new(m, "freeze", freeze_json(pb));
-	json_object_set_new(m, "snapshot", pb->snapshot ? json_incref(pb->snapshot) : json_null());
-	for (size_t i = 0; i < pb->n_tables; i++)
-		json_array_append_new(tables, table_json(pb, &pb->tables[i], files));
-	json_object_set_new(m, "tables", tables);
-	json_object_set_new(m, "logical", json_string(PHYS_LOGICAL_DIR "/manifest.json"));
-	json_object_set_new(m, "excluded", json_incref(pb->excluded));
-	json_array_extend(files, pb->logical_files);
-	json_object_set_new(m, "files", files);
-	json_object_set_new(m, "complete", json_true());
-	text = json_dumps(m, JSON_INDENT(1));
-	json_decref(m);
-	if (!text)
-		return ms_oom(e);
-	rc = store_finalize(pb->store, text, e);
-	free(text);
-	return rc;
+	if (m) {
+		json_object_set_new(m, "database", json_string(pb->o->database));
+		json_object_set_new(m, "freeze", freeze_json(pb));
+		json_object_set_new(m, "snapshot", pb->snapshot ? json_incref(pb->snapshot) : json_null());
+		for (size_t i = 0; i < pb->n_tables; i++)
+			json_array_append_new(tables, table_json(pb, &pb->tables[i], files));
+		json_object_set_new(m, "tables", tables);
+		json_object_set_new(m, "logical", json_string(PHYS_LOGICAL_DIR "/manifest.json"));
+		json_object_set_new(m, "excluded", json_incref(pb->excluded));
+		json_array_extend(files, pb->logical_files);
+		json_object_set_new(m, "files", files);
+	} else {
+		json_decref(tables);
+		json_decref(files);
+	}
+	return manifest_write(pb->store, m, e);
 }
 
 static json_t *summary_json(const struct pbackup *pb)
@@ -890,9 +881,13 @@ static json_t *summary_json(const struct pbackup *pb)
 
 	for (size_t i = 0; i < pb->n_tables; i++)
 		kinds[pb->tables[i].kind]++;
-	return json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:i, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:O, s:O}",
+	double took = ms_now() - pb->started_at;
+
+	/* duration_s: the name of duration_seconds in the first releases. */
+	return json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:i, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:O, s:O}",
 			 "kind", "physical", "directory", store_final_path(pb->store), "database", pb->o->database,
-			 "duration_s", ms_now() - pb->started_at, "freeze_ms", freeze_ms(pb), "freeze_request_wait_ms",
+			 "duration_seconds", took, "duration_s", took, "freeze_ms", freeze_ms(pb),
+			 "freeze_request_wait_ms",
 			 pb->frozen_at > 0 ? (pb->frozen_at - pb->freeze_requested_at) * 1000 : 0.0, "freeze_attempts",
 			 (int)pb->attempts, "copy", pb->o->snapshot_cmd ? "snapshot" : copy_used_name(pb->used),
 			 "bytes_copied", (json_int_t)pb->bytes_copied, "files_copied", (json_int_t)pb->files_copied,

@@ -279,33 +279,33 @@ static int place(struct prestore *ps, const struct itable *t, size_t f, const ch
 
 	if (!src || !dst) {
 		ms_oom(e);
-		goto done;
+		goto out;
 	}
 	in = t->paths[f] ? beneath_open_regular(ps->dir_fd, t->paths[f], NULL) : open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
 		ms_fail(e, MS_IO, "cannot open %s: %s", src, strerror(errno));
-		goto done;
+		goto out;
 	}
 	if (!overwrite)
 		unlink(dst); /* a leftover of an interrupted run: the server does not know it */
 	out = open(dst, O_WRONLY | O_CREAT | (overwrite ? O_TRUNC : O_EXCL) | O_CLOEXEC, 0660);
 	if (out < 0) {
 		ms_fail(e, MS_IO, "cannot create %s: %s", dst, strerror(errno));
-		goto done;
+		goto out;
 	}
 	if (fchown(out, dirst->st_uid, dirst->st_gid) != 0 || fchmod(out, 0660) != 0) {
 		ms_fail(e, MS_PRIVILEGE, "cannot give %s to the server's user (uid %u): %s; run as root or as that user", dst,
 			(unsigned)dirst->st_uid, strerror(errno));
-		goto done;
+		goto out;
 	}
 	if (copy_fd(in, out, COPY_AUTO, &ps->hint, &used, NULL, NULL, src, e) || fsync(out) != 0) {
 		if (e->status == MS_OK)
 			ms_fail(e, MS_IO, "fsync of %s: %s", dst, strerror(errno));
-		goto done;
+		goto out;
 	}
 	ps->bytes += t->bytes[f];
 	rc = 0;
-done:
+out:
 	if (in >= 0)
 		close(in);
 	if (out >= 0 && close(out) != 0 && rc == 0)
@@ -512,7 +512,7 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 	struct verified_backup vb;
 	json_t *logical = NULL, *imported = json_array();
 	char *sub = NULL, *journal = NULL;
-	double t0 = ms_now();
+	double t0 = ms_now(), took;
 	int rc = -1;
 
 	memset(&ps, 0, sizeof(ps));
@@ -564,9 +564,11 @@ int prestore_run(const struct prestore_opts *o, json_t **summary, struct ms_err 
 	for (size_t i = 0; i < ps.n_tables; i++)
 		json_array_append_new(imported, json_pack("{s:s, s:s, s:f}", "name", ps.tables[i].name, "engine",
 							  ps.tables[i].engine, "seconds", ps.tables[i].seconds));
-	*summary = json_pack("{s:s, s:s, s:s, s:f, s:I, s:O, s:O, s:O}", "kind", "physical", "backup", o->r.dir,
-			     "database", ps.db, "duration_s", ms_now() - t0, "bytes_imported", (json_int_t)ps.bytes,
-			     "imported", imported, "rewrites", ps.rewrites, "logical", logical);
+	/* duration_s: the name of duration_seconds in the first releases. */
+	took = ms_now() - t0;
+	*summary = json_pack("{s:s, s:s, s:s, s:f, s:f, s:I, s:O, s:O, s:O}", "kind", "physical", "backup", o->r.dir,
+			     "database", ps.db, "duration_seconds", took, "duration_s", took, "bytes_imported",
+			     (json_int_t)ps.bytes, "imported", imported, "rewrites", ps.rewrites, "logical", logical);
 	rc = 0;
 	goto out;
 oom:

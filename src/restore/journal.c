@@ -338,11 +338,11 @@ int journal_create(const char *path, json_t *header, struct journal **out, struc
 	if (!line)
 		return ms_fail(e, MS_INTERNAL, "cannot encode the restore journal header (invalid UTF-8 or out of memory)");
 	if (journal_alloc(path, &j, e) != 0)
-		goto fail;
+		goto out;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		create_refused(e, errno, path, j->dir);
-		goto fail;
+		goto out;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		int err = errno;
@@ -351,11 +351,11 @@ int journal_create(const char *path, json_t *header, struct journal **out, struc
 		/* A --resume run took the file we just made; it is theirs now. */
 		if (err == EWOULDBLOCK) {
 			busy(e, path);
-			goto fail;
+			goto out;
 		}
 		unlink(path);
 		fail_os(e, err, "lock", path, "start the restore again");
-		goto fail;
+		goto out;
 	}
 	j->fd = fd;
 	if (ms_write_all(fd, line, len) != 0 || fsync(fd) != 0 || fsync_dir(j->dir) != 0) {
@@ -365,14 +365,14 @@ int journal_create(const char *path, json_t *header, struct journal **out, struc
 		 * header it would only stop the next run. */
 		unlink(path);
 		fail_os(e, err, "write", path, "start the restore again");
-		goto fail;
+		goto out;
 	}
 	j->end = (off_t)len;
 	free(line);
 	*out = j;
 	return 0;
 
-fail:
+out:
 	free(line);
 	journal_close(j);
 	return -1;
@@ -526,18 +526,18 @@ int journal_open_resume(const char *path, struct journal **out, json_t **header_
 	*out = NULL;
 	*header_out = NULL;
 	if (journal_alloc(path, &j, e) != 0 || resume_lock(j, e) != 0)
-		goto fail;
+		goto out;
 	if (fd_read_all(j->fd, &data, &len) != 0) {
 		fail_os(e, errno, "read", path, RESUME_AGAIN);
-		goto fail;
+		goto out;
 	}
 	if (journal_parse(j, data, len, &header, &keep, e) != 0)
-		goto fail;
+		goto out;
 	if (keep < len) {
 		/* Later appends must start on a line of their own. */
 		if (ftruncate(j->fd, (off_t)keep) != 0 || fsync(j->fd) != 0) {
 			fail_os(e, errno, "truncate the torn last line of", path, RESUME_AGAIN);
-			goto fail;
+			goto out;
 		}
 	}
 	j->end = (off_t)keep;
@@ -546,7 +546,7 @@ int journal_open_resume(const char *path, struct journal **out, json_t **header_
 	*header_out = header;
 	return 0;
 
-fail:
+out:
 	free(data);
 	json_decref(header);
 	journal_close(j);
@@ -578,16 +578,31 @@ static int journal_append(struct journal *j, const char *line, size_t len, struc
 	return 0;
 }
 
-int journal_record(struct journal *j, const char *kind, const char *key, struct ms_err *e)
+static const char *const KIND_NAMES[JOURNAL_KIND_COUNT] = {
+	[JOURNAL_TABLE_CREATED] = "table_created",
+	[JOURNAL_CHUNK_DONE] = "chunk_done",
+	[JOURNAL_KEYS_ADDED] = "keys_added",
+	[JOURNAL_OBJECT_DONE] = "object_done",
+	[JOURNAL_SWAPPED] = "swapped",
+};
+
+const char *journal_kind_name(enum journal_kind kind)
 {
+	return (unsigned)kind < JOURNAL_KIND_COUNT ? KIND_NAMES[kind] : NULL;
+}
+
+int journal_record(struct journal *j, enum journal_kind which, const char *key, struct ms_err *e)
+{
+	const char *kind = journal_kind_name(which);
 	size_t klen, vlen, len;
 	char *line, *item;
 	bool known;
 	uint64_t h;
 	int rc = 0;
 
-	if (!kind || !*kind || !key)
-		return ms_fail(e, MS_INTERNAL, "journal_record: the kind is empty or the key is NULL");
+	if (!kind || !key)
+		return ms_fail(e, MS_INTERNAL, "journal_record: kind %d is not a journal kind, or the key is NULL",
+			       (int)which);
 	line = entry_line(kind, key, &len);
 	if (!line)
 		return ms_fail(e, MS_INTERNAL,
@@ -631,8 +646,9 @@ int journal_record(struct journal *j, const char *kind, const char *key, struct 
 	return rc;
 }
 
-bool journal_has(const struct journal *j, const char *kind, const char *key)
+bool journal_has(const struct journal *j, enum journal_kind which, const char *key)
 {
+	const char *kind = journal_kind_name(which);
 	/* The mutex changes, the journal does not: j was never defined const. */
 	pthread_mutex_t *mu = (pthread_mutex_t *)&j->set_mu;
 	size_t klen, vlen;

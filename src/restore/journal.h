@@ -17,7 +17,8 @@
  *     '\n'. Line 1 is the header: the caller's object with two keys set by
  *     this module, "journal": "mdlsafe-restore" and "version": JOURNAL_VERSION
  *     (they replace any value the caller gave them). Every later line is an
- *     entry {"k": kind, "v": key}; readers ignore other keys in an entry.
+ *     entry {"k": kind, "v": key}; readers ignore other keys in an entry, and
+ *     keep entries of a kind they do not know without ever matching them.
  *   - An entry is durable once journal_record() returned 0: it was written with
  *     one write() and fdatasync'ed. A crash therefore leaves at most one torn
  *     line, the last one: a line without its '\n', or one that is not JSON.
@@ -39,6 +40,20 @@
 #define JOURNAL_MAGIC "mdlsafe-restore"
 
 struct journal; /* opaque: one open, locked journal */
+
+/* What an entry records as finished; its key names the thing. On disk the
+ * kind is the name journal_kind_name gives ("chunk_done"), never a number. */
+enum journal_kind {
+	JOURNAL_TABLE_CREATED, /* key "DB.T": the table exists, empty or loaded */
+	JOURNAL_CHUNK_DONE,    /* key: the data file's path in the backup */
+	JOURNAL_KEYS_ADDED,    /* key "DB.T": its secondary indexes are back */
+	JOURNAL_OBJECT_DONE,   /* key "KIND DB.NAME": a view, routine, trigger or event */
+	JOURNAL_SWAPPED,       /* key "DB": --if-exists swap renamed the database in */
+	JOURNAL_KIND_COUNT
+};
+
+/* "table_created", "chunk_done", ...; NULL for a value outside the enum. */
+const char *journal_kind_name(enum journal_kind kind);
 
 /*
  * Starts a new journal at path: creates the file exclusively (mode 0600),
@@ -69,17 +84,17 @@ int journal_open_resume(const char *path, struct journal **out, json_t **header_
 
 /*
  * Appends the entry {"k": kind, "v": key} and fdatasyncs it; returns once it
- * is durable. kind must be non-empty; both must be valid UTF-8 (MS_INTERNAL
+ * is durable. kind must be one of the enum and key valid UTF-8 (MS_INTERNAL
  * otherwise). An entry journal_has() already knows is not written again.
  * On a write failure the partial line is truncated away (MS_IO naming the
  * journal); if that or the fdatasync fails the journal's state on disk is
  * unknown, and every later record fails too. Fails after journal_finish().
  */
-int journal_record(struct journal *j, const char *kind, const char *key, struct ms_err *e);
+int journal_record(struct journal *j, enum journal_kind kind, const char *key, struct ms_err *e);
 
 /* True when the entry (kind, key) was read at resume or recorded since.
  * Constant time on average. */
-bool journal_has(const struct journal *j, const char *kind, const char *key);
+bool journal_has(const struct journal *j, enum journal_kind kind, const char *key);
 
 /* Distinct entries known, read at resume plus recorded since. */
 unsigned long journal_count(const struct journal *j);

@@ -8,7 +8,7 @@
 
 #include "restore/rename.h"
 #include "restore/restore_internal.h"
-#include "restore/sqlsplit.h"
+#include "sql/sqlsplit.h"
 #include "store/rowscan.h"
 #include "util/buf.h"
 
@@ -304,7 +304,9 @@ static int load_chunk(struct rworker *w, struct rchunk *ch, struct ms_err *e)
 		lockreq_retry_wait(&r);
 	}
 	if (rc == 0)
-		return journal_record(rs->journal, "chunk_done", ch->f.path, e) ? -1 : restore_add_keys(rs, &w->db, t, e);
+		return journal_record(rs->journal, JOURNAL_CHUNK_DONE, ch->f.path, e)
+			       ? -1
+			       : restore_add_keys(rs, &w->db, t, e);
 	return ms_fail_context(e, "restoring %s.%s chunk %u (%s%s%s)", t->db, t->name, ch->index, ch->f.path,
 			       ch->where ? ", rows " : "", ch->where ? ch->where : "");
 }
@@ -327,7 +329,7 @@ int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct
 		return 0;
 	if (!(key = restore_table_key(t->db, t->load_name)))
 		return ms_oom(e);
-	if (journal_has(rs->journal, "keys_added", key)) {
+	if (journal_has(rs->journal, JOURNAL_KEYS_ADDED, key)) {
 		free(key);
 		return 0;
 	}
@@ -355,7 +357,7 @@ int restore_add_keys(struct restore *rs, struct db *db, struct rtable *t, struct
 	if (rc)
 		ms_fail_context(e, "adding the secondary indexes of %s.%s", t->db, t->load_name);
 	else
-		rc = journal_record(rs->journal, "keys_added", key, e);
+		rc = journal_record(rs->journal, JOURNAL_KEYS_ADDED, key, e);
 	free(key);
 	return rc;
 }

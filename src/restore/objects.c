@@ -7,7 +7,7 @@
 
 #include "restore/rename.h"
 #include "restore/restore_internal.h"
-#include "restore/sqlsplit.h"
+#include "sql/sqlsplit.h"
 #include "util/buf.h"
 
 #define ER_SPECIFIC_ACCESS_DENIED 1227
@@ -151,7 +151,7 @@ static int object_run(struct restore *rs, struct db *db, const char *stmt, size_
 		free(sql);
 		return rc;
 	}
-	if (c->pending_key[0] && journal_record(rs->journal, "object_done", c->pending_key, e))
+	if (c->pending_key[0] && journal_record(rs->journal, JOURNAL_OBJECT_DONE, c->pending_key, e))
 		return -1;
 	c->pending_key[0] = '\0';
 	c->skip_state = ob.kind == SQLSPLIT_SEQUENCE;
@@ -165,7 +165,7 @@ static int object_run(struct restore *rs, struct db *db, const char *stmt, size_
 	snprintf(key, sizeof(key), "%s %s", sqlsplit_kind_name(ob.kind), name_key);
 	free(name_key);
 	snprintf(label, sizeof(label), "%s %s.%s", sqlsplit_kind_name(ob.kind), c->d->name, ob.name.name);
-	if (journal_has(rs->journal, "object_done", key))
+	if (journal_has(rs->journal, JOURNAL_OBJECT_DONE, key))
 		return 0;
 	if (rs->o->if_exists == RESTORE_REPLACE || rs->o->if_exists == RESTORE_SWAP) {
 		char *drop = drop_sql(&ob);
@@ -192,7 +192,7 @@ static int object_run(struct restore *rs, struct db *db, const char *stmt, size_
 		}
 	}
 	if (rc == 0)
-		rc = journal_record(rs->journal, "object_done", key, e);
+		rc = journal_record(rs->journal, JOURNAL_OBJECT_DONE, key, e);
 	return rc;
 }
 
@@ -221,5 +221,5 @@ int restore_objects_file(struct restore *rs, struct db *db, struct backup_reader
 	/* Note 1449 (missing definer) is only recorded with sql_notes on. */
 	if (db_exec(db, "SET SESSION sql_notes = 1", e) || restore_run_file(rs, db, rd, f, object_stmt, &c, e))
 		return -1;
-	return c.pending_key[0] ? journal_record(rs->journal, "object_done", c.pending_key, e) : 0;
+	return c.pending_key[0] ? journal_record(rs->journal, JOURNAL_OBJECT_DONE, c.pending_key, e) : 0;
 }

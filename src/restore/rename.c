@@ -8,7 +8,7 @@
 #include <strings.h>
 
 #include "db/db.h"
-#include "restore/sqlsplit.h"
+#include "sql/sqlsplit.h"
 #include "util/buf.h"
 
 /* The new name when --rename moves database `name`, else NULL. A rename to

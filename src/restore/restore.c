@@ -10,7 +10,7 @@
 #include "restore/keys.h"
 #include "restore/rename.h"
 #include "restore/restore_internal.h"
-#include "restore/sqlsplit.h"
+#include "sql/sqlsplit.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/pool.h"
@@ -229,7 +229,7 @@ static bool created_before(struct restore *rs, const struct rtable *t)
 		return false;
 	key = restore_table_key(t->db, t->load_name);
 	/* Out of memory: not known as ours, so it is left alone. */
-	has = key && journal_has(rs->journal, "table_created", key);
+	has = key && journal_has(rs->journal, JOURNAL_TABLE_CREATED, key);
 	free(key);
 	return has;
 }
@@ -594,7 +594,7 @@ static int create_table(struct restore *rs, struct backup_reader *rd, struct rta
 
 	if (!key)
 		return ms_oom(e);
-	if (journal_has(rs->journal, "table_created", key)) {
+	if (journal_has(rs->journal, JOURNAL_TABLE_CREATED, key)) {
 		/* Created by the run we resume: only learn its deferred indexes. */
 		t->created = true;
 		t->parse_only = true;
@@ -610,7 +610,7 @@ static int create_table(struct restore *rs, struct backup_reader *rd, struct rta
 	} else if (restore_run_file(rs, &rs->coord, rd, &t->schema, table_stmt, t, e)) {
 		rc = ms_fail_context(e, "creating %s.%s", t->db, t->load_name);
 	} else {
-		rc = journal_record(rs->journal, "table_created", key, e);
+		rc = journal_record(rs->journal, JOURNAL_TABLE_CREATED, key, e);
 	}
 	free(key);
 	return rc;
@@ -627,7 +627,7 @@ static int swap_in(struct restore *rs, const struct rdb *d, struct ms_err *e)
 	struct lockreq_opts lo;
 	int rc = 0;
 
-	if (journal_has(rs->journal, "swapped", d->name))
+	if (journal_has(rs->journal, JOURNAL_SWAPPED, d->name))
 		goto drop_old;
 	buf_adds(&sql, "RENAME TABLE ");
 	for (size_t i = 0; i < rs->n_tables; i++) {
@@ -661,7 +661,7 @@ static int swap_in(struct restore *rs, const struct rdb *d, struct ms_err *e)
 		rc = lockreq_exec(&rs->coord, buf_str(&sql), &lo, NULL, e);
 	buf_release(&sql);
 	if (rc == 0)
-		rc = journal_record(rs->journal, "swapped", d->name, e);
+		rc = journal_record(rs->journal, JOURNAL_SWAPPED, d->name, e);
 drop_old:
 	for (size_t i = 0; i < rs->n_tables && rc == 0; i++) {
 		const struct rtable *t = &rs->tables[i];
@@ -898,7 +898,7 @@ static int run(struct restore *rs, json_t **summary, struct ms_err *e)
 		if (create_table(rs, rd, t, e))
 			goto out;
 		for (size_t c = 0; c < t->n_chunks; c++)
-			if (journal_has(rs->journal, "chunk_done", t->chunks[c].f.path)) {
+			if (journal_has(rs->journal, JOURNAL_CHUNK_DONE, t->chunks[c].f.path)) {
 				t->chunks[c].done = true;
 				t->chunks_done++;
 			}

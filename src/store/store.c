@@ -922,14 +922,14 @@ static int manifest_write(struct store *st, const char *text, struct ms_err *e)
 	if (ms_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
 		err = errno;
 		close(fd);
-		goto fail;
+		goto out;
 	}
 	if (close(fd) != 0) {
 		err = errno;
-		goto fail;
+		goto out;
 	}
 	return 0;
-fail:
+out:
 	/* A half-written manifest must not look like one. */
 	unlinkat(st->dir_fd, MANIFEST_NAME, 0);
 	return fail_errno(st, e, err, "write", st->partial_path, MANIFEST_NAME);
@@ -972,20 +972,20 @@ int store_finalize(struct store *st, const char *manifest_json, struct ms_err *e
 	pthread_mutex_unlock(&st->mu);
 
 	if (manifest_write(st, manifest_json, e) != 0)
-		goto fail;
+		goto out;
 	for (size_t i = 0; i < st->n_dirs; i++)
 		if (fsync_dir_at(st->dir_fd, st->dirs[i]) != 0) {
 			fail_errno(st, e, errno, "fsync", st->partial_path, st->dirs[i]);
-			goto fail;
+			goto out;
 		}
 	if (fsync(st->dir_fd) != 0) {
 		fail_errno(st, e, errno, "fsync", st->partial_path, NULL);
-		goto fail;
+		goto out;
 	}
 	if (!ms_same_inode(st->dir_fd, st->partial_path, false)) {
 		ms_fail(e, MS_IO, "%s was moved or replaced while the backup was written; the backup is not usable",
 			st->partial_path);
-		goto fail;
+		goto out;
 	}
 	if (rename_noreplace(st->partial_path, st->final_path) != 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY)
@@ -994,7 +994,7 @@ int store_finalize(struct store *st, const char *manifest_json, struct ms_err *e
 		else
 			ms_fail(e, MS_IO, "cannot rename %s to %s: %s", st->partial_path,
 				st->final_path, strerror(errno));
-		goto fail;
+		goto out;
 	}
 	/* The marker goes after the rename: a crash in between leaves a complete
 	 * backup with a harmless extra file, never a .partial without a marker
@@ -1013,7 +1013,7 @@ int store_finalize(struct store *st, const char *manifest_json, struct ms_err *e
 	close(pfd);
 	return 0;
 
-fail:
+out:
 	/* DIR.partial stays as it is; allow no more files all the same, since
 	 * manifest.json may exist now. */
 	return -1;

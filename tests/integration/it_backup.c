@@ -338,6 +338,10 @@ static void test_seed003_alter_on_already_dumped_table_does_not_wait_for_backup(
 	mysql_close(m);
 }
 
+/* The budget of a backup started without --max-stall. */
+#define DEFAULT_STALL_S 0.5
+
+/* A DDL run from its own connection, and how long it took to return. */
 struct timed_ddl {
 	pthread_t th;
 	const char *sql;
@@ -381,6 +385,7 @@ static void test_ddl_on_table_being_dumped_goes_through_and_table_is_reread(void
 	pthread_create(&d.th, NULL, timed_ddl_main, &d);
 	pthread_join(d.th, NULL);
 	assert_int_equal(d.err, 0);
+	it_assert_within_budget(d.seconds, DEFAULT_STALL_S, "the ALTER on the table being read");
 	if (!child_running(c.pid))
 		fail_msg("the backup ended before the ALTER returned: nothing proves the ALTER did not wait for it");
 	it_mdlsafe_finish(&c, 0, 180, &r);
@@ -428,6 +433,7 @@ static void test_on_ddl_abort_fails_cleanly_and_lets_ddl_through(void **state)
 	pthread_create(&d.th, NULL, timed_ddl_main, &d);
 	pthread_join(d.th, NULL);
 	assert_int_equal(d.err, 0);
+	it_assert_within_budget(d.seconds, DEFAULT_STALL_S, "the ALTER on the table being read (--on-ddl=abort)");
 	it_mdlsafe_finish(&c, 0, 60, &r);
 	assert_int_equal(r.status, 6);
 	assert_non_null(strstr(r.err, "--on-ddl abort"));

@@ -132,7 +132,7 @@ static void restore_to_b(const char *dir, const char *snapshot_dir)
 
 /* Copy mode while a client writes: the static tables are identical on B,
  * and `busy` holds exactly the rows committed before the freeze (no gap). */
-static void test_copy_round_trip(void **state)
+static void test_copy_restored_on_another_server_holds_exactly_the_rows_committed_before_the_freeze(void **state)
 {
 	MYSQL *a = it_connect(), *b;
 	char dir[300];
@@ -224,7 +224,7 @@ static void test_copy_round_trip(void **state)
  * checksums and that a write could not get through, and copies the
  * database directory as a filesystem snapshot would. Restored from that
  * copy, B holds exactly what the command saw. */
-static void test_snapshot_cmd(void **state)
+static void test_snapshot_cmd_runs_frozen_and_its_copy_restores_what_it_saw(void **state)
 {
 	MYSQL *a = it_connect(), *b;
 	char dir[300], snap[300], cmd[4096], path[400];
@@ -290,7 +290,7 @@ static void test_snapshot_cmd(void **state)
 /* An open write transaction: each freeze attempt keeps writers waiting at
  * most the budget; the backup names the blocker and fails at --timeout,
  * and succeeds once the transaction commits. */
-static void test_open_writer(void **state)
+static void test_open_write_transaction_keeps_writers_within_budget_and_fails_at_timeout_naming_it(void **state)
 {
 	MYSQL *a = it_connect(), *holder = it_connect(), *w = it_connect();
 	char dir[300], id[32];
@@ -335,32 +335,44 @@ static void test_open_writer(void **state)
 }
 
 /* --max-freeze stops a snapshot command that runs too long, unfreezes, and
- * leaves no backup. */
-static void test_max_freeze(void **state)
+ * leaves no backup: a write that arrives while the command runs waits at
+ * most the --max-freeze budget. */
+static void test_max_freeze_stops_a_long_snapshot_unfreezes_and_keeps_no_backup(void **state)
 {
 	MYSQL *a = it_connect();
-	char dir[300];
+	char dir[300], mark[320], cmd[400], cnf[600];
+	const char *args[] = { "backup",         "--physical", "-B",           DB,  "-o", dir,
+			       "--snapshot-cmd", cmd,          "--max-freeze", "1", cnf,  NULL };
+	struct it_child c;
 	struct it_run r;
 	double t0;
 
 	(void)state;
 	make_schema(a);
 	tmpdir(dir, sizeof(dir), "maxfreeze");
+	snprintf(mark, sizeof(mark), "%s.frozen", dir);
+	unlink(mark);
+	snprintf(cmd, sizeof(cmd), "touch '%s'; sleep 20", mark);
+	snprintf(cnf, sizeof(cnf), "--defaults-file=%s", it_cnf());
+	it_mdlsafe_start(&c, args, NULL);
+	for (t0 = it_now(); access(mark, F_OK) != 0; it_sleep_ms(10))
+		if (it_now() - t0 > 30)
+			fail_msg("the snapshot command did not start within 30 s");
+	/* Frozen now: this write waits until the freeze is ended. */
 	t0 = it_now();
-	it_mdlsafe(&r, true, "backup", "--physical", "-B", DB, "-o", dir, "--snapshot-cmd", "sleep 20", "--max-freeze", "1",
-		   NULL);
+	it_exec(a, "INSERT INTO " DB ".busy (v) VALUES (1)");
+	it_assert_within_budget(it_now() - t0, 1.0, "a write while the snapshot command ran (--max-freeze 1)");
+	it_mdlsafe_finish(&c, 0, 30, &r);
 	assert_int_equal(r.status, 11);
 	assert_non_null(strstr(r.err, "--max-freeze"));
-	assert_true(it_now() - t0 < 10);
 	assert_int_equal(access(dir, F_OK), -1);
 	it_run_release(&r);
-	/* Unfrozen: a write goes through at once. */
-	it_exec(a, "SET STATEMENT max_statement_time=1 FOR INSERT INTO " DB ".busy (v) VALUES (1)");
+	unlink(mark);
 	mysql_close(a);
 }
 
 /* A truncated .ibd or an empty .cfg: refused before the server is touched. */
-static void test_damaged_refused(void **state)
+static void test_truncated_ibd_or_empty_cfg_is_refused_before_the_server_is_touched(void **state)
 {
 	MYSQL *a = it_connect(), *b = it_connect_b();
 	char dir[300], cmd[800], cnf[600];
@@ -395,11 +407,13 @@ static void test_damaged_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_copy_round_trip),
-		cmocka_unit_test(test_snapshot_cmd),
-		cmocka_unit_test(test_open_writer),
-		cmocka_unit_test(test_max_freeze),
-		cmocka_unit_test(test_damaged_refused),
+		cmocka_unit_test(
+			test_copy_restored_on_another_server_holds_exactly_the_rows_committed_before_the_freeze),
+		cmocka_unit_test(test_snapshot_cmd_runs_frozen_and_its_copy_restores_what_it_saw),
+		cmocka_unit_test(
+			test_open_write_transaction_keeps_writers_within_budget_and_fails_at_timeout_naming_it),
+		cmocka_unit_test(test_max_freeze_stops_a_long_snapshot_unfreezes_and_keeps_no_backup),
+		cmocka_unit_test(test_truncated_ibd_or_empty_cfg_is_refused_before_the_server_is_touched),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -122,12 +122,12 @@ static void resume_fails(const char *path, enum ms_status status, struct ms_err 
 		fail_msg("expected %s, got %s: %s", ms_status_name(status), ms_status_name(e->status), e->msg);
 }
 
-static void record_ok(struct journal *j, const char *kind, const char *key)
+static void record_ok(struct journal *j, enum journal_kind kind, const char *key)
 {
 	struct ms_err e;
 
 	if (journal_record(j, kind, key, &e) != 0)
-		fail_msg("record %s %s: %s", kind, key, e.msg);
+		fail_msg("record %s %s: %s", journal_kind_name(kind), key, e.msg);
 }
 
 static bool exists(const char *path)
@@ -258,7 +258,7 @@ static void test_create_over_an_existing_journal_says_to_resume_or_delete_it(voi
 	char *before, *after;
 	struct ms_err e;
 
-	record_ok(j, "chunk_done", "shop/orders.00000.sql.zst");
+	record_ok(j, JOURNAL_CHUNK_DONE, "shop/orders.00000.sql.zst");
 	journal_close(j);
 	before = file_read(fx->path);
 	assert_int_equal(journal_create(fx->path, h, &j2, &e), -1);
@@ -312,21 +312,21 @@ static void test_recorded_entries_are_found_and_unknown_kinds_or_keys_are_not(vo
 	struct fx *fx = *state;
 	struct journal *j = create_ok(fx->path);
 
-	assert_false(journal_has(j, "chunk_done", "shop/orders.00003.sql.zst"));
-	record_ok(j, "chunk_done", "shop/orders.00003.sql.zst");
-	record_ok(j, "table_created", "shop.orders");
-	record_ok(j, "ab", "c");
-	assert_true(journal_has(j, "chunk_done", "shop/orders.00003.sql.zst"));
-	assert_true(journal_has(j, "table_created", "shop.orders"));
-	assert_true(journal_has(j, "ab", "c"));
-	/* Same key, other kind; same kind, other key; prefixes; the split point. */
-	assert_false(journal_has(j, "table_created", "shop/orders.00003.sql.zst"));
-	assert_false(journal_has(j, "chunk_done", "shop/orders.00004.sql.zst"));
-	assert_false(journal_has(j, "chunk_done", "shop/orders.00003.sql"));
-	assert_false(journal_has(j, "chunk", "shop/orders.00003.sql.zst"));
-	assert_false(journal_has(j, "a", "bc"));
-	assert_false(journal_has(j, "view_created", "shop.orders"));
-	assert_false(journal_has(j, "chunk_done", ""));
+	assert_false(journal_has(j, JOURNAL_CHUNK_DONE, "shop/orders.00003.sql.zst"));
+	record_ok(j, JOURNAL_CHUNK_DONE, "shop/orders.00003.sql.zst");
+	record_ok(j, JOURNAL_TABLE_CREATED, "shop.orders");
+	record_ok(j, JOURNAL_SWAPPED, "c");
+	assert_true(journal_has(j, JOURNAL_CHUNK_DONE, "shop/orders.00003.sql.zst"));
+	assert_true(journal_has(j, JOURNAL_TABLE_CREATED, "shop.orders"));
+	assert_true(journal_has(j, JOURNAL_SWAPPED, "c"));
+	/* Same key, other kind; same kind, other key; prefixes; a kind outside the enum. */
+	assert_false(journal_has(j, JOURNAL_TABLE_CREATED, "shop/orders.00003.sql.zst"));
+	assert_false(journal_has(j, JOURNAL_CHUNK_DONE, "shop/orders.00004.sql.zst"));
+	assert_false(journal_has(j, JOURNAL_CHUNK_DONE, "shop/orders.00003.sql"));
+	assert_false(journal_has(j, JOURNAL_KEYS_ADDED, "shop/orders.00003.sql.zst"));
+	assert_false(journal_has(j, JOURNAL_OBJECT_DONE, "c"));
+	assert_false(journal_has(j, JOURNAL_KIND_COUNT, "shop.orders"));
+	assert_false(journal_has(j, JOURNAL_CHUNK_DONE, ""));
 	assert_int_equal(journal_count(j), 3);
 	journal_close(j);
 }
@@ -337,8 +337,8 @@ static void test_each_entry_is_one_json_line_with_k_and_v(void **state)
 	struct journal *j = create_ok(fx->path);
 	char *text, *second;
 
-	record_ok(j, "chunk_done", "shop/orders.00003.sql.zst");
-	record_ok(j, "table_created", "caf\xc3\xa9.\"odd\nname\"");
+	record_ok(j, JOURNAL_CHUNK_DONE, "shop/orders.00003.sql.zst");
+	record_ok(j, JOURNAL_TABLE_CREATED, "caf\xc3\xa9.\"odd\nname\"");
 	journal_close(j);
 	text = file_read(fx->path);
 	second = strchr(text, '\n') + 1;
@@ -353,15 +353,15 @@ static void test_recording_an_entry_twice_writes_it_once(void **state)
 	struct fx *fx = *state;
 	struct journal *j = create_ok(fx->path);
 
-	record_ok(j, "chunk_done", "a");
-	record_ok(j, "chunk_done", "a");
+	record_ok(j, JOURNAL_CHUNK_DONE, "a");
+	record_ok(j, JOURNAL_CHUNK_DONE, "a");
 	assert_int_equal(journal_count(j), 1);
 	journal_close(j);
 	assert_int_equal(lines_all_valid(fx->path), 2);
 
 	/* Also when the first one came from the file. */
 	j = resume_ok(fx->path, NULL);
-	record_ok(j, "chunk_done", "a");
+	record_ok(j, JOURNAL_CHUNK_DONE, "a");
 	journal_close(j);
 	assert_int_equal(lines_all_valid(fx->path), 2);
 }
@@ -373,13 +373,13 @@ static void test_invalid_utf8_is_refused_and_nothing_is_written(void **state)
 	off_t size = size_of(fx->path);
 	struct ms_err e;
 
-	assert_int_equal(journal_record(j, "chunk_done", "bad\xff.sql", &e), -1);
+	assert_int_equal(journal_record(j, JOURNAL_CHUNK_DONE, "bad\xff.sql", &e), -1);
 	assert_int_equal(e.status, MS_INTERNAL);
-	assert_int_equal(journal_record(j, "", "x", &e), -1);
-	assert_false(journal_has(j, "chunk_done", "bad\xff.sql"));
+	assert_int_equal(journal_record(j, JOURNAL_KIND_COUNT, "x", &e), -1);
+	assert_false(journal_has(j, JOURNAL_CHUNK_DONE, "bad\xff.sql"));
 	assert_int_equal(size_of(fx->path), size);
 	/* The journal stays usable. */
-	record_ok(j, "chunk_done", "good.sql");
+	record_ok(j, JOURNAL_CHUNK_DONE, "good.sql");
 	journal_close(j);
 	assert_int_equal(lines_all_valid(fx->path), 2);
 }
@@ -392,9 +392,9 @@ static void test_resume_returns_the_header_and_the_recorded_entries(void **state
 	struct journal *j = create_ok(fx->path);
 	json_t *want = header_new(), *got = NULL;
 
-	record_ok(j, "table_created", "shop.orders");
-	record_ok(j, "chunk_done", "shop/orders.00000.sql.zst");
-	record_ok(j, "chunk_done", "shop/orders.00001.sql.zst");
+	record_ok(j, JOURNAL_TABLE_CREATED, "shop.orders");
+	record_ok(j, JOURNAL_CHUNK_DONE, "shop/orders.00000.sql.zst");
+	record_ok(j, JOURNAL_CHUNK_DONE, "shop/orders.00001.sql.zst");
 	journal_close(j);
 
 	j = resume_ok(fx->path, &got);
@@ -402,17 +402,17 @@ static void test_resume_returns_the_header_and_the_recorded_entries(void **state
 	json_object_set_new(want, "version", json_integer(JOURNAL_VERSION));
 	assert_true(json_equal(got, want));
 	assert_int_equal(journal_count(j), 3);
-	assert_true(journal_has(j, "table_created", "shop.orders"));
-	assert_true(journal_has(j, "chunk_done", "shop/orders.00000.sql.zst"));
-	assert_true(journal_has(j, "chunk_done", "shop/orders.00001.sql.zst"));
-	assert_false(journal_has(j, "chunk_done", "shop/orders.00002.sql.zst"));
+	assert_true(journal_has(j, JOURNAL_TABLE_CREATED, "shop.orders"));
+	assert_true(journal_has(j, JOURNAL_CHUNK_DONE, "shop/orders.00000.sql.zst"));
+	assert_true(journal_has(j, JOURNAL_CHUNK_DONE, "shop/orders.00001.sql.zst"));
+	assert_false(journal_has(j, JOURNAL_CHUNK_DONE, "shop/orders.00002.sql.zst"));
 
 	/* The resumed run adds to the same file; the next resume sees both. */
-	record_ok(j, "chunk_done", "shop/orders.00002.sql.zst");
+	record_ok(j, JOURNAL_CHUNK_DONE, "shop/orders.00002.sql.zst");
 	journal_close(j);
 	j = resume_ok(fx->path, NULL);
 	assert_int_equal(journal_count(j), 4);
-	assert_true(journal_has(j, "chunk_done", "shop/orders.00002.sql.zst"));
+	assert_true(journal_has(j, JOURNAL_CHUNK_DONE, "shop/orders.00002.sql.zst"));
 	journal_close(j);
 	assert_int_equal(lines_all_valid(fx->path), 5);
 	json_decref(got);
@@ -440,24 +440,24 @@ static void torn_tail_is_dropped(const char *path, const void *tail, size_t tail
 	struct journal *j = create_ok(path);
 	off_t good;
 
-	record_ok(j, "chunk_done", "a");
-	record_ok(j, "chunk_done", "b");
+	record_ok(j, JOURNAL_CHUNK_DONE, "a");
+	record_ok(j, JOURNAL_CHUNK_DONE, "b");
 	journal_close(j);
 	good = size_of(path);
 	file_append(path, tail, tail_len);
 
 	j = resume_ok(path, NULL);
 	assert_int_equal(journal_count(j), 2);
-	assert_true(journal_has(j, "chunk_done", "a"));
-	assert_true(journal_has(j, "chunk_done", "b"));
+	assert_true(journal_has(j, JOURNAL_CHUNK_DONE, "a"));
+	assert_true(journal_has(j, JOURNAL_CHUNK_DONE, "b"));
 	assert_int_equal(size_of(path), good);
-	record_ok(j, "chunk_done", "c");
+	record_ok(j, JOURNAL_CHUNK_DONE, "c");
 	journal_close(j);
 
 	assert_int_equal(lines_all_valid(path), 4);
 	j = resume_ok(path, NULL);
 	assert_int_equal(journal_count(j), 3);
-	assert_true(journal_has(j, "chunk_done", "c"));
+	assert_true(journal_has(j, JOURNAL_CHUNK_DONE, "c"));
 	journal_close(j);
 }
 
@@ -496,7 +496,7 @@ static void test_entry_missing_only_its_newline_was_never_recorded(void **state)
 
 	torn_tail_is_dropped(fx->path, whole, strlen(whole));
 	j = resume_ok(fx->path, NULL);
-	assert_false(journal_has(j, "chunk_done", "z"));
+	assert_false(journal_has(j, JOURNAL_CHUNK_DONE, "z"));
 	journal_close(j);
 }
 
@@ -507,7 +507,7 @@ static void test_damaged_middle_line_fails_naming_the_line(void **state)
 	off_t size;
 	struct ms_err e;
 
-	record_ok(j, "chunk_done", "a");
+	record_ok(j, JOURNAL_CHUNK_DONE, "a");
 	journal_close(j);
 	file_appends(fx->path, "{\"k\":\"chunk_done\",\"v\n{\"k\":\"chunk_done\",\"v\":\"c\"}\n");
 	size = size_of(fx->path);
@@ -658,10 +658,10 @@ static void test_finish_with_remove_deletes_the_journal(void **state)
 	struct journal *j = create_ok(fx->path);
 	struct ms_err e;
 
-	record_ok(j, "chunk_done", "a");
+	record_ok(j, JOURNAL_CHUNK_DONE, "a");
 	assert_int_equal(journal_finish(j, true, &e), 0);
 	assert_false(exists(fx->path));
-	assert_int_equal(journal_record(j, "chunk_done", "b", &e), -1);
+	assert_int_equal(journal_record(j, JOURNAL_CHUNK_DONE, "b", &e), -1);
 	journal_close(j);
 	/* The next restore starts afresh. */
 	j = create_ok(fx->path);
@@ -674,13 +674,13 @@ static void test_finish_without_remove_keeps_it_for_resume(void **state)
 	struct journal *j = create_ok(fx->path);
 	struct ms_err e;
 
-	record_ok(j, "chunk_done", "a");
+	record_ok(j, JOURNAL_CHUNK_DONE, "a");
 	assert_int_equal(journal_finish(j, false, &e), 0);
-	assert_int_equal(journal_record(j, "chunk_done", "b", &e), -1);
+	assert_int_equal(journal_record(j, JOURNAL_CHUNK_DONE, "b", &e), -1);
 	journal_close(j);
 	j = resume_ok(fx->path, NULL);
-	assert_true(journal_has(j, "chunk_done", "a"));
-	assert_false(journal_has(j, "chunk_done", "b"));
+	assert_true(journal_has(j, JOURNAL_CHUNK_DONE, "a"));
+	assert_false(journal_has(j, JOURNAL_CHUNK_DONE, "b"));
 	journal_close(j);
 }
 
@@ -710,9 +710,9 @@ static void *worker_run(void *arg)
 		struct ms_err e;
 
 		snprintf(key, sizeof(key), "db%d/t.%05d.sql.zst", w->id, i);
-		if (journal_record(w->j, "chunk_done", key, &e) != 0)
+		if (journal_record(w->j, JOURNAL_CHUNK_DONE, key, &e) != 0)
 			snprintf(w->msg, sizeof(w->msg), "record %s: %s", key, e.msg);
-		else if (prev[0] && !journal_has(w->j, "chunk_done", prev))
+		else if (prev[0] && !journal_has(w->j, JOURNAL_CHUNK_DONE, prev))
 			snprintf(w->msg, sizeof(w->msg), "lost %s", prev);
 		memcpy(prev, key, sizeof(prev));
 	}
@@ -747,11 +747,11 @@ static void test_records_from_four_threads_are_all_resumed(void **state)
 	for (int i = 0; i < THREADS; i++) {
 		for (int k = 0; k < PER_THREAD; k++) {
 			snprintf(key, sizeof(key), "db%d/t.%05d.sql.zst", i, k);
-			if (!journal_has(j, "chunk_done", key))
+			if (!journal_has(j, JOURNAL_CHUNK_DONE, key))
 				fail_msg("resume lost %s", key);
 		}
 	}
-	assert_false(journal_has(j, "chunk_done", "db4/t.00000.sql.zst"));
+	assert_false(journal_has(j, JOURNAL_CHUNK_DONE, "db4/t.00000.sql.zst"));
 	journal_close(j);
 }
 
@@ -781,7 +781,7 @@ static void test_full_disk_fails_naming_the_journal_and_leaves_it_resumable(void
 	while (rc == 0 && done < 1000) {
 		snprintf(key, 16, "%08lu", done);
 		key[8] = 'k';
-		rc = journal_record(j, "chunk_done", key, &e);
+		rc = journal_record(j, JOURNAL_CHUNK_DONE, key, &e);
 		if (rc == 0)
 			done++;
 	}

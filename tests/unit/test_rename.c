@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "restore/rename.h"
-#include "restore/sqlsplit.h"
+#include "sql/sqlsplit.h"
 
 static struct restore_rename renames[] = { { "sbtest", "sbtest_k" }, { "shop", "shop copy" } };
 static const struct restore_opts opts = { .renames = renames, .n_renames = 2 };

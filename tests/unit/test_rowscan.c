@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "dump/rowfmt.h"
-#include "restore/sqlsplit.h"
+#include "sql/sqlsplit.h"
 #include "store/rowscan.h"
 #include "util/buf.h"
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sql/sql_targets.h"
+#include "mdl/sql_targets.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "restore/sqlsplit.h"
+#include "sql/sqlsplit.h"
 
 #define MAX_STMTS 32
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ddl/policy.h"
+#include "mdl/killpolicy.h"
 
 /* An ordinary application session, not in a transaction; tests change what
  * the incident needs. */
@@ -36,12 +36,12 @@ static struct mdl_session idle_in_trx(const char *user, double idle_s)
 	return s;
 }
 
-static struct ddl_policy *parse_ok(const char *text)
+static struct kill_policy *parse_ok(const char *text)
 {
-	struct ddl_policy *p = NULL;
+	struct kill_policy *p = NULL;
 	struct ms_err e = { 0 };
 
-	if (ddl_policy_parse(text, &p, &e))
+	if (kill_policy_parse(text, &p, &e))
 		fail_msg("'%s' did not parse: %s", text, e.msg);
 	assert_non_null(p);
 	return p;
@@ -49,33 +49,33 @@ static struct ddl_policy *parse_ok(const char *text)
 
 static bool policy_matches(const char *text, const struct mdl_session *s)
 {
-	struct ddl_policy *p = parse_ok(text);
-	bool m = ddl_policy_matches(p, s, NULL);
+	struct kill_policy *p = parse_ok(text);
+	bool m = kill_policy_matches(p, s, NULL);
 
-	ddl_policy_free(p);
+	kill_policy_free(p);
 	return m;
 }
 
 /* Matches and returns why not (copied, so the policy can go). */
 static bool policy_matches_why(const char *text, const struct mdl_session *s, char *why, size_t why_size)
 {
-	struct ddl_policy *p = parse_ok(text);
+	struct kill_policy *p = parse_ok(text);
 	const char *w = "unset";
-	bool m = ddl_policy_matches(p, s, &w);
+	bool m = kill_policy_matches(p, s, &w);
 
 	if (m)
 		assert_null(w);
 	snprintf(why, why_size, "%s", w ? w : "");
-	ddl_policy_free(p);
+	kill_policy_free(p);
 	return m;
 }
 
 static void assert_usage_error(const char *text, const char *needle)
 {
-	struct ddl_policy *p = (struct ddl_policy *)&p; /* non-NULL: a failed parse must reset it */
+	struct kill_policy *p = (struct kill_policy *)&p; /* non-NULL: a failed parse must reset it */
 	struct ms_err e = { 0 };
 
-	assert_int_equal(ddl_policy_parse(text, &p, &e), -1);
+	assert_int_equal(kill_policy_parse(text, &p, &e), -1);
 	assert_null(p);
 	assert_int_equal(e.status, MS_USAGE);
 	if (!strstr(e.msg, needle))
@@ -85,13 +85,13 @@ static void assert_usage_error(const char *text, const char *needle)
 
 static void assert_describes(const char *text, const char *want)
 {
-	struct ddl_policy *p = parse_ok(text);
-	char *got = ddl_policy_describe(p);
+	struct kill_policy *p = parse_ok(text);
+	char *got = kill_policy_describe(p);
 
 	assert_non_null(got);
 	assert_string_equal(got, want);
 	free(got);
-	ddl_policy_free(p);
+	kill_policy_free(p);
 }
 
 static void test_idle_matches_from_exactly_the_duration(void **state)
@@ -270,53 +270,53 @@ static void test_every_term_of_one_policy_must_match(void **state)
 
 static void test_any_one_of_several_policies_is_enough(void **state)
 {
-	struct ddl_policies ps = { 0 };
+	struct kill_policies ps = { 0 };
 	struct ms_err e = { 0 };
 	struct mdl_session s;
 
 	(void)state;
-	assert_int_equal(ddl_policies_add(&ps, "user=reporting", &e), 0);
-	assert_int_equal(ddl_policies_add(&ps, "trx>120s", &e), 0);
+	assert_int_equal(kill_policies_add(&ps, "user=reporting", &e), 0);
+	assert_int_equal(kill_policies_add(&ps, "trx>120s", &e), 0);
 	assert_int_equal(ps.n, 2);
 
 	s = app_session();
 	s.user = "reporting";
-	assert_true(ddl_policies_match(&ps, &s, NULL, 0));
+	assert_true(kill_policies_match(&ps, &s, NULL, 0));
 
 	s = idle_in_trx("app", 10);
 	s.trx_age_s = 200;
-	assert_true(ddl_policies_match(&ps, &s, NULL, 0));
+	assert_true(kill_policies_match(&ps, &s, NULL, 0));
 
 	s.trx_age_s = 10;
-	assert_false(ddl_policies_match(&ps, &s, NULL, 0));
-	ddl_policies_release(&ps);
+	assert_false(kill_policies_match(&ps, &s, NULL, 0));
+	kill_policies_release(&ps);
 	assert_int_equal(ps.n, 0);
 	assert_null(ps.v);
 }
 
 static void test_without_a_policy_nothing_is_killed(void **state)
 {
-	struct ddl_policies ps = { 0 };
+	struct kill_policies ps = { 0 };
 	struct mdl_session s = idle_in_trx("reporting", 86400);
 
 	(void)state;
-	assert_false(ddl_policies_match(&ps, &s, NULL, 0));
-	assert_false(ddl_policies_match(NULL, &s, NULL, 0));
-	ddl_policies_release(&ps);
+	assert_false(kill_policies_match(&ps, &s, NULL, 0));
+	assert_false(kill_policies_match(NULL, &s, NULL, 0));
+	kill_policies_release(&ps);
 }
 
 static void assert_spared_by_any(const struct mdl_session *s, const char *want_why)
 {
-	struct ddl_policies ps = { 0 };
+	struct kill_policies ps = { 0 };
 	struct ms_err e = { 0 };
 	char why[128];
 
 	assert_false(policy_matches_why("any", s, why, sizeof(why)));
 	assert_string_equal(why, want_why);
 	assert_false(policy_matches("any,idle>0s", s));
-	assert_int_equal(ddl_policies_add(&ps, "any", &e), 0);
-	assert_false(ddl_policies_match(&ps, s, NULL, 0));
-	ddl_policies_release(&ps);
+	assert_int_equal(kill_policies_add(&ps, "any", &e), 0);
+	assert_false(kill_policies_match(&ps, s, NULL, 0));
+	kill_policies_release(&ps);
 }
 
 static void test_safety_rules_beat_even_any(void **state)
@@ -364,27 +364,27 @@ static void test_mdlsafe_comment_in_the_statement_protects_nothing(void **state)
 
 static void test_protected_connection_ids_are_never_killed(void **state)
 {
-	struct ddl_policies ps = { 0 };
+	struct kill_policies ps = { 0 };
 	struct ms_err e = { 0 };
 	const unsigned long long ours[] = { 7, 42 };
 	struct mdl_session s = idle_in_trx("app", 600);
 
 	(void)state;
-	assert_int_equal(ddl_policies_add(&ps, "any", &e), 0);
-	assert_false(ddl_policies_match(&ps, &s, ours, 2));
+	assert_int_equal(kill_policies_add(&ps, "any", &e), 0);
+	assert_false(kill_policies_match(&ps, &s, ours, 2));
 	s.id = 43;
-	assert_true(ddl_policies_match(&ps, &s, ours, 2));
-	assert_true(ddl_policies_match(&ps, &s, NULL, 0));
-	ddl_policies_release(&ps);
+	assert_true(kill_policies_match(&ps, &s, ours, 2));
+	assert_true(kill_policies_match(&ps, &s, NULL, 0));
+	kill_policies_release(&ps);
 }
 
 static void test_bad_policies_are_usage_errors_naming_the_term(void **state)
 {
-	struct ddl_policy *p = NULL;
+	struct kill_policy *p = NULL;
 	struct ms_err e = { 0 };
 
 	(void)state;
-	assert_int_equal(ddl_policy_parse("idle>3x", &p, &e), -1);
+	assert_int_equal(kill_policy_parse("idle>3x", &p, &e), -1);
 	assert_int_equal(e.status, MS_USAGE);
 	assert_string_equal(e.msg, "--kill-blockers 'idle>3x': bad duration '3x' (use e.g. 30s, 2m, 1h)");
 
@@ -437,17 +437,17 @@ static void test_describe_reads_the_policy_back_in_words(void **state)
 
 static void test_a_bad_policy_leaves_the_set_as_it_was(void **state)
 {
-	struct ddl_policies ps = { 0 };
+	struct kill_policies ps = { 0 };
 	struct ms_err e = { 0 };
 	struct mdl_session s = idle_in_trx("app", 60);
 
 	(void)state;
-	assert_int_equal(ddl_policies_add(&ps, "idle>30s", &e), 0);
-	assert_int_equal(ddl_policies_add(&ps, "idle<30s", &e), -1);
+	assert_int_equal(kill_policies_add(&ps, "idle>30s", &e), 0);
+	assert_int_equal(kill_policies_add(&ps, "idle<30s", &e), -1);
 	assert_int_equal(e.status, MS_USAGE);
 	assert_int_equal(ps.n, 1);
-	assert_true(ddl_policies_match(&ps, &s, NULL, 0));
-	ddl_policies_release(&ps);
+	assert_true(kill_policies_match(&ps, &s, NULL, 0));
+	kill_policies_release(&ps);
 }
 
 int main(void)

@@ -1,7 +1,7 @@
 /* Small hand-written SQL reader: tokenizes one statement from PROCESSLIST.INFO
  * and finds its target tables plus the metadata lock requested on each. */
 
-#include "sql/sql_targets.h"
+#include "mdl/sql_targets.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -1064,7 +1064,7 @@ int sql_targets_parse(const char *sql, struct sql_targets *out)
 	if (!sql)
 		return -1;
 	if (tokenize(sql, &tl))
-		goto done;
+		goto out;
 	memset(&p, 0, sizeof(p));
 	p.tok = tl.v;
 	p.n = tl.n;
@@ -1080,7 +1080,7 @@ int sql_targets_parse(const char *sql, struct sql_targets *out)
 		free(p.ctes[k]);
 	free(p.ctes);
 	free(p.close);
-done:
+out:
 	free(tl.v);
 	if (rc != 0) {
 		sql_targets_release(out);

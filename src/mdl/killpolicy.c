@@ -1,6 +1,6 @@
-/* Parses and applies --kill-blockers policies; see policy.h for the grammar
+/* Parses and applies --kill-blockers policies; see killpolicy.h for the grammar
  * and the safety rule no policy can override. */
-#include "ddl/policy.h"
+#include "mdl/killpolicy.h"
 
 #include <ctype.h>
 #include <fnmatch.h>
@@ -18,12 +18,12 @@ enum term_kind { TERM_IDLE, TERM_TRX, TERM_USER, TERM_HOST, TERM_ANY };
 
 struct policy_term {
 	enum term_kind kind;
-	double seconds;  /* idle, trx: the "at least" bound, to the millisecond */
-	char *pattern;   /* user, host: fnmatch glob */
-	char *why;       /* reason shown when the term's own condition fails */
+	double seconds; /* idle, trx: the "at least" bound, to the millisecond */
+	char *pattern;  /* user, host: fnmatch glob */
+	char *why;      /* reason shown when the term's own condition fails */
 };
 
-struct ddl_policy {
+struct kill_policy {
 	struct policy_term *terms;
 	size_t n;
 };
@@ -33,7 +33,7 @@ struct ddl_policy {
 static const struct term_syntax {
 	const char *key;
 	enum term_kind kind;
-	const char *form;     /* the valid spelling, for messages */
+	const char *form; /* the valid spelling, for messages */
 	const char *example;
 } term_syntax[] = {
 	{ "idle", TERM_IDLE, "idle>DURATION", "idle>30s" },
@@ -164,7 +164,7 @@ static const char *skip_space(const char *p, const char *end)
 
 /* Parses the term [tb, te) (already trimmed) and appends it to p. `text` is
  * the whole policy, quoted in messages so the user sees which option failed. */
-static int parse_term(struct ddl_policy *p, const char *text, const char *tb, const char *te, struct ms_err *e)
+static int parse_term(struct kill_policy *p, const char *text, const char *tb, const char *te, struct ms_err *e)
 {
 	const struct term_syntax *syn = NULL;
 	struct policy_term t = { 0 }, *grown;
@@ -192,19 +192,20 @@ static int parse_term(struct ddl_policy *p, const char *text, const char *tb, co
 
 	if (syn->kind == TERM_ANY) {
 		if (op < te)
-			return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': unexpected value in '%.*s' (write just any)",
-				       text, tlen, tb);
+			return ms_fail(e, MS_USAGE,
+				       "--kill-blockers '%.200s': unexpected value in '%.*s' (write just any)", text,
+				       tlen, tb);
 	} else if (oplen == 0 && val == te) {
-		return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': '%.*s' needs a value (e.g. %s)", text, tlen,
-			       tb, syn->example);
+		return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': '%.*s' needs a value (e.g. %s)", text, tlen, tb,
+			       syn->example);
 	} else {
 		if (syn->kind == TERM_IDLE || syn->kind == TERM_TRX)
 			op_ok = (oplen == 1 && *op == '>') || (oplen == 2 && !strncmp(op, ">=", 2));
 		else
 			op_ok = oplen == 1 && *op == '=';
 		if (!op_ok)
-			return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': wrong operator in '%.*s' (use %s%s)", text,
-				       tlen, tb, syn->form,
+			return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': wrong operator in '%.*s' (use %s%s)",
+				       text, tlen, tb, syn->form,
 				       syn->kind == TERM_IDLE || syn->kind == TERM_TRX ? "; '>' means at least" : "");
 		if (val == te)
 			return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': '%.*s' needs a value (e.g. %s)", text,
@@ -243,17 +244,18 @@ static int parse_term(struct ddl_policy *p, const char *text, const char *tb, co
 	return 0;
 }
 
-int ddl_policy_parse(const char *text, struct ddl_policy **out, struct ms_err *e)
+int kill_policy_parse(const char *text, struct kill_policy **out, struct ms_err *e)
 {
-	struct ddl_policy *p;
+	struct kill_policy *p;
 	const char *start, *end, *tb, *te;
 
 	*out = NULL;
 	if (!text)
 		text = "";
 	if (*skip_space(text, text + strlen(text)) == '\0')
-		return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': empty policy (use " POLICY_FORMS
-			       ", several joined by ',')", text);
+		return ms_fail(e, MS_USAGE,
+			       "--kill-blockers '%.200s': empty policy (use " POLICY_FORMS ", several joined by ',')",
+			       text);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return ms_fail(e, MS_INTERNAL, "out of memory parsing --kill-blockers");
@@ -265,12 +267,12 @@ int ddl_policy_parse(const char *text, struct ddl_policy **out, struct ms_err *e
 		for (te = end; te > tb && isspace((unsigned char)te[-1]); te--)
 			;
 		if (tb == te) {
-			ddl_policy_free(p);
-			return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': empty term (use "
-				       POLICY_FORMS ")", text);
+			kill_policy_free(p);
+			return ms_fail(e, MS_USAGE, "--kill-blockers '%.200s': empty term (use " POLICY_FORMS ")",
+				       text);
 		}
 		if (parse_term(p, text, tb, te, e)) {
-			ddl_policy_free(p);
+			kill_policy_free(p);
 			return -1;
 		}
 		if (!*end)
@@ -342,7 +344,7 @@ static const char *term_fails(const struct policy_term *t, const struct mdl_sess
 	return "unknown term";
 }
 
-bool ddl_policy_matches(const struct ddl_policy *p, const struct mdl_session *s, const char **why_not)
+bool kill_policy_matches(const struct kill_policy *p, const struct mdl_session *s, const char **why_not)
 {
 	const char *why = never_kill_reason(s);
 
@@ -353,7 +355,7 @@ bool ddl_policy_matches(const struct ddl_policy *p, const struct mdl_session *s,
 	return why == NULL;
 }
 
-char *ddl_policy_describe(const struct ddl_policy *p)
+char *kill_policy_describe(const struct kill_policy *p)
 {
 	struct buf b = BUF_INIT;
 
@@ -369,7 +371,7 @@ char *ddl_policy_describe(const struct ddl_policy *p)
 	return b.data ? buf_detach(&b) : strdup("");
 }
 
-void ddl_policy_free(struct ddl_policy *p)
+void kill_policy_free(struct kill_policy *p)
 {
 	if (!p)
 		return;
@@ -381,15 +383,15 @@ void ddl_policy_free(struct ddl_policy *p)
 	free(p);
 }
 
-int ddl_policies_add(struct ddl_policies *ps, const char *text, struct ms_err *e)
+int kill_policies_add(struct kill_policies *ps, const char *text, struct ms_err *e)
 {
-	struct ddl_policy *p, **grown;
+	struct kill_policy *p, **grown;
 
-	if (ddl_policy_parse(text, &p, e))
+	if (kill_policy_parse(text, &p, e))
 		return -1;
 	grown = realloc(ps->v, (ps->n + 1) * sizeof(*ps->v));
 	if (!grown) {
-		ddl_policy_free(p);
+		kill_policy_free(p);
 		return ms_fail(e, MS_INTERNAL, "out of memory parsing --kill-blockers");
 	}
 	ps->v = grown;
@@ -397,8 +399,8 @@ int ddl_policies_add(struct ddl_policies *ps, const char *text, struct ms_err *e
 	return 0;
 }
 
-bool ddl_policies_match(const struct ddl_policies *ps, const struct mdl_session *s,
-			const unsigned long long *protected_ids, size_t n_protected)
+bool kill_policies_match(const struct kill_policies *ps, const struct mdl_session *s,
+			 const unsigned long long *protected_ids, size_t n_protected)
 {
 	if (!ps || ps->n == 0)
 		return false;
@@ -408,15 +410,15 @@ bool ddl_policies_match(const struct ddl_policies *ps, const struct mdl_session 
 	if (never_kill_reason(s))
 		return false;
 	for (size_t i = 0; i < ps->n; i++)
-		if (ddl_policy_matches(ps->v[i], s, NULL))
+		if (kill_policy_matches(ps->v[i], s, NULL))
 			return true;
 	return false;
 }
 
-void ddl_policies_release(struct ddl_policies *ps)
+void kill_policies_release(struct kill_policies *ps)
 {
 	for (size_t i = 0; i < ps->n; i++)
-		ddl_policy_free(ps->v[i]);
+		kill_policy_free(ps->v[i]);
 	free(ps->v);
 	ps->v = NULL;
 	ps->n = 0;

@@ -1,6 +1,6 @@
 /* Statement splitting and CREATE/INSERT head reading for restore; see
  * sqlsplit.h for the rules, which follow the mariadb client and server. */
-#include "restore/sqlsplit.h"
+#include "sql/sqlsplit.h"
 
 #include <stdint.h>
 #include <stdlib.h>

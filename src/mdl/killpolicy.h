@@ -1,7 +1,7 @@
 /* Kill policies for `ddl --kill-blockers`: which root blockers of a waiting
  * schema change the user allows mdlsafe to kill. Pure; reads no server. */
-#ifndef MDLSAFE_DDL_POLICY_H
-#define MDLSAFE_DDL_POLICY_H
+#ifndef MDLSAFE_MDL_KILLPOLICY_H
+#define MDLSAFE_MDL_KILLPOLICY_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,48 +37,48 @@
  * server cannot mark sessions: owner_unknown), is a server or replication
  * thread (is_system), or its user is "system user", "event_scheduler", or
  * empty/unknown. */
-struct ddl_policy;
+struct kill_policy;
 
 /* Parses one --kill-blockers value into a new policy (*out, freed with
- * ddl_policy_free). On a bad value returns -1 with MS_USAGE and a one-line
+ * kill_policy_free). On a bad value returns -1 with MS_USAGE and a one-line
  * message naming the term and the valid forms, e.g.
  * "--kill-blockers 'idle>3x': bad duration '3x' (use e.g. 30s, 2m, 1h)";
  * *out is then NULL. MS_INTERNAL when out of memory. */
-int ddl_policy_parse(const char *text, struct ddl_policy **out, struct ms_err *e);
+int kill_policy_parse(const char *text, struct kill_policy **out, struct ms_err *e);
 
 /* True when the session passes the safety rule and every term of p. When it
  * does not and why_not is non-NULL, *why_not says why in a few words for a
  * log line ("no open transaction", "user does not match 'reporting'",
  * "mdlsafe's own session"); the string is static or owned by p, so it stays
  * valid while p lives. *why_not is NULL on a match. */
-bool ddl_policy_matches(const struct ddl_policy *p, const struct mdl_session *s, const char **why_not);
+bool kill_policy_matches(const struct kill_policy *p, const struct mdl_session *s, const char **why_not);
 
 /* The policy in canonical words, terms joined by ", ", e.g.
  * "idle in transaction >= 30 s, user = reporting". Caller frees; NULL when
  * out of memory. */
-char *ddl_policy_describe(const struct ddl_policy *p);
+char *kill_policy_describe(const struct kill_policy *p);
 
-void ddl_policy_free(struct ddl_policy *p);
+void kill_policy_free(struct kill_policy *p);
 
 /* All --kill-blockers options of a run: a session may be killed when ANY of
  * them matches. Zero-initialize; owns the policies in v. */
-struct ddl_policies {
-	struct ddl_policy **v;
+struct kill_policies {
+	struct kill_policy **v;
 	size_t n;
 };
 
-/* Parses text (as ddl_policy_parse) and appends it. Returns -1 with e filled
+/* Parses text (as kill_policy_parse) and appends it. Returns -1 with e filled
  * on a bad value or out of memory, leaving ps as it was. */
-int ddl_policies_add(struct ddl_policies *ps, const char *text, struct ms_err *e);
+int kill_policies_add(struct kill_policies *ps, const char *text, struct ms_err *e);
 
 /* True when the session may be killed: it is not one of protected_ids (our
  * own connections; n_protected may be 0), passes the hard safety rule, and
  * at least one policy matches. No policy at all (n == 0) matches nothing:
  * without --kill-blockers nothing is killed. */
-bool ddl_policies_match(const struct ddl_policies *ps, const struct mdl_session *s,
-			const unsigned long long *protected_ids, size_t n_protected);
+bool kill_policies_match(const struct kill_policies *ps, const struct mdl_session *s,
+			 const unsigned long long *protected_ids, size_t n_protected);
 
 /* Frees every policy and leaves ps empty and reusable. */
-void ddl_policies_release(struct ddl_policies *ps);
+void kill_policies_release(struct kill_policies *ps);
 
 #endif
