@@ -3,6 +3,7 @@
 #include "binlog/binlog.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/copy.h"
 #include "util/buf.h"
 #include "util/textfile.h"
 
@@ -287,5 +289,154 @@ int binlog_index_save(const char *dir, json_t *index, struct ms_err *e)
 		rc = ms_replace_file(path, text, strlen(text), 0644, true, e);
 	free(path);
 	free(text);
+	return rc;
+}
+
+/* ---- checking an archive ------------------------------------------------ */
+
+void binlog_verify_result_release(struct binlog_verify_result *r)
+{
+	free(r->first_bad_file);
+	memset(r, 0, sizeof(*r));
+}
+
+bool binlog_is_archive(const char *dir)
+{
+	char *a = ms_asprintf("%s/%s", dir, BINLOG_INDEX), *b = ms_asprintf("%s/manifest.json", dir);
+	bool yes = a && b && access(a, F_OK) == 0 && access(b, F_OK) != 0;
+
+	free(a);
+	free(b);
+	return yes;
+}
+
+/* The last sequence number seen per GTID domain, across the whole archive. */
+struct domains {
+	struct binlog_gtid last[64];
+	size_t n;
+	const char *file;
+	unsigned long long transactions;
+};
+
+static int check_gtid(void *ctx, const unsigned char *ev, const struct binlog_header *h, unsigned long long off,
+		      struct ms_err *e)
+{
+	struct domains *d = ctx;
+	struct binlog_gtid g;
+	size_t i;
+
+	if (h->type != BINLOG_GTID)
+		return 0;
+	binlog_gtid_parse(ev, h, &g);
+	d->transactions++;
+	for (i = 0; i < d->n && d->last[i].domain != g.domain; i++)
+		;
+	if (i == d->n) {
+		if (d->n == sizeof(d->last) / sizeof(d->last[0]))
+			return ms_fail(e, MS_INCOMPLETE, "%s: more than %zu GTID domains; not checked", d->file, d->n);
+		d->last[d->n++] = g;
+		return 0;
+	}
+	if (g.seq != d->last[i].seq + 1) {
+		unsigned long long from = (unsigned long long)d->last[i].seq;
+		ms_fail(e, MS_INCOMPLETE,
+			"%s at %llu: GTID domain %" PRIu32 " goes from %" PRIu32 "-%" PRIu32 "-%llu to %" PRIu32
+			"-%" PRIu32 "-%llu: %s",
+			d->file, off, g.domain, g.domain, d->last[i].server, from, g.domain, g.server,
+			(unsigned long long)g.seq,
+			g.seq > d->last[i].seq ? "the transactions between are missing from the archive"
+					       : "the sequence goes back (gtid_seq_no set by hand, or another server)");
+		return -1;
+	}
+	d->last[i] = g;
+	return 0;
+}
+
+static int verify_one(const char *dir, const struct binlog_info *f, struct domains *d, struct binlog_verify_result *r,
+		      struct ms_err *e)
+{
+	char *path = ms_asprintf("%s/%s%s", dir, f->name, f->complete ? "" : BINLOG_PARTIAL_SUFFIX);
+	struct binlog_info seen;
+	unsigned long long end = 0, bytes = 0;
+	char xxh3[17];
+	int fd, rc;
+
+	memset(&seen, 0, sizeof(seen));
+	if (!path)
+		return ms_oom(e);
+	d->file = path;
+	rc = binlog_scan_file(path, &end, &seen, check_gtid, d, e);
+	if (rc == 0 && f->complete) {
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			rc = ms_fail(e, MS_INCOMPLETE, "%s: %s", path, strerror(errno));
+		else {
+			rc = copy_hash_fd(fd, xxh3, &bytes, path, e);
+			close(fd);
+		}
+		if (rc == 0 && bytes != f->size)
+			rc = ms_fail(e, MS_INCOMPLETE, "%s has %llu bytes, the index says %llu", path, bytes, f->size);
+		else if (rc == 0 && strcmp(xxh3, f->xxh3))
+			rc = ms_fail(e, MS_INCOMPLETE, "%s: XXH3 %s, the index says %s: the file is damaged", path,
+				     xxh3, f->xxh3);
+		else if (rc == 0 && end != bytes)
+			rc = ms_fail(e, MS_INCOMPLETE, "%s: %llu bytes after its last whole event at %llu", path,
+				     bytes - end, end);
+		else if (rc == 0 && (!seen.next || !f->next || strcmp(seen.next, f->next)))
+			rc = ms_fail(e, MS_INCOMPLETE, "%s does not end with a ROTATE to %s, as the index says", path,
+				     f->next ? f->next : "a next file");
+	}
+	if (rc == 0) {
+		r->bytes += end;
+		r->files += f->complete;
+	} else if (e->status == MS_IO) {
+		e->status = MS_INCOMPLETE;
+	}
+	if (rc && !r->first_bad_file)
+		r->first_bad_file = ms_asprintf("%s%s", f->name, f->complete ? "" : BINLOG_PARTIAL_SUFFIX);
+	binlog_info_release(&seen);
+	free(path);
+	return rc;
+}
+
+int binlog_verify_archive(const char *dir, struct binlog_verify_result *r, struct ms_err *e)
+{
+	json_t *index = NULL, *files, *partial;
+	struct domains d;
+	struct binlog_info prev, f;
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	memset(&d, 0, sizeof(d));
+	memset(&prev, 0, sizeof(prev));
+	if (binlog_index_load(dir, &index, e))
+		return -1;
+	if (!index)
+		return ms_fail(e, MS_INCOMPLETE, "%s has no %s: it is not a binlog archive", dir, BINLOG_INDEX);
+	files = json_object_get(index, "files");
+	partial = json_object_get(index, "partial");
+	for (size_t i = 0; rc == 0 && i <= json_array_size(files); i++) {
+		json_t *j = i < json_array_size(files) ? json_array_get(files, i) : partial;
+
+		if (!json_is_object(j))
+			break;
+		if (binlog_info_from_json(j, &f, e)) {
+			binlog_info_release(&f);
+			rc = -1;
+			break;
+		}
+		f.complete = j != partial;
+		if (prev.name && (!prev.next || strcmp(prev.next, f.name)))
+			rc = ms_fail(
+				e, MS_INCOMPLETE,
+				"the archive has a gap: %s names %s as its next file, and the next one archived is %s",
+				prev.name, prev.next ? prev.next : "none", f.name);
+		if (rc == 0)
+			rc = verify_one(dir, &f, &d, r, e);
+		binlog_info_release(&prev);
+		prev = f;
+	}
+	binlog_info_release(&prev);
+	r->transactions = d.transactions;
+	json_decref(index);
 	return rc;
 }

@@ -114,3 +114,26 @@ int binlog_index_load(const char *dir, json_t **out, struct ms_err *e);
 int binlog_index_save(const char *dir, json_t *index, struct ms_err *e);
 
 #endif
+
+/* ---- checking an archive ------------------------------------------------ */
+
+struct binlog_verify_result {
+	size_t files; /* complete files checked (the .partial not counted) */
+	unsigned long long bytes, transactions;
+	char *first_bad_file; /* NULL when all good */
+};
+
+void binlog_verify_result_release(struct binlog_verify_result *r);
+
+/*
+ * Checks the archive dir without a server: every complete file listed
+ * exists with its size and XXH3, reads as whole events to its end, and
+ * names the next file, which is the next one listed (or the .partial); the
+ * .partial reads as whole events; in each GTID domain the sequence numbers
+ * go up by one from file to file and transaction to transaction. Fails
+ * with MS_INCOMPLETE naming the first problem.
+ */
+int binlog_verify_archive(const char *dir, struct binlog_verify_result *r, struct ms_err *e);
+
+/* True when dir looks like a binlog archive (has index.json, no manifest.json). */
+bool binlog_is_archive(const char *dir);

@@ -413,6 +413,52 @@ static void test_archiver_killed_and_restarted_loses_and_repeats_no_event(void *
 	mysql_close(m);
 }
 
+static void test_verify_checks_an_archive_and_names_a_damaged_file_and_a_gap(void **state)
+{
+	json_t *files = archived_files(archive);
+	const char *second = json_string_value(json_object_get(json_array_get(files, 1), "name"));
+	char copy[340], cmd[1600];
+	struct it_run r;
+
+	(void)state;
+	it_mdlsafe(&r, false, "verify", archive, NULL);
+	if (r.status != 0 || !strstr(r.out, "binlog archive"))
+		fail_msg("verify of a good archive: exit %d: %s%s", r.status, r.out, r.err);
+	it_run_release(&r);
+
+	/* One byte changed in the middle of a complete file. */
+	snprintf(copy, sizeof(copy), "%s/damaged", workdir);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s' && printf X | dd of='%s/%s' bs=1 seek=300 conv=notrunc 2>/dev/null",
+		 archive, copy, copy, second);
+	assert_int_equal(system(cmd), 0);
+	it_mdlsafe(&r, false, "verify", copy, NULL);
+	assert_int_equal(r.status, 10);
+	if (!strstr(r.err, second))
+		fail_msg("verify does not name the damaged file %s: %s", second, r.err);
+	it_run_release(&r);
+
+	/* A file gone from the disk and the index: the chain of rotations breaks. */
+	snprintf(copy, sizeof(copy), "%s/gapped", workdir);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s' && rm '%s/%s'", archive, copy, copy, second);
+	assert_int_equal(system(cmd), 0);
+	{
+		char path[500];
+		json_t *idx, *list;
+		snprintf(path, sizeof(path), "%s/index.json", copy);
+		assert_non_null(idx = json_load_file(path, 0, NULL));
+		list = json_object_get(idx, "files");
+		assert_int_equal(json_array_remove(list, 1), 0);
+		assert_int_equal(json_dump_file(idx, path, 0), 0);
+		json_decref(idx);
+	}
+	it_mdlsafe(&r, false, "verify", copy, NULL);
+	assert_int_equal(r.status, 10);
+	if (!strstr(r.err, "gap") || !strstr(r.err, second))
+		fail_msg("verify does not name the gap at %s: %s", second, r.err);
+	it_run_release(&r);
+	json_decref(files);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -420,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_restore_until_a_gtid_under_another_name_stops_after_that_transaction),
 		cmocka_unit_test(test_a_gap_in_the_archive_is_named_before_anything_is_restored),
 		cmocka_unit_test(test_archiver_killed_and_restarted_loses_and_repeats_no_event),
+		cmocka_unit_test(test_verify_checks_an_archive_and_names_a_damaged_file_and_a_gap),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
