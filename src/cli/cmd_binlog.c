@@ -1,8 +1,6 @@
 /* `mdlsafe binlog`: options, signals, human lines on stderr. */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "binlog/archive.h"
 #include "cli/commands.h"
@@ -62,14 +60,6 @@ static const struct cli_command_spec binlog_spec = {
 	true,
 };
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
 static int binlog_option(void *ctx, int id, const char *arg, struct ms_err *e)
 {
 	struct binlog_archive_opts *o = ctx;
@@ -95,24 +85,11 @@ static int binlog_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
 }
 
-static void on_say(void *ctx, const char *line)
-{
-	char lead[48];
-	time_t t = time(NULL);
-	struct tm tm;
-
-	(void)ctx;
-	localtime_r(&t, &tm);
-	strftime(lead, sizeof(lead), "%H:%M:%S mdlsafe binlog: ", &tm);
-	cli_print_line(stderr, lead, line);
-}
-
 int cmd_binlog(int argc, char **argv)
 {
 	struct binlog_archive_opts o;
 	struct db_params conn;
 	struct ms_err e;
-	struct sigaction sa;
 	int first, rc;
 
 	memset(&o, 0, sizeof(o));
@@ -126,16 +103,12 @@ int cmd_binlog(int argc, char **argv)
 	if (rc == 0 && !o.dir)
 		rc = ms_fail(&e, MS_USAGE, "say where to archive: mdlsafe binlog --archive DIR");
 	if (rc == 0) {
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_signal;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
 		if (!o.server_id)
 			o.server_id = binlog_default_server_id(o.dir);
 		o.conn = &conn;
-		o.stop = &stop_flag;
-		o.say = on_say;
+		o.stop = cli_stop_on_signals();
+		o.say = cli_say_timed;
+		o.ctx = (void *)"binlog";
 		rc = binlog_archive_run(&o, &e);
 	}
 	db_params_release(&conn);

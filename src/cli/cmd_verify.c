@@ -42,6 +42,18 @@ static int verify_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
 }
 
+/* Prints j (with error and first_bad_file added on failure) and frees it. */
+static void print_json(json_t *j, int rc, const struct ms_err *e, const char *first_bad_file)
+{
+	if (rc) {
+		json_object_set_new(j, "error", json_string(e->msg));
+		json_object_set_new(j, "first_bad_file", first_bad_file ? json_string(first_bad_file) : json_null());
+	}
+	json_dumpf(j, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(j);
+}
+
 static int verify_archive(const char *dir, bool json)
 {
 	struct binlog_verify_result r;
@@ -54,13 +66,7 @@ static int verify_archive(const char *dir, bool json)
 		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "status", rc ? "failed" : "ok", "directory", dir,
 				      "kind", "binlog-archive", "files_checked", (json_int_t)r.files, "transactions",
 				      (json_int_t)r.transactions, "bytes", (json_int_t)r.bytes);
-		if (rc) {
-			json_object_set_new(j, "error", json_string(e.msg));
-			json_object_set_new(j, "first_bad_file", r.first_bad_file ? json_string(r.first_bad_file) : json_null());
-		}
-		json_dumpf(j, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(j);
+		print_json(j, rc, &e, r.first_bad_file);
 	}
 	if (!rc && !json)
 		printf("%s: OK, binlog archive: %zu complete files, %llu transactions, %llu bytes verified\n", dir, r.files,
@@ -90,13 +96,7 @@ int cmd_verify(int argc, char **argv)
 		json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I}", "status", rc ? "failed" : "ok", "directory", argv[first],
 				      "files_checked", (json_int_t)r.files_checked, "rows", (json_int_t)r.rows, "bytes",
 				      (json_int_t)r.bytes);
-		if (rc) {
-			json_object_set_new(j, "error", json_string(e.msg));
-			json_object_set_new(j, "first_bad_file", r.first_bad_file ? json_string(r.first_bad_file) : json_null());
-		}
-		json_dumpf(j, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(j);
+		print_json(j, rc, &e, r.first_bad_file);
 	}
 	if (rc) {
 		verify_result_release(&r);
