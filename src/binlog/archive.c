@@ -100,6 +100,19 @@ static json_t *files_of(struct arch *a)
 static int arch_save_index(struct arch *a, struct ms_err *e)
 {
 	char t[21];
+	json_t *first;
+
+	/* Files `prune` removed from the start of the archive leave the index
+	 * with it; a file missing further on is a gap and stays listed. */
+	while ((first = json_array_get(files_of(a), 0))) {
+		char *path = arch_path(a, json_string_value(json_object_get(first, "name")), NULL);
+		bool gone = path && access(path, F_OK) != 0 && errno == ENOENT;
+
+		free(path);
+		if (!gone)
+			break;
+		json_array_remove(files_of(a), 0);
+	}
 
 	json_object_set_new(a->index, "partial", a->cur.name ? binlog_info_json(&a->cur) : json_null());
 	if (a->caught_up_at > 0) {

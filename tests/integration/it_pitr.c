@@ -459,6 +459,91 @@ static void test_verify_checks_an_archive_and_names_a_damaged_file_and_a_gap(voi
 	json_decref(files);
 }
 
+static void backup_to(MYSQL *m, const char *dir)
+{
+	struct it_run r;
+
+	it_exec(m, "FLUSH BINARY LOGS");
+	it_exec(m, "INSERT INTO " DB ".t (phase, at) VALUES ('prune', NOW(6))");
+	it_mdlsafe(&r, true, "backup", "-o", dir, "-B", DB, NULL);
+	if (r.status != 0)
+		fail_msg("backup %s: exit %d: %s", dir, r.status, r.err);
+	it_run_release(&r);
+}
+
+static char *binlog_of(const char *backup)
+{
+	char path[500];
+	json_t *m;
+	char *f;
+
+	snprintf(path, sizeof(path), "%s/manifest.json", backup);
+	assert_non_null(m = json_load_file(path, 0, NULL));
+	f = strdup(json_string_value(json_object_get(json_object_get(m, "consistency_point"), "binlog_file")));
+	json_decref(m);
+	return f;
+}
+
+static bool exists(const char *dir, const char *name)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Three backups in one hour, the newest damaged: --keep-hourly 1 keeps the
+ * newest (the rule) and the one before it (the newest good one), and the
+ * archive keeps every binlog file from that one's position on. */
+static void test_prune_keeps_the_newest_good_backup_and_the_binlogs_it_needs(void **state)
+{
+	MYSQL *m = it_connect();
+	char root[300], b[3][340], arch[340], cmd[1200], *keep_file, *old_file;
+	struct it_run r;
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/root", workdir);
+	snprintf(arch, sizeof(arch), "--archive=%s/killed", workdir);
+	assert_int_equal(mkdir(root, 0700), 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(b[i], sizeof(b[i]), "%s/b%d", root, i + 1);
+		backup_to(m, b[i]);
+	}
+	it_mdlsafe(&r, true, "binlog", arch, "--once", NULL);
+	if (r.status != 0)
+		fail_msg("binlog --once: exit %d: %s", r.status, r.err);
+	it_run_release(&r);
+	snprintf(cmd, sizeof(cmd), "f=$(ls '%s'/" DB "/t.*.sql.zst | head -1) && printf X | dd of=\"$f\" bs=1 seek=20 "
+		 "conv=notrunc 2>/dev/null", b[2]);
+	assert_int_equal(system(cmd), 0);
+	keep_file = binlog_of(b[1]);
+	old_file = binlog_of(b[0]);
+	snprintf(arch, sizeof(arch), "%s/killed", workdir);
+	assert_true(exists(arch, old_file));
+
+	it_mdlsafe(&r, false, "prune", root, "--keep-hourly", "1", "--binlog-archive", arch, "--dry-run", NULL);
+	assert_int_equal(r.status, 0);
+	it_run_release(&r);
+	assert_true(exists(root, "b1") && exists(arch, old_file));
+
+	it_mdlsafe(&r, false, "prune", root, "--keep-hourly", "1", "--binlog-archive", arch, NULL);
+	if (r.status != 0)
+		fail_msg("prune: exit %d: %s", r.status, r.err);
+	it_run_release(&r);
+	assert_false(exists(root, "b1"));
+	assert_true(exists(root, "b2"));
+	assert_true(exists(root, "b3"));
+	assert_false(exists(arch, old_file));
+	assert_true(exists(arch, keep_file));
+	it_mdlsafe(&r, false, "verify", arch, NULL);
+	if (r.status != 0)
+		fail_msg("verify of the pruned archive: exit %d: %s", r.status, r.err);
+	it_run_release(&r);
+	free(keep_file);
+	free(old_file);
+	mysql_close(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +552,7 @@ int main(void)
 		cmocka_unit_test(test_a_gap_in_the_archive_is_named_before_anything_is_restored),
 		cmocka_unit_test(test_archiver_killed_and_restarted_loses_and_repeats_no_event),
 		cmocka_unit_test(test_verify_checks_an_archive_and_names_a_damaged_file_and_a_gap),
+		cmocka_unit_test(test_prune_keeps_the_newest_good_backup_and_the_binlogs_it_needs),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
