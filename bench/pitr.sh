@@ -23,7 +23,7 @@ die() { printf 'pitr: error: %s\n' "$*" >&2; exit 1; }
 
 MDLSAFE=${1:-build/mdlsafe}
 case $MDLSAFE in /*) ;; *) MDLSAFE=$ROOT/$MDLSAFE ;; esac
-[ -x "$MDLSAFE" ] || die "$MDLSAFE not found"
+[ -f "$MDLSAFE" ] && [ -x "$MDLSAFE" ] || die "$MDLSAFE is not an executable file (pass the binary, e.g. build/mdlsafe)"
 command -v sysbench >/dev/null || die "sysbench not found (make bench installs it)"
 DUR=${PITR_SECONDS:-30}
 THREADS=${PITR_THREADS:-4}
@@ -112,6 +112,8 @@ t0=$EPOCHREALTIME
     --binlog-archive "$WORK/archive" --until-gtid "$LAST_GTID" 2>"$WORK/restore1.log"
 t1=$EPOCHREALTIME
 REPLAY1=$(sed -n 's/.*replayed .* in \([0-9.]*\) s$/\1/p' "$WORK/restore1.log")
+grep 'replayed' "$WORK/restore1.log" >&2 || die "no replay line in the restore's output: $(tail -3 "$WORK/restore1.log")"
+say "mdlsafe: restore and replay $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, of which the replay $REPLAY1 s"
 
 say "restore, then mariadb-binlog | mariadb by hand"
 "$MDLSAFE" restore --defaults-file="$CNF" "$WORK/backup" --rename sbtest:r_hand 2>/dev/null
@@ -120,6 +122,7 @@ t2=$EPOCHREALTIME
     --rewrite-db='sbtest->r_hand' "${FILES[@]}" | mariadb --defaults-file="$CNF" --binary-mode)
 t3=$EPOCHREALTIME
 REPLAY2=$(awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.2f", b - a }')
+say "by hand: the replay $REPLAY2 s"
 
 for t in 1 2 3 4; do
     a=$(SQL "CHECKSUM TABLE sbtest.sbtest$t" | cut -f2)
@@ -129,8 +132,8 @@ for t in 1 2 3 4; do
 done
 say "all 4 tables identical to the source after both replays"
 
-rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", s > 0 ? n / s : 0 }'; }
-mbs() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", s > 0 ? n / s / 1e6 : 0 }'; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
+mbs() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", (s > 0 ? n / s / 1e6 : 0) }'; }
 cat <<EOT
 MariaDB $(SQL "SELECT VERSION()"), $(nproc) CPUs, sysbench oltp_write_only 4 x $ROWS rows, $THREADS threads, $DUR s ($TPS tps)
 
