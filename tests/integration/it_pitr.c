@@ -459,6 +459,53 @@ static void test_verify_checks_an_archive_and_names_a_damaged_file_and_a_gap(voi
 	json_decref(files);
 }
 
+/* The server stops (its file ends with STOP, not ROTATE) and comes back:
+ * the archiver reconnects and goes on in the new file, losing nothing. */
+static void test_archiver_survives_a_server_restart(void **state)
+{
+	const char *restart = getenv("MDLSAFE_TEST_SANDBOX_RESTART");
+	MYSQL *m = it_connect();
+	struct it_child c;
+	struct it_run r;
+	char dir[320], first[256];
+
+	(void)state;
+	if (!restart || !*restart)
+		skip();
+	snprintf(dir, sizeof(dir), "%s/restarted", workdir);
+	it_exec(m, "FLUSH BINARY LOGS");
+	{
+		MYSQL_RES *res = NULL;
+		MYSQL_ROW row;
+		assert_int_equal(mysql_query(m, "SHOW MASTER STATUS"), 0);
+		assert_non_null(res = mysql_store_result(m));
+		assert_non_null(row = mysql_fetch_row(res));
+		snprintf(first, sizeof(first), "%s", row[0]);
+		mysql_free_result(res);
+	}
+	it_exec(m, "CREATE DATABASE IF NOT EXISTS " DB "_r");
+	it_exec(m, "CREATE TABLE IF NOT EXISTS " DB "_r.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)");
+	for (int i = 0; i < 100; i++)
+		it_exec(m, "INSERT INTO " DB "_r.t (v) VALUES (%d)", i);
+	archiver_start(&c, dir, first);
+	it_sleep_ms(500);
+	mysql_close(m);
+	if (system(restart) != 0)
+		fail_msg("restarting the sandbox failed: %s", restart);
+	m = it_connect();
+	for (int i = 0; i < 100; i++)
+		it_exec(m, "INSERT INTO " DB "_r.t (v) VALUES (%d)", i);
+	wait_caught_up(m, dir);
+	archiver_stop(&c);
+	it_mdlsafe(&r, false, "verify", dir, NULL);
+	if (r.status != 0)
+		fail_msg("verify after a server restart: exit %d: %s", r.status, r.err);
+	it_run_release(&r);
+	compare_with_server(m, dir);
+	it_exec(m, "DROP DATABASE " DB "_r");
+	mysql_close(m);
+}
+
 static void backup_to(MYSQL *m, const char *dir)
 {
 	struct it_run r;
@@ -553,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_archiver_killed_and_restarted_loses_and_repeats_no_event),
 		cmocka_unit_test(test_verify_checks_an_archive_and_names_a_damaged_file_and_a_gap),
 		cmocka_unit_test(test_prune_keeps_the_newest_good_backup_and_the_binlogs_it_needs),
+		cmocka_unit_test(test_archiver_survives_a_server_restart),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
