@@ -23,6 +23,8 @@ static const struct command commands[] = {
 	{ "restore", cmd_restore, "put a backup back: verified first, parallel, resumable, bounded lock requests" },
 	{ "ddl", cmd_ddl, "schema changes whose lock waits never freeze a table longer than the budget" },
 	{ "guard", cmd_guard, "watch for pile-ups other clients cause; record them, end them by policy" },
+	{ "binlog", cmd_binlog, "archive the binary log continuously, for restores to any second (--until)" },
+	{ "prune", cmd_prune, "remove old backups and the archived binlog files no kept backup needs" },
 	{ "verify", cmd_verify, "check a backup's files against its manifest (no server needed)" },
 };
 

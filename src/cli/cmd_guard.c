@@ -69,14 +69,6 @@ struct guard_args {
 	const char *log_path;
 };
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
 static int guard_option(void *ctx, int id, const char *arg, struct ms_err *e)
 {
 	struct guard_args *a = ctx;
@@ -119,18 +111,6 @@ static int guard_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
 }
 
-static void on_say(void *ctx, const char *line)
-{
-	char lead[48];
-	time_t t = time(NULL);
-	struct tm tm;
-
-	(void)ctx;
-	localtime_r(&t, &tm);
-	strftime(lead, sizeof(lead), "%H:%M:%S mdlsafe guard: ", &tm);
-	cli_print_line(stderr, lead, line);
-}
-
 static void free_list(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -167,7 +147,6 @@ int cmd_guard(int argc, char **argv)
 	struct guard_args a;
 	struct db_params conn;
 	struct ms_err e;
-	struct sigaction sa;
 	int first, rc;
 
 	memset(&a, 0, sizeof(a));
@@ -181,14 +160,10 @@ int cmd_guard(int argc, char **argv)
 	if (rc == 0 && a.log_path)
 		rc = open_log(a.log_path, &a.o.log, &e);
 	if (rc == 0) {
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_signal;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
 		a.o.conn = &conn;
-		a.o.stop = &stop_flag;
-		a.o.say = on_say;
+		a.o.stop = cli_stop_on_signals();
+		a.o.say = cli_say_timed;
+		a.o.ctx = (void *)"guard";
 		rc = guard_run(&a.o, &e);
 	}
 	if (a.o.log)

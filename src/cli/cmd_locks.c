@@ -10,6 +10,7 @@
 #include "cli/options.h"
 #include "mdl/graph_json.h"
 #include "mdl/inspect.h"
+#include "util/clock.h"
 
 enum {
 	OPT_JSON = 400,
@@ -85,15 +86,6 @@ static void locks_on_signal(int sig)
 	locks_stop = 1;
 }
 
-/* Sleeps in short steps so Ctrl-C ends --watch promptly. */
-static void locks_sleep(double s)
-{
-	struct timespec step = { 0, 100 * 1000 * 1000 };
-
-	for (double slept = 0; slept < s && !locks_stop; slept += 0.1)
-		nanosleep(&step, NULL);
-}
-
 static int locks_print_once(struct db *db, const struct locks_args *a, bool clear, double *oldest,
 			    struct ms_err *e)
 {
@@ -159,7 +151,7 @@ static int locks_watch(struct db *db, const struct db_params *conn, const struct
 		}
 		if (!db->mysql)
 			cli_print_line(stderr, "mdlsafe locks: retrying after: ", e->msg);
-		locks_sleep(a->watch_s);
+		ms_nap(a->watch_s, &locks_stop); /* Ctrl-C ends --watch promptly */
 	}
 	return 0;
 }

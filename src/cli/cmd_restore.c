@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "binlog/replay.h"
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "physical/prestore.h"
@@ -29,6 +30,9 @@ enum {
 	OPT_INDEXES,
 	OPT_PHYSICAL,
 	OPT_SNAPSHOT_DIR,
+	OPT_BINLOG_ARCHIVE,
+	OPT_UNTIL,
+	OPT_UNTIL_GTID,
 };
 
 static const struct cli_opt restore_opts[] = {
@@ -55,6 +59,13 @@ static const struct cli_opt restore_opts[] = {
 	{ "timeout", OPT_TIMEOUT, CLI_REQUIRED_ARG, "SECONDS", "give up after this long (the journal keeps the progress)" },
 	{ "json", OPT_JSON, CLI_NO_ARG, NULL, "print a JSON summary on stdout at the end" },
 	{ "physical", OPT_PHYSICAL, CLI_NO_ARG, NULL, "restore a backup --physical: import its table files (on the database host, as root or mysql; --if-exists fail|replace)" },
+	{ "binlog-archive", OPT_BINLOG_ARCHIVE, CLI_REQUIRED_ARG, "DIR",
+	  "after the restore, roll the restored databases forward with the events of this archive (mdlsafe binlog), "
+	  "from the backup's binlog position to --until or --until-gtid" },
+	{ "until", OPT_UNTIL, CLI_REQUIRED_ARG, "DATETIME",
+	  "with --binlog-archive: replay the transactions that began before this local time ('YYYY-MM-DD HH:MM:SS'), none from it on" },
+	{ "until-gtid", OPT_UNTIL_GTID, CLI_REQUIRED_ARG, "D-S-N",
+	  "with --binlog-archive: replay up to and including the transaction with this GTID" },
 	{ "snapshot-dir", OPT_SNAPSHOT_DIR, CLI_REQUIRED_ARG, "DIR", "--physical: the data directory of the mounted snapshot a --snapshot-cmd backup took" },
 	{ NULL, 0, 0, NULL, NULL },
 };
@@ -79,7 +90,8 @@ static const struct cli_command_spec restore_spec = {
 	"  mdlsafe restore /backups/app --rename app:app_copy --verify\n"
 	"  mdlsafe restore /backups/app -B app --if-exists swap -j 4\n"
 	"  mdlsafe restore /backups/app --resume      # after a failure or kill\n"
-	"  mdlsafe restore --physical /backups/app-phys --rename app:app_copy",
+	"  mdlsafe restore --physical /backups/app-phys --rename app:app_copy\n"
+	"  mdlsafe restore /backups/app --binlog-archive /backups/binlog --until '2026-11-21 14:03:00'",
 	true,
 };
 
@@ -91,6 +103,9 @@ struct restore_args {
 	bool json;
 	unsigned long long last_bytes;
 	const char *last_phase;
+	const char *archive, *until, *until_gtid;
+	struct binlog_target target;
+	struct binlog_replay_plan plan;
 };
 
 static int add_rename(struct restore_opts *o, const char *arg, struct ms_err *e)
@@ -179,6 +194,19 @@ static int restore_option(void *ctx, int id, const char *arg, struct ms_err *e)
 		return 0;
 	case OPT_SNAPSHOT_DIR:
 		a->snapshot_dir = arg;
+		return 0;
+	case OPT_BINLOG_ARCHIVE:
+		a->archive = arg;
+		return 0;
+	case OPT_UNTIL:
+		a->until = arg;
+		return binlog_parse_until(arg, &a->target.until, e);
+	case OPT_UNTIL_GTID:
+		a->until_gtid = arg;
+		a->target.by_gtid = true;
+		if (binlog_gtid_from_string(arg, &a->target.gtid))
+			return ms_fail(e, MS_USAGE, "--until-gtid %s: give one GTID as DOMAIN-SERVER-SEQUENCE, e.g. 0-1-1257",
+				       arg);
 		return 0;
 	case OPT_INDEXES:
 		if (!strcmp(arg, "after"))
@@ -286,8 +314,69 @@ static int check_mode(struct restore_args *a, struct ms_err *e)
 	return rc;
 }
 
+/* --binlog-archive: checked and planned before anything is restored, so a
+ * gap or an archive that falls short is reported before the work. */
+static int pitr_plan(struct restore_args *a, struct ms_err *e)
+{
+	json_t *m, *cp;
+	const char *file;
+	int rc;
+
+	if (!a->archive)
+		return a->until || a->until_gtid ? ms_fail(e, MS_USAGE, "--until and --until-gtid go with --binlog-archive DIR")
+						 : 0;
+	if (!a->until == !a->until_gtid)
+		return ms_fail(e, MS_USAGE, "--binlog-archive needs one target: --until 'YYYY-MM-DD HH:MM:SS' or "
+					    "--until-gtid GTID");
+	if (a->physical || a->o.filter.n_tables || a->o.filter.n_exclude)
+		return ms_fail(e, MS_USAGE, "--binlog-archive replays whole databases: it does not go with --physical, "
+					    "--tables or --exclude");
+	if (!(m = backup_manifest_peek(a->o.dir, e)))
+		return -1;
+	cp = json_object_get(m, "consistency_point");
+	file = json_string_value(json_object_get(cp, "binlog_file"));
+	if (!file || !json_is_integer(json_object_get(cp, "binlog_position"))) {
+		json_decref(m);
+		return ms_fail(e, MS_USAGE, "the backup %s records no binlog position (the server ran without --log-bin): "
+					    "it cannot be rolled forward", a->o.dir);
+	}
+	rc = binlog_replay_plan(a->archive, file,
+				(unsigned long long)json_integer_value(json_object_get(cp, "binlog_position")), &a->target,
+				&a->plan, e);
+	json_decref(m);
+	return rc;
+}
+
+static int pitr_apply(struct restore_args *a, const struct db_params *conn, json_t *summary, struct ms_err *e)
+{
+	json_t *dbs = json_object_get(summary, "databases");
+	struct binlog_replay_db *v = calloc(json_array_size(dbs) + 1, sizeof(*v));
+	struct db db;
+	int rc;
+
+	if (!v)
+		return ms_oom(e);
+	for (size_t i = 0; i < json_array_size(dbs); i++) {
+		v[i].from = json_string_value(json_object_get(json_array_get(dbs, i), "from"));
+		v[i].to = json_string_value(json_object_get(json_array_get(dbs, i), "to"));
+	}
+	rc = db_open(&db, conn, "replay", NULL, e);
+	if (rc == 0) {
+		rc = binlog_replay_apply(&a->plan, &db, conn, v, json_array_size(dbs), a->o.no_binlog, cli_note, &a->progress, e);
+		db_close(&db);
+	}
+	free(v);
+	if (rc == 0)
+		json_object_set_new(summary, "binlog_replay",
+				    json_pack("{s:s, s:I, s:I, s:s}", "archive", a->archive, "transactions",
+					      (json_int_t)a->plan.transactions, "bytes", (json_int_t)a->plan.bytes, "until",
+					      a->until ? a->until : a->until_gtid));
+	return rc;
+}
+
 static void args_release(struct restore_args *a)
 {
+	binlog_replay_plan_release(&a->plan);
 	dump_filter_release(&a->o.filter);
 	for (size_t i = 0; i < a->o.n_renames; i++) {
 		free(a->o.renames[i].from);
@@ -321,7 +410,7 @@ int cmd_restore(int argc, char **argv)
 		return rc > 0 ? MS_OK : cli_report_error("restore", &e);
 	}
 	a.o.dir = argv[first];
-	if (check_mode(&a, &e)) {
+	if (check_mode(&a, &e) || pitr_plan(&a, &e)) {
 		args_release(&a);
 		db_params_release(&conn);
 		return cli_report_error("restore", &e);
@@ -336,6 +425,8 @@ int cmd_restore(int argc, char **argv)
 		rc = prestore_run(&po, &summary, &e);
 	} else {
 		rc = restore_run(&a.o, &summary, &e);
+		if (rc == 0 && a.archive)
+			rc = pitr_apply(&a, &conn, summary, &e);
 	}
 	cli_progress_end(&a.progress);
 	if (a.json) {

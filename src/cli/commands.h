@@ -9,5 +9,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_ddl(int argc, char **argv);
 int cmd_guard(int argc, char **argv);
+int cmd_binlog(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/buf.h"
@@ -465,4 +466,37 @@ unsigned cli_cpu_count(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (unsigned)n : 1;
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+volatile sig_atomic_t *cli_stop_on_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	return &stop_flag;
+}
+
+void cli_say_timed(void *ctx, const char *line)
+{
+	char lead[64];
+	time_t t = time(NULL);
+	struct tm tm;
+	size_t n;
+
+	localtime_r(&t, &tm);
+	n = strftime(lead, sizeof(lead), "%H:%M:%S ", &tm);
+	snprintf(lead + n, sizeof(lead) - n, "mdlsafe %s: ", (const char *)ctx);
+	cli_print_line(stderr, lead, line);
 }

@@ -4,6 +4,7 @@
 #define MDLSAFE_OPTIONS_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -64,6 +65,14 @@ int cli_read_password(const char *prompt, char **out, struct ms_err *e);
 void cli_print_line(FILE *f, const char *lead, const char *line);
 
 int cli_report_error(const char *cmd, const struct ms_err *e);
+
+/* For the commands that run until stopped (guard, binlog): SIGTERM and
+ * SIGINT set the returned flag, which the library polls. */
+volatile sig_atomic_t *cli_stop_on_signals(void);
+
+/* A note callback for them: the line on stderr led by the local time and
+ * "mdlsafe <ctx>: ", ctx being the command's name. */
+void cli_say_timed(void *ctx, const char *line);
 
 /* Appends a copy of s to the list *v of *n strings (repeatable options). */
 int cli_add_str(char ***v, size_t *n, const char *s, struct ms_err *e);

@@ -235,7 +235,7 @@ static void db_parse_version(struct db *db)
 
 static int db_setup_session(struct db *db, const struct db_session_opts *o, struct ms_err *e)
 {
-	struct db_session_opts d = { 1.0, 300, 300, 0 };
+	struct db_session_opts d = { 1.0, 300, 300, 0, 0 };
 	char sql[512];
 	int n;
 
@@ -325,6 +325,8 @@ int db_open(struct db *db, const struct db_params *p, const char *role,
 	db_apply_option_files(db->mysql, p, extra);
 	db_apply_tls(db->mysql, p);
 	mysql_optionsv(db->mysql, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	if (opts && opts->read_timeout)
+		mysql_optionsv(db->mysql, MYSQL_OPT_READ_TIMEOUT, &opts->read_timeout);
 	mysql_optionsv(db->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_optionsv(db->mysql, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "mdlsafe");
 	snprintf(attr, sizeof(attr), "%s", db->role);

@@ -33,6 +33,7 @@ struct db_session_opts {
 	unsigned wait_timeout;         /* s, default 300: idle connections are dropped */
 	unsigned idle_trx_timeout;     /* s, default 300: idle open transactions die */
 	double max_statement_time;     /* s, default 0 (none) */
+	unsigned read_timeout;         /* s the client waits for a reply; default 0 (none) */
 };
 
 #define DB_ROLE_MAX 48

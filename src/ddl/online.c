@@ -848,7 +848,7 @@ static bool wait_postpone(struct online *s, struct ms_err *e)
 		}
 		if (online_stopped(s, e))
 			return false;
-		usleep(250000);
+		ms_sleep(0.25);
 	}
 	return true;
 }

@@ -276,7 +276,7 @@ static int throttle(struct online *s, const char *phase, unsigned long long done
 		told_lag |= lagging != NULL;
 		if (lagging) {
 			progress(s, phase, done, t0, true);
-			usleep((useconds_t)(PAUSE_S * 1e6));
+			ms_sleep(PAUSE_S);
 			continue;
 		}
 		if (!paused && running <= s->o->max_load)
@@ -289,7 +289,7 @@ static int throttle(struct online *s, const char *phase, unsigned long long done
 		told_pause |= paused;
 		told_load |= !paused;
 		progress(s, phase, done, t0, true);
-		usleep((useconds_t)(PAUSE_S * 1e6));
+		ms_sleep(PAUSE_S);
 	}
 }
 

@@ -21,6 +21,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/note.h"
+#include "util/textfile.h"
 
 struct pile {
 	char *object;              /* `db`.`t`, the event's key */
@@ -95,10 +96,9 @@ static bool in_list(char **list, size_t n, const char *s)
 static void write_metrics(struct guard *g)
 {
 	const char *path = g->o->metrics_file;
-	struct buf b = BUF_INIT, tmp = BUF_INIT;
+	struct buf b = BUF_INIT;
 	double open_s = 0, t = ms_now();
-	FILE *f = NULL;
-	int fd;
+	struct ms_err ignored;
 
 	if (!path)
 		return;
@@ -125,25 +125,10 @@ static void write_metrics(struct guard *g)
 		 "# TYPE mdlsafe_guard_reconnects_total counter\nmdlsafe_guard_reconnects_total %llu\n",
 		 g->connected ? 1 : 0, g->pileups_total, g->pileup_seconds + open_s, g->waiting_now, g->longest_now,
 		 g->kills_ddl, g->kills_idle, g->would_kill, g->reconnects);
-	buf_addf(&tmp, "%s.tmp.XXXXXX", path);
-	/* Written beside it and renamed over it: a scraper never reads half.
-	 * The temporary name is unguessable and made with O_EXCL, so nothing
-	 * planted beside the target is followed or overwritten; the metrics
-	 * are for any scraper to read, hence 0644 rather than mkstemp's 0600. */
-	if (!b.failed && !tmp.failed && (fd = mkostemp(tmp.data, O_CLOEXEC)) >= 0) {
-		bool ok = fchmod(fd, 0644) == 0 && (f = fdopen(fd, "w"));
-
-		if (!ok)
-			close(fd);
-		else {
-			ok = fwrite(b.data, 1, b.len, f) == b.len;
-			ok = fclose(f) == 0 && ok;
-		}
-		if (!ok || rename(buf_str(&tmp), path) != 0)
-			unlink(buf_str(&tmp));
-	}
+	/* For any scraper to read, hence 0644; a lost write is redone next poll. */
+	if (!b.failed)
+		ms_replace_file(path, b.data, b.len, 0644, false, &ignored);
 	buf_release(&b);
-	buf_release(&tmp);
 }
 
 /* ---- pile-ups ----------------------------------------------------------- */
@@ -388,17 +373,7 @@ static int poll_once(struct guard *g, struct ms_err *e)
 
 static void nap(struct guard *g, double s)
 {
-	double until = ms_now() + s;
-
-	while (!*g->o->stop && ms_now() < until) {
-		double left = until - ms_now();
-		struct timespec ts;
-		if (left > 0.2)
-			left = 0.2;
-		ts.tv_sec = (time_t)left;
-		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
-		nanosleep(&ts, NULL);
-	}
+	ms_nap(s, g->o->stop);
 }
 
 /* The reconnect backoff: waited in naps a stop signal ends, at most 30 s. */

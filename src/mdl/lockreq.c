@@ -17,17 +17,6 @@
 #include "util/clock.h"
 #include "util/note.h"
 
-static void sleep_s(double s)
-{
-	struct timespec ts;
-
-	if (s <= 0)
-		return;
-	ts.tv_sec = (time_t)s;
-	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
-}
-
 double lockreq_jitter(void)
 {
 	unsigned v;
@@ -87,7 +76,7 @@ void lockreq_retry_wait(const struct lockreq_retry *r)
 	if (r->wait)
 		r->wait(r->ctx, s);
 	else
-		sleep_s(s * lockreq_jitter());
+		ms_sleep(s * lockreq_jitter());
 }
 
 bool lockreq_retry_again(struct lockreq_retry *r, const struct ms_err *e)
@@ -178,7 +167,7 @@ static int nowait_window(struct db *db, const char *stmt, const struct lockreq_o
 		rc = db_exec(db, stmt, e);
 		if (rc == 0 || !lockreq_timed_out(e) || ms_now() >= until)
 			break;
-		sleep_s(0.05);
+		ms_sleep(0.05);
 	}
 	if (rc && lockreq_timed_out(e) && o->probe && o->probe->mysql) {
 		json_t *h = mdl_holders(o->probe, o->nowait_schema, NULL, o->budget_s, &db->thread_id, 1);

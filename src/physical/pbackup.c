@@ -427,7 +427,6 @@ static void unfreeze(struct pbackup *pb)
 static void *watch_main(void *arg)
 {
 	struct pbackup *pb = arg;
-	struct timespec ts = { 0, (long)(WATCH_POLL_S * 1e9) };
 
 	while (atomic_load(&pb->watching)) {
 		if (ms_now() - pb->frozen_at > pb->o->max_freeze_s) {
@@ -437,7 +436,7 @@ static void *watch_main(void *arg)
 				kill(-child, SIGKILL);
 			break;
 		}
-		nanosleep(&ts, NULL);
+		ms_sleep(WATCH_POLL_S);
 	}
 	return NULL;
 }

@@ -29,8 +29,9 @@ expected_files() {
 		echo "$prefix/lib/systemd/system/mdlsafe-guard.service"
 		echo "$prefix/lib/systemd/system/mdlsafe-backup.service"
 		echo "$prefix/lib/systemd/system/mdlsafe-backup.timer"
+		echo "$prefix/lib/systemd/system/mdlsafe-binlog.service"
 		echo "$prefix/share/doc/mdlsafe/README.md"
-		for c in design formats operations benchmarks; do
+		for c in design formats operations benchmarks pitr; do
 			echo "$prefix/share/doc/mdlsafe/docs/$c.md"
 		done
 	} | sort

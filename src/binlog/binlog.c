@@ -1,0 +1,444 @@
+/* The binary log as files: event headers, scanning, and the archive's index
+ * (see binlog.h). */
+#include "binlog/binlog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/copy.h"
+#include "util/buf.h"
+#include "util/textfile.h"
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+void binlog_header_parse(const unsigned char *p, struct binlog_header *h)
+{
+	h->when = le32(p);
+	h->type = p[4];
+	h->server_id = le32(p + 5);
+	h->len = le32(p + 9);
+	h->log_pos = le32(p + 13);
+	h->flags = (uint16_t)(p[17] | p[18] << 8);
+}
+
+void binlog_gtid_parse(const unsigned char *ev, const struct binlog_header *h, struct binlog_gtid *g)
+{
+	memset(g, 0, sizeof(*g));
+	if (h->len < BINLOG_HEADER_LEN + 12)
+		return;
+	g->seq = le64(ev + BINLOG_HEADER_LEN);
+	g->domain = le32(ev + BINLOG_HEADER_LEN + 8);
+	g->server = h->server_id;
+}
+
+int binlog_gtid_from_string(const char *s, struct binlog_gtid *g)
+{
+	unsigned long d, sv;
+	unsigned long long q;
+	int n = 0;
+
+	if (!s || sscanf(s, "%lu-%lu-%llu%n", &d, &sv, &q, &n) != 3 || s[n] || d > UINT32_MAX || sv > UINT32_MAX ||
+	    !strchr("0123456789", s[0]))
+		return -1;
+	g->domain = (uint32_t)d;
+	g->server = (uint32_t)sv;
+	g->seq = q;
+	return 0;
+}
+
+bool binlog_fde_has_checksum(const unsigned char *ev, const struct binlog_header *h)
+{
+	/* The checksum algorithm byte comes right before the 4 checksum bytes,
+	 * which a format description carries even when checksums are off. */
+	return h->len > BINLOG_HEADER_LEN + 57 + 5 && ev[h->len - 5] == 1;
+}
+
+char *binlog_rotate_target(const unsigned char *ev, const struct binlog_header *h, bool checksum)
+{
+	size_t body = BINLOG_HEADER_LEN + 8, tail = checksum ? 4 : 0;
+
+	if (h->len <= body + tail)
+		return NULL;
+	return strndup((const char *)ev + body, h->len - body - tail);
+}
+
+void binlog_info_release(struct binlog_info *f)
+{
+	free(f->name);
+	free(f->next);
+	memset(f, 0, sizeof(*f));
+}
+
+int binlog_info_add(struct binlog_info *f, const unsigned char *ev, const struct binlog_header *h, struct ms_err *e)
+{
+	f->size += h->len;
+	if (h->when && h->type != BINLOG_FORMAT_DESCRIPTION) {
+		if (!f->first_time)
+			f->first_time = h->when;
+		f->last_time = h->when;
+	}
+	switch (h->type) {
+	case BINLOG_FORMAT_DESCRIPTION:
+		f->checksum = binlog_fde_has_checksum(ev, h);
+		break;
+	case BINLOG_GTID:
+		binlog_gtid_parse(ev, h, &f->last_gtid);
+		if (!f->has_gtid)
+			f->first_gtid = f->last_gtid;
+		f->has_gtid = true;
+		break;
+	case BINLOG_ROTATE:
+		free(f->next);
+		if (!(f->next = binlog_rotate_target(ev, h, f->checksum)))
+			return ms_oom(e);
+		break;
+	case BINLOG_STOP:
+		f->stopped = true;
+		break;
+	}
+	return 0;
+}
+
+int binlog_scan_file(const char *path, unsigned long long *good_end, struct binlog_info *info, binlog_event_fn fn,
+		     void *ctx, struct ms_err *e)
+{
+	unsigned char magic[BINLOG_MAGIC_LEN], head[BINLOG_HEADER_LEN];
+	unsigned char *ev = NULL;
+	size_t cap = 0;
+	unsigned long long off = BINLOG_MAGIC_LEN;
+	FILE *f = fopen(path, "rbe");
+	int rc = 0;
+
+	*good_end = 0;
+	if (!f)
+		return ms_fail(e, MS_IO, "cannot read %s: %s", path, strerror(errno));
+	if (fread(magic, 1, sizeof(magic), f) != sizeof(magic) || memcmp(magic, BINLOG_MAGIC, sizeof(magic))) {
+		fclose(f);
+		return ms_fail(e, MS_INCOMPLETE, "%s is not a binary log file (no binlog magic at its start)", path);
+	}
+	if (info)
+		info->size = BINLOG_MAGIC_LEN;
+	for (;;) {
+		struct binlog_header h;
+
+		if (fread(head, 1, sizeof(head), f) != sizeof(head))
+			break;
+		binlog_header_parse(head, &h);
+		if (h.len < BINLOG_HEADER_LEN || h.len > (1u << 30) || h.log_pos != off + h.len)
+			break;
+		if (h.len > cap) {
+			unsigned char *grown = realloc(ev, h.len);
+			if (!grown) {
+				rc = ms_oom(e);
+				break;
+			}
+			ev = grown;
+			cap = h.len;
+		}
+		memcpy(ev, head, sizeof(head));
+		if (fread(ev + sizeof(head), 1, h.len - sizeof(head), f) != h.len - sizeof(head))
+			break;
+		if ((info && binlog_info_add(info, ev, &h, e)) || (fn && fn(ctx, ev, &h, off, e))) {
+			rc = -1;
+			break;
+		}
+		off += h.len;
+	}
+	if (rc == 0 && ferror(f))
+		rc = ms_fail(e, MS_IO, "cannot read %s: %s", path, strerror(errno));
+	fclose(f);
+	free(ev);
+	*good_end = off;
+	return rc;
+}
+
+/* ---- the index ---------------------------------------------------------- */
+
+void binlog_format_time(uint32_t t, char out[21])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int binlog_parse_time(const char *s, uint32_t *t)
+{
+	struct tm tm;
+	const char *end;
+	time_t v;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!s || !(end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) || *end)
+		return -1;
+	v = timegm(&tm);
+	if (v < 0 || v > (time_t)UINT32_MAX)
+		return -1;
+	*t = (uint32_t)v;
+	return 0;
+}
+
+static json_t *gtid_json(const struct binlog_info *f, const struct binlog_gtid *g)
+{
+	char s[64];
+
+	if (!f->has_gtid)
+		return json_null();
+	snprintf(s, sizeof(s), "%" PRIu32 "-%" PRIu32 "-%" PRIu64, g->domain, g->server, g->seq);
+	return json_string(s);
+}
+
+static json_t *time_json(uint32_t t)
+{
+	char s[21];
+
+	if (!t)
+		return json_null();
+	binlog_format_time(t, s);
+	return json_string(s);
+}
+
+json_t *binlog_info_json(const struct binlog_info *f)
+{
+	return json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "name", f->name, "size", (json_int_t)f->size,
+			 "xxh3", f->complete ? json_string(f->xxh3) : json_null(), "first_gtid",
+			 gtid_json(f, &f->first_gtid), "last_gtid", gtid_json(f, &f->last_gtid), "first_event_time",
+			 time_json(f->first_time), "last_event_time", time_json(f->last_time), "next",
+			 f->next ? json_string(f->next) : json_null(), "complete", f->complete);
+}
+
+int binlog_info_from_json(json_t *j, struct binlog_info *f, struct ms_err *e)
+{
+	const char *name = json_string_value(json_object_get(j, "name"));
+	const char *next = json_string_value(json_object_get(j, "next"));
+	const char *xxh = json_string_value(json_object_get(j, "xxh3"));
+	json_t *size = json_object_get(j, "size"), *v;
+
+	memset(f, 0, sizeof(*f));
+	if (!name || !json_is_integer(size) || json_integer_value(size) < BINLOG_MAGIC_LEN || strchr(name, '/') ||
+	    name[0] == '.')
+		return ms_fail(e, MS_INCOMPLETE,
+			       "the archive index has a malformed file entry; it was not written by "
+			       "mdlsafe binlog, or is damaged");
+	f->name = strdup(name);
+	f->next = next ? strdup(next) : NULL;
+	if (!f->name || (next && !f->next))
+		return ms_oom(e);
+	f->size = (unsigned long long)json_integer_value(size);
+	snprintf(f->xxh3, sizeof(f->xxh3), "%s", xxh ? xxh : "");
+	f->complete = json_is_true(json_object_get(j, "complete"));
+	if ((v = json_object_get(j, "first_gtid")) && json_is_string(v) &&
+	    binlog_gtid_from_string(json_string_value(v), &f->first_gtid) == 0 &&
+	    binlog_gtid_from_string(json_string_value(json_object_get(j, "last_gtid")), &f->last_gtid) == 0)
+		f->has_gtid = true;
+	binlog_parse_time(json_string_value(json_object_get(j, "first_event_time")), &f->first_time);
+	binlog_parse_time(json_string_value(json_object_get(j, "last_event_time")), &f->last_time);
+	return 0;
+}
+
+int binlog_index_load(const char *dir, json_t **out, struct ms_err *e)
+{
+	char *path = ms_asprintf("%s/%s", dir, BINLOG_INDEX);
+	json_error_t jerr;
+
+	*out = NULL;
+	if (!path)
+		return ms_oom(e);
+	*out = json_load_file(path, 0, &jerr);
+	if (!*out && access(path, F_OK) == 0) {
+		ms_fail(e, MS_INCOMPLETE, "%s is not valid JSON (%s, line %d): the archive index is damaged", path,
+			jerr.text, jerr.line);
+		free(path);
+		return -1;
+	}
+	free(path);
+	if (*out && !json_is_array(json_object_get(*out, "files"))) {
+		json_decref(*out);
+		*out = NULL;
+		return ms_fail(e, MS_INCOMPLETE,
+			       "%s/%s has no list of files: it is not an mdlsafe binlog archive index", dir,
+			       BINLOG_INDEX);
+	}
+	return 0;
+}
+
+int binlog_index_save(const char *dir, json_t *index, struct ms_err *e)
+{
+	char *path = ms_asprintf("%s/%s", dir, BINLOG_INDEX);
+	char *text = json_dumps(index, JSON_INDENT(1) | JSON_SORT_KEYS);
+	int rc;
+
+	if (!path || !text)
+		rc = ms_oom(e);
+	else
+		rc = ms_replace_file(path, text, strlen(text), 0644, true, e);
+	free(path);
+	free(text);
+	return rc;
+}
+
+/* ---- checking an archive ------------------------------------------------ */
+
+void binlog_verify_result_release(struct binlog_verify_result *r)
+{
+	free(r->first_bad_file);
+	memset(r, 0, sizeof(*r));
+}
+
+bool binlog_is_archive(const char *dir)
+{
+	char *a = ms_asprintf("%s/%s", dir, BINLOG_INDEX), *b = ms_asprintf("%s/manifest.json", dir);
+	bool yes = a && b && access(a, F_OK) == 0 && access(b, F_OK) != 0;
+
+	free(a);
+	free(b);
+	return yes;
+}
+
+/* The last sequence number seen per GTID domain, across the whole archive. */
+struct domains {
+	struct binlog_gtid last[64];
+	size_t n;
+	const char *file;
+	unsigned long long transactions;
+};
+
+static int check_gtid(void *ctx, const unsigned char *ev, const struct binlog_header *h, unsigned long long off,
+		      struct ms_err *e)
+{
+	struct domains *d = ctx;
+	struct binlog_gtid g;
+	size_t i;
+
+	if (h->type != BINLOG_GTID)
+		return 0;
+	binlog_gtid_parse(ev, h, &g);
+	d->transactions++;
+	for (i = 0; i < d->n && d->last[i].domain != g.domain; i++)
+		;
+	if (i == d->n) {
+		if (d->n == sizeof(d->last) / sizeof(d->last[0]))
+			return ms_fail(e, MS_INCOMPLETE, "%s: more than %zu GTID domains; not checked", d->file, d->n);
+		d->last[d->n++] = g;
+		return 0;
+	}
+	if (g.seq != d->last[i].seq + 1) {
+		unsigned long long from = (unsigned long long)d->last[i].seq;
+		ms_fail(e, MS_INCOMPLETE,
+			"%s at %llu: GTID domain %" PRIu32 " goes from %" PRIu32 "-%" PRIu32 "-%llu to %" PRIu32
+			"-%" PRIu32 "-%llu: %s",
+			d->file, off, g.domain, g.domain, d->last[i].server, from, g.domain, g.server,
+			(unsigned long long)g.seq,
+			g.seq > d->last[i].seq ? "the transactions between are missing from the archive"
+					       : "the sequence goes back (gtid_seq_no set by hand, or another server)");
+		return -1;
+	}
+	d->last[i] = g;
+	return 0;
+}
+
+static int verify_one(const char *dir, const struct binlog_info *f, struct domains *d, struct binlog_verify_result *r,
+		      struct ms_err *e)
+{
+	char *path = ms_asprintf("%s/%s%s", dir, f->name, f->complete ? "" : BINLOG_PARTIAL_SUFFIX);
+	struct binlog_info seen;
+	unsigned long long end = 0, bytes = 0;
+	char xxh3[17];
+	int fd, rc;
+
+	memset(&seen, 0, sizeof(seen));
+	if (!path)
+		return ms_oom(e);
+	d->file = path;
+	rc = binlog_scan_file(path, &end, &seen, check_gtid, d, e);
+	if (rc == 0 && f->complete) {
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			rc = ms_fail(e, MS_INCOMPLETE, "%s: %s", path, strerror(errno));
+		else {
+			rc = copy_hash_fd(fd, xxh3, &bytes, path, e);
+			close(fd);
+		}
+		if (rc == 0 && bytes != f->size)
+			rc = ms_fail(e, MS_INCOMPLETE, "%s has %llu bytes, the index says %llu", path, bytes, f->size);
+		else if (rc == 0 && strcmp(xxh3, f->xxh3))
+			rc = ms_fail(e, MS_INCOMPLETE, "%s: XXH3 %s, the index says %s: the file is damaged", path,
+				     xxh3, f->xxh3);
+		else if (rc == 0 && end != bytes)
+			rc = ms_fail(e, MS_INCOMPLETE, "%s: %llu bytes after its last whole event at %llu", path,
+				     bytes - end, end);
+		/* A server that stopped ends its file with STOP; the next file's
+		 * name came from the server when it was back. */
+		else if (rc == 0 && (!f->next || (seen.next ? strcmp(seen.next, f->next) != 0 : !seen.stopped)))
+			rc = ms_fail(e, MS_INCOMPLETE, "%s does not end with a ROTATE to %s (nor a STOP), as the index says",
+				     path, f->next ? f->next : "a next file");
+	}
+	if (rc == 0) {
+		r->bytes += end;
+		r->files += f->complete;
+	} else if (e->status == MS_IO) {
+		e->status = MS_INCOMPLETE;
+	}
+	if (rc && !r->first_bad_file)
+		r->first_bad_file = ms_asprintf("%s%s", f->name, f->complete ? "" : BINLOG_PARTIAL_SUFFIX);
+	binlog_info_release(&seen);
+	free(path);
+	return rc;
+}
+
+int binlog_verify_archive(const char *dir, struct binlog_verify_result *r, struct ms_err *e)
+{
+	json_t *index = NULL, *files, *partial;
+	struct domains d;
+	struct binlog_info prev, f;
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	memset(&d, 0, sizeof(d));
+	memset(&prev, 0, sizeof(prev));
+	if (binlog_index_load(dir, &index, e))
+		return -1;
+	if (!index)
+		return ms_fail(e, MS_INCOMPLETE, "%s has no %s: it is not a binlog archive", dir, BINLOG_INDEX);
+	files = json_object_get(index, "files");
+	partial = json_object_get(index, "partial");
+	for (size_t i = 0; rc == 0 && i <= json_array_size(files); i++) {
+		json_t *j = i < json_array_size(files) ? json_array_get(files, i) : partial;
+
+		if (!json_is_object(j))
+			break;
+		if (binlog_info_from_json(j, &f, e)) {
+			binlog_info_release(&f);
+			rc = -1;
+			break;
+		}
+		f.complete = j != partial;
+		if (prev.name && (!prev.next || strcmp(prev.next, f.name)))
+			rc = ms_fail(
+				e, MS_INCOMPLETE,
+				"the archive has a gap: %s names %s as its next file, and the next one archived is %s",
+				prev.name, prev.next ? prev.next : "none", f.name);
+		if (rc == 0)
+			rc = verify_one(dir, &f, &d, r, e);
+		binlog_info_release(&prev);
+		prev = f;
+	}
+	binlog_info_release(&prev);
+	r->transactions = d.transactions;
+	json_decref(index);
+	return rc;
+}

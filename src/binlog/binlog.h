@@ -1,0 +1,139 @@
+/* The binary log as files: event headers, scanning a file event by event,
+ * and the archive's index (DIR/index.json) that `binlog` writes and
+ * `restore --until` and `verify` read. */
+#ifndef MDLSAFE_BINLOG_H
+#define MDLSAFE_BINLOG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+#define BINLOG_MAGIC "\xfe\x62\x69\x6e"
+#define BINLOG_MAGIC_LEN 4
+#define BINLOG_HEADER_LEN 19
+
+enum {
+	BINLOG_QUERY = 2,
+	BINLOG_STOP = 3,
+	BINLOG_ROTATE = 4,
+	BINLOG_FORMAT_DESCRIPTION = 15,
+	BINLOG_XID = 16,
+	BINLOG_HEARTBEAT = 27,
+	BINLOG_GTID = 162,
+	BINLOG_FLAG_ARTIFICIAL = 0x20,
+};
+
+/* The 19-byte common header of every event. */
+struct binlog_header {
+	uint32_t when; /* seconds since the epoch */
+	uint8_t type;
+	uint32_t server_id;
+	uint32_t len;	  /* of the whole event, header and checksum included */
+	uint32_t log_pos; /* where the event ends in its file; 0 for artificial ones */
+	uint16_t flags;
+};
+
+struct binlog_gtid {
+	uint32_t domain, server;
+	uint64_t seq;
+};
+
+/* Reads a header from at least BINLOG_HEADER_LEN bytes. */
+void binlog_header_parse(const unsigned char *p, struct binlog_header *h);
+
+/* The GTID of a GTID event (whole event in ev). */
+void binlog_gtid_parse(const unsigned char *ev, const struct binlog_header *h, struct binlog_gtid *g);
+
+/* "0-1-42" into g; -1 when s is not one GTID. */
+int binlog_gtid_from_string(const char *s, struct binlog_gtid *g);
+
+/* Whether the format description event ev (whole) says events carry a
+ * 4-byte CRC32 at their end. */
+bool binlog_fde_has_checksum(const unsigned char *ev, const struct binlog_header *h);
+
+/* The file a ROTATE event names (whole event in ev), as a new string the
+ * caller frees; NULL on a malformed event. */
+char *binlog_rotate_target(const unsigned char *ev, const struct binlog_header *h, bool checksum);
+
+/*
+ * What one file holds, as the index records it: kept up to date while an
+ * event at a time is added (binlog_info_add), so a file being written and a
+ * file scanned from disk are summarised the same way.
+ */
+struct binlog_info {
+	char *name;		 /* the server's name for it, e.g. mariadb-bin.000003 */
+	unsigned long long size; /* bytes, magic included */
+	char xxh3[17];		 /* of the whole file, once complete */
+	bool has_gtid;
+	struct binlog_gtid first_gtid, last_gtid;
+	uint32_t first_time, last_time; /* of its events (0: none yet) */
+	char *next;			/* the file its ROTATE names; NULL while none */
+	bool checksum;			/* events end in a CRC32 (from its format description) */
+	bool stopped;			/* ends with the server's STOP event */
+	bool complete;
+};
+
+void binlog_info_release(struct binlog_info *f);
+/* Accounts for one whole event ev (header h) appended at offset. Fails only
+ * on out of memory (a ROTATE's name). */
+int binlog_info_add(struct binlog_info *f, const unsigned char *ev, const struct binlog_header *h, struct ms_err *e);
+
+/*
+ * Reads the binlog file at path from the magic on, event by event, calling
+ * fn (may be NULL) for each whole one with its offset. Stops at the end or
+ * at the first event that is cut short or out of step (its log_pos is not
+ * where it ends): *good_end is then the offset after the last whole event,
+ * which is where a torn file is cut back to. info (may be NULL) is filled
+ * with what the whole events hold. Fails (MS_IO/MS_INCOMPLETE) only when the
+ * file cannot be read or does not start with the binlog magic.
+ */
+typedef int (*binlog_event_fn)(void *ctx, const unsigned char *ev, const struct binlog_header *h,
+			       unsigned long long offset, struct ms_err *e);
+int binlog_scan_file(const char *path, unsigned long long *good_end, struct binlog_info *info, binlog_event_fn fn,
+		     void *ctx, struct ms_err *e);
+
+/* ---- the index ---------------------------------------------------------- */
+
+#define BINLOG_INDEX "index.json"
+#define BINLOG_PARTIAL_SUFFIX ".partial"
+
+/* "2026-12-05T12:30:00Z" for the epoch seconds t; out has room for 21 bytes. */
+void binlog_format_time(uint32_t t, char out[21]);
+/* The inverse; -1 when s is not in that form. */
+int binlog_parse_time(const char *s, uint32_t *t);
+
+json_t *binlog_info_json(const struct binlog_info *f);
+/* Fills f from one entry of the index; -1 with e on a malformed entry. */
+int binlog_info_from_json(json_t *j, struct binlog_info *f, struct ms_err *e);
+
+/* Reads DIR/index.json (*out NULL when there is none yet). */
+int binlog_index_load(const char *dir, json_t **out, struct ms_err *e);
+/* Replaces DIR/index.json durably. */
+int binlog_index_save(const char *dir, json_t *index, struct ms_err *e);
+
+#endif
+
+/* ---- checking an archive ------------------------------------------------ */
+
+struct binlog_verify_result {
+	size_t files; /* complete files checked (the .partial not counted) */
+	unsigned long long bytes, transactions;
+	char *first_bad_file; /* NULL when all good */
+};
+
+void binlog_verify_result_release(struct binlog_verify_result *r);
+
+/*
+ * Checks the archive dir without a server: every complete file listed
+ * exists with its size and XXH3, reads as whole events to its end, and
+ * names the next file, which is the next one listed (or the .partial); the
+ * .partial reads as whole events; in each GTID domain the sequence numbers
+ * go up by one from file to file and transaction to transaction. Fails
+ * with MS_INCOMPLETE naming the first problem.
+ */
+int binlog_verify_archive(const char *dir, struct binlog_verify_result *r, struct ms_err *e);
+
+/* True when dir looks like a binlog archive (has index.json, no manifest.json). */
+bool binlog_is_archive(const char *dir);

@@ -1,0 +1,120 @@
+/* `mdlsafe binlog`: options, signals, human lines on stderr. */
+#include <stdio.h>
+#include <string.h>
+
+#include "binlog/archive.h"
+#include "cli/commands.h"
+#include "cli/options.h"
+
+enum {
+	OPT_ARCHIVE = 500,
+	OPT_ONCE,
+	OPT_SERVER_ID,
+	OPT_HEARTBEAT,
+	OPT_START_FILE,
+	OPT_METRICS,
+};
+
+static const struct cli_opt binlog_opts[] = {
+	{ "archive", OPT_ARCHIVE, CLI_REQUIRED_ARG, "DIR", "the archive directory (created if missing; required)" },
+	{ "once", OPT_ONCE, CLI_NO_ARG, NULL,
+	  "copy what the server has up to its current position, then exit 0 (for "
+	  "cron and tests)" },
+	{ "server-id", OPT_SERVER_ID, CLI_REQUIRED_ARG, "N",
+	  "server_id of the replica connection, unique among the server's replicas "
+	  "(default: derived from the host and DIR)" },
+	{ "heartbeat", OPT_HEARTBEAT, CLI_REQUIRED_ARG, "SECONDS",
+	  "the server sends a heartbeat after this long without events, so a quiet "
+	  "server is not taken for a lost one (default 1)" },
+	{ "start-file", OPT_START_FILE, CLI_REQUIRED_ARG, "NAME",
+	  "where an empty archive starts (default: the oldest binlog file the "
+	  "server has)" },
+	{ "metrics-file", OPT_METRICS, CLI_REQUIRED_ARG, "FILE",
+	  "Prometheus text format (lag in bytes and seconds), rewritten atomically "
+	  "every second" },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct cli_command_spec binlog_spec = {
+	"binlog",
+	"mdlsafe binlog --archive DIR [options] [connection options]",
+	"Archives the server's binary logs as they are written, connected as a "
+	"replica, so a backup\n"
+	"can be rolled forward to any second (restore --binlog-archive --until). "
+	"Each file is written\n"
+	"as NAME.partial, fsynced, and renamed to NAME when the server rotates; "
+	"DIR/index.json lists\n"
+	"the files with size, XXH3 checksum, first/last GTID and event time. After "
+	"a restart it\n"
+	"continues from the last whole event, losing and repeating nothing. A lost "
+	"connection or a\n"
+	"server restart is retried with backoff; SIGTERM/SIGINT end it cleanly. "
+	"Needs REPLICATION\n"
+	"SLAVE (and REPLICATION CLIENT or BINLOG MONITOR for SHOW BINARY LOGS).",
+	binlog_opts,
+	"Examples:\n"
+	"  mdlsafe binlog --archive /backups/binlog --metrics-file "
+	"/var/lib/node_exporter/mdlsafe-binlog.prom\n"
+	"  mdlsafe binlog --archive /backups/binlog --once\n"
+	"  A systemd unit: contrib/mdlsafe-binlog.service",
+	true,
+};
+
+static int binlog_option(void *ctx, int id, const char *arg, struct ms_err *e)
+{
+	struct binlog_archive_opts *o = ctx;
+
+	switch (id) {
+	case OPT_ARCHIVE:
+		o->dir = arg;
+		return 0;
+	case OPT_ONCE:
+		o->once = true;
+		return 0;
+	case OPT_SERVER_ID:
+		return cli_parse_uint("--server-id", arg, 1, 4294967295u, &o->server_id, e);
+	case OPT_HEARTBEAT:
+		return cli_parse_double("--heartbeat", arg, 0.1, 3600, &o->heartbeat_s, e);
+	case OPT_START_FILE:
+		o->start_file = arg;
+		return 0;
+	case OPT_METRICS:
+		o->metrics_file = arg;
+		return 0;
+	}
+	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
+}
+
+int cmd_binlog(int argc, char **argv)
+{
+	struct binlog_archive_opts o;
+	struct db_params conn;
+	struct ms_err e;
+	int first, rc;
+
+	memset(&o, 0, sizeof(o));
+	memset(&conn, 0, sizeof(conn));
+	ms_err_clear(&e);
+	o.heartbeat_s = 1;
+	o.sync_s = 1;
+	rc = cli_parse(&binlog_spec, argc, argv, &conn, binlog_option, &o, &first, &e);
+	if (rc == 0 && first < argc)
+		rc = ms_fail(&e, MS_USAGE, "unexpected argument '%s'; see 'mdlsafe binlog --help'", argv[first]);
+	if (rc == 0 && !o.dir)
+		rc = ms_fail(&e, MS_USAGE, "say where to archive: mdlsafe binlog --archive DIR");
+	if (rc == 0) {
+		if (!o.server_id)
+			o.server_id = binlog_default_server_id(o.dir);
+		o.conn = &conn;
+		o.stop = cli_stop_on_signals();
+		o.say = cli_say_timed;
+		o.ctx = (void *)"binlog";
+		rc = binlog_archive_run(&o, &e);
+	}
+	db_params_release(&conn);
+	if (rc > 0)
+		return MS_OK;
+	if (rc < 0)
+		return cli_report_error("binlog", &e);
+	return MS_OK;
+}
