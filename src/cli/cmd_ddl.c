@@ -240,20 +240,23 @@ static int route_online(struct ddl_args *a, struct db_params *conn, json_t **rep
 	if (a->online_copy || a->on.resume) {
 		a->route = json_pack("{s:s, s:s}", "route", "copy", "route_reason",
 				     a->online_copy ? "--online=copy asks for it" : "--resume continues one");
-		cli_note(NULL, a->online_copy ? "route: a shadow copy of the table, because --online=copy asks for it"
-					     : "route: a shadow copy of the table, because --resume continues one");
+		cli_note(&a->progress, a->online_copy
+					       ? "route: a shadow copy of the table, because --online=copy asks for it"
+					       : "route: a shadow copy of the table, because --resume continues one");
 		return 0;
 	}
 	a->o.conn = conn;
 	a->o.database = conn->database;
 	a->o.note = cli_note;
+	a->o.ctx = &a->progress;
 	a->o.online = true;
 	rc = ddl_run(&a->o, report, e);
 	if (rc != DDL_ROUTED_TO_COPY) {
 		if (rc == 0 && (a->on.chunk_time_s || a->on.max_load || a->on.pause_file || a->on.postpone_file ||
 				a->on.keep_old || a->on.no_verify || a->on.n_replicas))
-			cli_note(NULL, "--chunk-time, --max-load, --replica, --pause-file, --postpone-cutover, --keep-old "
-				      "and --no-verify did not apply: no shadow copy was needed");
+			cli_note(&a->progress,
+				 "--chunk-time, --max-load, --replica, --pause-file, --postpone-cutover, --keep-old "
+				 "and --no-verify did not apply: no shadow copy was needed");
 		return rc;
 	}
 	a->route = json_pack("{s:O?, s:O?}", "route", json_object_get(*report, "route"), "route_reason",
