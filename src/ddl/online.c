@@ -15,6 +15,7 @@
 #include "mdl/holders.h"
 #include "mdl/sql_targets.h"
 #include "util/clock.h"
+#include "util/note.h"
 
 /* MariaDB allows several triggers per event and FOLLOWS from 10.2.3 on. */
 #define MULTI_TRIGGER_VERSION 100203
@@ -38,15 +39,13 @@ struct run {
 
 void online_note(struct online *s, const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
 
-	if (!s->o->note)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	pthread_mutex_lock(&s->out_mu);
+	ms_vnote(s->o->note, s->o->ctx, fmt, ap);
+	pthread_mutex_unlock(&s->out_mu);
 	va_end(ap);
-	s->o->note(s->o->ctx, line);
 }
 
 void online_add_ident(struct buf *b, const char *name)
@@ -68,9 +67,9 @@ void online_add_table(struct buf *b, const char *schema, const char *name)
 	online_add_ident(b, name);
 }
 
-void online_add_value(struct online *s, struct buf *b, const char *v)
+void online_add_value(struct db *db, struct buf *b, const char *v)
 {
-	char *q = db_quote_string(&s->exec, v);
+	char *q = db_quote_string(db, v);
 
 	if (!q) {
 		b->failed = 1;
@@ -175,9 +174,9 @@ static void where_table(struct online *s, struct buf *b, const char *schema_col,
 			const char *table)
 {
 	buf_addf(b, " WHERE %s = ", schema_col);
-	online_add_value(s, b, s->schema);
+	online_add_value(&s->exec, b, s->schema);
 	buf_addf(b, " AND %s = ", table_col);
-	online_add_value(s, b, table);
+	online_add_value(&s->exec, b, table);
 }
 
 struct colinfo {
@@ -306,18 +305,18 @@ static int refuse_foreign_keys(struct online *s, struct ms_err *e)
 	int rc;
 
 	buf_adds(&b, "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, TABLE_NAME = ");
-	online_add_value(s, &b, s->table);
+	online_add_value(&s->exec, &b, s->table);
 	buf_adds(&b, " AND CONSTRAINT_SCHEMA = ");
-	online_add_value(s, &b, s->schema);
+	online_add_value(&s->exec, &b, s->schema);
 	buf_adds(&b, " FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE "
 		     "(UNIQUE_CONSTRAINT_SCHEMA = ");
-	online_add_value(s, &b, s->schema);
+	online_add_value(&s->exec, &b, s->schema);
 	buf_adds(&b, " AND REFERENCED_TABLE_NAME = ");
-	online_add_value(s, &b, s->table);
+	online_add_value(&s->exec, &b, s->table);
 	buf_adds(&b, ") OR (CONSTRAINT_SCHEMA = ");
-	online_add_value(s, &b, s->schema);
+	online_add_value(&s->exec, &b, s->schema);
 	buf_adds(&b, " AND TABLE_NAME = ");
-	online_add_value(s, &b, s->table);
+	online_add_value(&s->exec, &b, s->table);
 	buf_adds(&b, ") LIMIT 1");
 	rc = query(s, &b, &res, e);
 	buf_release(&b);
@@ -402,11 +401,11 @@ static int taken_names(struct online *s, json_t **names, struct ms_err *e)
 
 	*names = json_object();
 	buf_adds(&b, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ");
-	online_add_value(s, &b, s->schema);
+	online_add_value(&s->exec, &b, s->schema);
 	buf_adds(&b, " AND TABLE_NAME LIKE '\\_%' UNION ALL SELECT TRIGGER_NAME FROM "
 		     "information_schema.TRIGGERS "
 		     "WHERE TRIGGER_SCHEMA = ");
-	online_add_value(s, &b, s->schema);
+	online_add_value(&s->exec, &b, s->schema);
 	rc = query(s, &b, &res, e);
 	buf_release(&b);
 	if (rc)
@@ -815,7 +814,7 @@ static int move_user_triggers(struct run *r, struct ms_err *e)
 		rc = bounded(r, buf_str(&b), what, true, NULL, e);
 		buf_reset(&b);
 		buf_adds(&b, "SET SESSION sql_mode = ");
-		online_add_value(s, &b, r->ut[i].sql_mode);
+		online_add_value(&s->exec, &b, r->ut[i].sql_mode);
 		if (rc == 0)
 			rc = db_exec(&s->exec, buf_str(&b), e);
 		if (rc == 0)
@@ -1081,9 +1080,7 @@ static int run_change(struct run *r, json_t *report, struct ms_err *e)
 		r->checkpoint_made = r->shadow_created = r->triggers_created = true;
 		online_note(s, "resuming after %llu rows copied", s->rows_copied);
 	}
-	if (online_copy(s, e))
-		goto out;
-	if (!o->no_verify && online_verify(s, e))
+	if (online_copy_and_verify(s, e))
 		goto out;
 	if (cut_over(r, cut, e))
 		goto out;
@@ -1141,6 +1138,22 @@ static void undo(struct run *r)
 			    s->table);
 }
 
+/* A session that reads and writes rows of both tables: the copy's, and the
+ * verify's when it runs behind the copy. */
+static int open_rows_session(struct online *s, struct db *db, const char *role, const struct db_session_opts *so,
+			     struct ms_err *e)
+{
+	return db_open(db, s->o->conn, role, so, e) ||
+			       /* A chunk waiting for an application's row lock holds the rows
+			 * it has read: it gives way after a second and is tried again. */
+			       db_exec(db, "SET SESSION innodb_lock_wait_timeout = 1", e) ||
+			       /* A chunk's locking read locks its whole key range, gaps
+			 * included, only at this level (see online_copy.c). */
+			       db_exec(db, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", e)
+		       ? -1
+		       : 0;
+}
+
 int online_run(const struct online_opts *o, json_t **report, struct ms_err *e)
 {
 	struct run r;
@@ -1149,6 +1162,9 @@ int online_run(const struct online_opts *o, json_t **report, struct ms_err *e)
 	int rc = -1;
 
 	memset(&r, 0, sizeof(r));
+	pthread_mutex_init(&s->out_mu, NULL);
+	pthread_mutex_init(&s->behind.mu, NULL);
+	pthread_cond_init(&s->behind.moved, NULL);
 	s->o = o;
 	s->plan = json_object();
 	s->copy = json_object();
@@ -1160,14 +1176,9 @@ int online_run(const struct online_opts *o, json_t **report, struct ms_err *e)
 	s->deadline = s->started + o->deadline_s;
 	/* Every lock request of ours is bounded by lockreq; this only backs it up. */
 	so.lock_wait_timeout = (double)(int)o->max_stall_s + 2;
-	if (db_open(&s->exec, o->conn, "ddl-online", &so, e) == 0 &&
+	if (open_rows_session(s, &s->exec, "ddl-online", &so, e) == 0 &&
 	    db_open(&s->watch, o->conn, "ddl-watch", NULL, e) == 0 &&
-	    /* A chunk waiting for an application's row lock holds the rows it
-	     * has read: it gives way after a second and is tried again. */
-	    db_exec(&s->exec, "SET SESSION innodb_lock_wait_timeout = 1", e) == 0 &&
-	    /* A chunk's locking read locks its whole key range, gaps included,
-	     * only at this level (see online_copy.c). */
-	    db_exec(&s->exec, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", e) == 0 &&
+	    (o->no_verify || o->dry_run || open_rows_session(s, &s->vexec, "ddl-verify", &so, e) == 0) &&
 	    online_replicas_open(s, e) == 0) {
 		rc = run_change(&r, *report, e);
 		if (rc)
@@ -1209,5 +1220,9 @@ int online_run(const struct online_opts *o, json_t **report, struct ms_err *e)
 	online_replicas_close(s);
 	db_close(&s->exec);
 	db_close(&s->watch);
+	db_close(&s->vexec);
+	pthread_cond_destroy(&s->behind.moved);
+	pthread_mutex_destroy(&s->behind.mu);
+	pthread_mutex_destroy(&s->out_mu);
 	return rc;
 }

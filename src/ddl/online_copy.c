@@ -3,6 +3,7 @@
  * position kept in a checkpoint table so a crashed run can resume. */
 #include "ddl/online_internal.h"
 #include "util/clock.h"
+#include "util/pool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,18 @@ void online_free_key(char **v, size_t n)
 	free(v);
 }
 
+/* A copy of key k (n_key values; a NULL value becomes ""), or NULL when
+ * out of memory. */
+static char **dup_key(const struct online *s, char **k)
+{
+	char **v = calloc(s->n_key, sizeof(*v));
+
+	for (size_t i = 0; v && i < s->n_key; i++)
+		if (!(v[i] = strdup(k[i] ? k[i] : "")))
+			online_free_key(v, s->n_key), v = NULL;
+	return v;
+}
+
 static void add_col(struct buf *b, const char *alias, const char *name)
 {
 	if (alias)
@@ -36,7 +49,7 @@ static void add_col(struct buf *b, const char *alias, const char *name)
 /* (k1, ..., kn) compared with vals, spelled out so the range optimizer
  * uses the index: k1 OP1 v1 OR (k1 = v1 AND k2 OP1 v2) ... where the last
  * column compares with op_last (">" for after, "<=" for up to). */
-static void add_key_cmp(struct online *s, struct buf *b, const char *alias, char **vals, const char *op,
+static void add_key_cmp(struct online *s, struct db *db, struct buf *b, const char *alias, char **vals, const char *op,
 			const char *op_last)
 {
 	buf_adds(b, "(");
@@ -45,30 +58,30 @@ static void add_key_cmp(struct online *s, struct buf *b, const char *alias, char
 		for (size_t j = 0; j < i; j++) {
 			add_col(b, alias, s->key[j]);
 			buf_adds(b, " = ");
-			online_add_value(s, b, vals[j]);
+			online_add_value(db, b, vals[j]);
 			buf_adds(b, " AND ");
 		}
 		add_col(b, alias, s->key[i]);
 		buf_addf(b, " %s ", i + 1 == s->n_key ? op_last : op);
-		online_add_value(s, b, vals[i]);
+		online_add_value(db, b, vals[i]);
 		buf_adds(b, ")");
 	}
 	buf_adds(b, ")");
 }
 
 /* The chunk (lower, upper]: either bound may be NULL (open). */
-static void add_range(struct online *s, struct buf *b, const char *alias, char **lower, char **upper)
+static void add_range(struct online *s, struct db *db, struct buf *b, const char *alias, char **lower, char **upper)
 {
 	if (!lower && !upper) {
 		buf_adds(b, "TRUE");
 		return;
 	}
 	if (lower)
-		add_key_cmp(s, b, alias, lower, ">", ">");
+		add_key_cmp(s, db, b, alias, lower, ">", ">");
 	if (lower && upper)
 		buf_adds(b, " AND ");
 	if (upper)
-		add_key_cmp(s, b, alias, upper, "<", "<=");
+		add_key_cmp(s, db, b, alias, upper, "<", "<=");
 }
 
 static void add_cols(struct online *s, struct buf *b, const char *alias)
@@ -111,7 +124,8 @@ static int sql_done(struct buf *b, struct ms_err *e)
  * locks under REPEATABLE READ (the level the session runs at), so no row
  * enters, changes or leaves (lower, upper] until the transaction ends; when
  * fewer than n rows are left, everything after lower is locked. */
-static int next_bound(struct online *s, char **lower, unsigned long n, bool lock, char ***upper, struct ms_err *e)
+static int next_bound(struct online *s, struct db *db, char **lower, unsigned long n, bool lock, char ***upper,
+		      struct ms_err *e)
 {
 	struct buf b = BUF_INIT;
 	MYSQL_RES *r = NULL;
@@ -124,23 +138,16 @@ static int next_bound(struct online *s, char **lower, unsigned long n, bool lock
 	buf_adds(&b, " FROM ");
 	add_source(s, &b, NULL);
 	buf_adds(&b, " WHERE ");
-	add_range(s, &b, NULL, lower, NULL);
+	add_range(s, db, &b, NULL, lower, NULL);
 	buf_adds(&b, " ORDER BY ");
 	add_key_cols(s, &b, NULL);
 	buf_addf(&b, " LIMIT 1 OFFSET %lu", n - 1);
 	if (lock)
 		buf_adds(&b, " LOCK IN SHARE MODE");
 	if ((rc = sql_done(&b, e)) == 0)
-		rc = db_query(&s->exec, buf_str(&b), &r, e);
-	if (rc == 0 && r && (row = mysql_fetch_row(r))) {
-		char **v = calloc(s->n_key, sizeof(*v));
-		for (size_t i = 0; v && i < s->n_key; i++)
-			if (!(v[i] = strdup(row[i] ? row[i] : "")))
-				online_free_key(v, s->n_key), v = NULL;
-		if (!v)
-			rc = ms_fail(e, MS_INTERNAL, "out of memory");
-		*upper = v;
-	}
+		rc = db_query(db, buf_str(&b), &r, e);
+	if (rc == 0 && r && (row = mysql_fetch_row(r)) && !(*upper = dup_key(s, row)))
+		rc = ms_fail(e, MS_INTERNAL, "out of memory");
 	if (r)
 		mysql_free_result(r);
 	buf_release(&b);
@@ -176,7 +183,9 @@ static void progress(struct online *s, const char *phase, unsigned long long don
 		return;
 	if (p.elapsed_s > 0)
 		p.rows_per_s = (double)done / p.elapsed_s;
+	pthread_mutex_lock(&s->out_mu);
 	s->o->progress(s->o->ctx, &p);
+	pthread_mutex_unlock(&s->out_mu);
 }
 
 /* Seconds_Behind_Master of a replica: -1 when NULL (replication not
@@ -293,21 +302,21 @@ static int throttle(struct online *s, const char *phase, unsigned long long done
 	}
 }
 
-/* Next chunk's size from how long the last one held its locks: smaller at
- * once after a chunk that took too long, larger only by halves. */
-static void adapt(struct online *s, unsigned long rows, double took)
+/* The next chunk's size (*size) from how long the last one held its locks:
+ * smaller at once after a chunk that took too long, larger only by halves. */
+static void adapt(const struct online *s, double *size, unsigned long rows, double took)
 {
 	double want;
 
 	if (took <= 0.001 || rows == 0)
-		want = s->chunk_rows * 2;
+		want = *size * 2;
 	else
 		want = (double)rows / took * s->o->chunk_time_s * CHUNK_AIM;
-	s->chunk_rows = want < s->chunk_rows ? want : s->chunk_rows * 0.5 + want * 0.5;
-	if (s->chunk_rows < CHUNK_MIN)
-		s->chunk_rows = CHUNK_MIN;
-	if (s->chunk_rows > CHUNK_MAX)
-		s->chunk_rows = CHUNK_MAX;
+	*size = want < *size ? want : *size * 0.5 + want * 0.5;
+	if (*size < CHUNK_MIN)
+		*size = CHUNK_MIN;
+	if (*size > CHUNK_MAX)
+		*size = CHUNK_MAX;
 }
 
 /* A chunk that met an application's row lock (lock wait timeout, or chosen
@@ -327,7 +336,7 @@ static bool row_lock_conflict(struct online *s, const struct ms_err *e, struct l
 	return true;
 }
 
-static int copy_range(struct online *s, char **lower, char **upper, bool ignore, struct ms_err *e)
+static int copy_range(struct online *s, struct db *db, char **lower, char **upper, bool ignore, struct ms_err *e)
 {
 	struct buf b = BUF_INIT;
 	int rc;
@@ -341,21 +350,21 @@ static int copy_range(struct online *s, char **lower, char **upper, bool ignore,
 	buf_adds(&b, " FROM ");
 	add_source(s, &b, NULL);
 	buf_adds(&b, " WHERE ");
-	add_range(s, &b, NULL, lower, upper);
+	add_range(s, db, &b, NULL, lower, upper);
 	buf_adds(&b, " LOCK IN SHARE MODE");
 	if ((rc = sql_done(&b, e)) == 0)
-		rc = db_exec(&s->exec, buf_str(&b), e);
+		rc = db_exec(db, buf_str(&b), e);
 	buf_release(&b);
 	return rc;
 }
 
 /* Commits the chunk's transaction when rc is 0, else rolls it back. */
-static int end_locked(struct online *s, int rc, struct ms_err *e)
+static int end_locked(struct db *db, int rc, struct ms_err *e)
 {
 	if (rc == 0)
-		rc = db_exec(&s->exec, "COMMIT", e);
+		rc = db_exec(db, "COMMIT", e);
 	else
-		db_exec(&s->exec, "ROLLBACK", &(struct ms_err){0});
+		db_exec(db, "ROLLBACK", &(struct ms_err){ 0 });
 	return rc;
 }
 
@@ -375,10 +384,10 @@ static int copy_chunk(struct online *s, unsigned long n, char ***upper, unsigned
 	int rc = db_exec(&s->exec, "START TRANSACTION", e);
 
 	if (rc == 0)
-		rc = next_bound(s, s->last, n, true, upper, e);
+		rc = next_bound(s, &s->exec, s->last, n, true, upper, e);
 	t1 = ms_now();
 	if (rc == 0)
-		rc = copy_range(s, s->last, *upper, true, e);
+		rc = copy_range(s, &s->exec, s->last, *upper, true, e);
 	if (rc == 0 && (rc = db_query_value(&s->exec, "SELECT ROW_COUNT()", &v, e)) == 0)
 		*inserted = v && v[0] != '-' ? strtoull(v, NULL, 10) : 0;
 	free(v);
@@ -386,7 +395,7 @@ static int copy_chunk(struct online *s, unsigned long n, char ***upper, unsigned
 	if (rc == 0 && *upper)
 		rc = online_checkpoint_save(s, *upper, s->rows_copied + n, e);
 	t3 = ms_now();
-	rc = end_locked(s, rc, e);
+	rc = end_locked(&s->exec, rc, e);
 	if (rc == 0) {
 		s->t.lock += t1 - t0;
 		s->t.insert += t2 - t1;
@@ -410,7 +419,40 @@ static void add_timings(json_t *o, const struct online_timings *t)
 	json_object_set_new(o, "longest_chunk_seconds", json_real(t->chunk_max));
 }
 
-int online_copy(struct online *s, struct ms_err *e)
+/* Hands a committed chunk's upper bound to the verify behind the copy;
+ * fails when that verify has failed (the copy then stops). */
+static int behind_push(struct online *s, char **upper, struct ms_err *e)
+{
+	struct online_behind *b = &s->behind;
+	char **k = dup_key(s, upper);
+	bool failed;
+
+	pthread_mutex_lock(&b->mu);
+	if (b->head == b->n)
+		b->head = b->n = 0;
+	if (k && b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		char ***grown = realloc(b->bounds, cap * sizeof(*grown));
+
+		if (grown) {
+			b->bounds = grown;
+			b->cap = cap;
+		}
+	}
+	if (k && b->n < b->cap) {
+		b->bounds[b->n++] = k;
+		k = NULL;
+		pthread_cond_signal(&b->moved);
+	} else {
+		online_free_key(k, s->n_key);
+		b->failed = true; /* out of memory: the copy stops */
+	}
+	failed = b->failed;
+	pthread_mutex_unlock(&b->mu);
+	return failed ? ms_fail(e, MS_INTERNAL, "the verify behind the copy stopped") : 0;
+}
+
+static int online_copy(struct online *s, bool behind, struct ms_err *e)
 {
 	double t0 = ms_now();
 	unsigned long long at_start = s->rows_copied;
@@ -437,9 +479,11 @@ int online_copy(struct online *s, struct ms_err *e)
 			break;
 		}
 		s->rows_copied += n;
-		adapt(s, n, s->t.held);
+		adapt(s, &s->chunk_rows, n, s->t.held);
 		online_free_key(s->last, s->n_key);
 		s->last = upper;
+		if (behind && behind_push(s, upper, e))
+			return -1;
 		progress(s, "copy", s->rows_copied, t0, false);
 	}
 	json_object_set_new(s->copy, "rows", json_integer((json_int_t)s->rows_copied));
@@ -457,7 +501,7 @@ int online_copy(struct online *s, struct ms_err *e)
 
 /* Starts a transaction holding shared row locks on the original's chunk
  * (lower, upper], taken before anything of the shadow is read or written. */
-static int begin_locked(struct online *s, char **lower, char **upper, struct ms_err *e)
+static int begin_locked(struct online *s, struct db *db, char **lower, char **upper, struct ms_err *e)
 {
 	struct buf b = BUF_INIT;
 	char *n = NULL;
@@ -466,13 +510,13 @@ static int begin_locked(struct online *s, char **lower, char **upper, struct ms_
 	buf_adds(&b, "SELECT COUNT(*) FROM ");
 	add_source(s, &b, NULL);
 	buf_adds(&b, " WHERE ");
-	add_range(s, &b, NULL, lower, upper);
+	add_range(s, db, &b, NULL, lower, upper);
 	buf_adds(&b, " LOCK IN SHARE MODE");
 	rc = sql_done(&b, e);
 	if (rc == 0)
-		rc = db_exec(&s->exec, "START TRANSACTION", e);
+		rc = db_exec(db, "START TRANSACTION", e);
 	if (rc == 0)
-		rc = db_query_value(&s->exec, buf_str(&b), &n, e);
+		rc = db_query_value(db, buf_str(&b), &n, e);
 	free(n);
 	buf_release(&b);
 	return rc;
@@ -517,8 +561,8 @@ static void add_row_text(struct online *s, struct buf *b)
  * whatever their order. The hash is CRC32 and CRC32C side by side where
  * the server has CRC32C (10.8), else the first half of an MD5 (slower).
  */
-static int digest_side(struct online *s, bool original, bool locked, char **lower, char **upper, char **count,
-		       char **digest, struct ms_err *e)
+static int digest_side(struct online *s, struct db *db, bool original, bool locked, char **lower, char **upper,
+		       char **count, char **digest, struct ms_err *e)
 {
 	struct buf b = BUF_INIT;
 	MYSQL_RES *r = NULL;
@@ -526,7 +570,7 @@ static int digest_side(struct online *s, bool original, bool locked, char **lowe
 	int rc;
 
 	buf_adds(&b, "SELECT COUNT(*), COALESCE(BIT_XOR(");
-	if (s->exec.server_version >= CRC32C_VERSION) {
+	if (db->server_version >= CRC32C_VERSION) {
 		buf_adds(&b, "(CRC32(");
 		add_row_text(s, &b);
 		buf_adds(&b, ") << 32) | CRC32C(");
@@ -543,10 +587,10 @@ static int digest_side(struct online *s, bool original, bool locked, char **lowe
 	else
 		online_add_table(&b, s->schema, s->shadow);
 	buf_adds(&b, " WHERE ");
-	add_range(s, &b, NULL, lower, upper);
+	add_range(s, db, &b, NULL, lower, upper);
 	if (locked)
 		buf_adds(&b, " LOCK IN SHARE MODE");
-	if ((rc = sql_done(&b, e)) == 0 && (rc = db_query(&s->exec, buf_str(&b), &r, e)) == 0 && r &&
+	if ((rc = sql_done(&b, e)) == 0 && (rc = db_query(db, buf_str(&b), &r, e)) == 0 && r &&
 	    (row = mysql_fetch_row(r))) {
 		*count = strdup(row[0] ? row[0] : "0");
 		*digest = strdup(row[1] ? row[1] : "0");
@@ -563,8 +607,8 @@ static int digest_side(struct online *s, bool original, bool locked, char **lowe
  * any common column (compared as values, <=>), then the rows of the
  * shadow's chunk; in the caller's transaction, whose locks already cover
  * both ranges. */
-static int compare_rows(struct online *s, char **lower, char **upper, bool *same, unsigned long long *rows,
-			struct ms_err *e)
+static int compare_rows(struct online *s, struct db *db, char **lower, char **upper, bool *same,
+			unsigned long long *rows, struct ms_err *e)
 {
 	struct buf b = BUF_INIT;
 	char *orig = NULL, *shadow_rows = NULL;
@@ -591,9 +635,9 @@ static int compare_rows(struct online *s, char **lower, char **upper, bool *same
 		add_col(&b, "o", s->key[i]);
 	}
 	buf_adds(&b, " WHERE ");
-	add_range(s, &b, "o", lower, upper);
+	add_range(s, db, &b, "o", lower, upper);
 	buf_adds(&b, " LOCK IN SHARE MODE");
-	if ((rc = sql_done(&b, e)) == 0 && (rc = db_query(&s->exec, buf_str(&b), &r, e)) == 0 && r &&
+	if ((rc = sql_done(&b, e)) == 0 && (rc = db_query(db, buf_str(&b), &r, e)) == 0 && r &&
 	    (row = mysql_fetch_row(r))) {
 		*rows = strtoull(row[0] ? row[0] : "0", NULL, 10);
 		orig = strdup(row[1] ? row[1] : "0");
@@ -604,10 +648,10 @@ static int compare_rows(struct online *s, char **lower, char **upper, bool *same
 	buf_adds(&b, "SELECT COUNT(*) FROM ");
 	online_add_table(&b, s->schema, s->shadow);
 	buf_adds(&b, " WHERE ");
-	add_range(s, &b, NULL, lower, upper);
+	add_range(s, db, &b, NULL, lower, upper);
 	buf_adds(&b, " LOCK IN SHARE MODE");
 	if (rc == 0 && (rc = sql_done(&b, e)) == 0)
-		rc = db_query_value(&s->exec, buf_str(&b), &shadow_rows, e);
+		rc = db_query_value(db, buf_str(&b), &shadow_rows, e);
 	*same = rc == 0 && orig && shadow_rows && !strcmp(orig, "0") && strtoull(shadow_rows, NULL, 10) == *rows;
 	free(orig);
 	free(shadow_rows);
@@ -628,27 +672,27 @@ static int compare_rows(struct online *s, char **lower, char **upper, bool *same
  * ALTER changes, as DECIMAL scale does) the rows are compared value by
  * value, which decides. Only a chunk that differed unlocked is read locked.
  */
-static int compare_chunk(struct online *s, bool locked, char **lower, char **upper, bool *same,
+static int compare_chunk(struct online *s, struct db *db, bool locked, char **lower, char **upper, bool *same,
 			 unsigned long long *rows, struct ms_err *e)
 {
 	char *oc = NULL, *od = NULL, *nc = NULL, *nd = NULL;
 	double t0 = ms_now(), t1;
-	int rc = db_exec(&s->exec, "START TRANSACTION", e);
+	int rc = db_exec(db, "START TRANSACTION", e);
 
 	if (rc == 0)
-		rc = digest_side(s, true, locked, lower, upper, &oc, &od, e);
+		rc = digest_side(s, db, true, locked, lower, upper, &oc, &od, e);
 	t1 = ms_now();
 	if (rc == 0)
-		rc = digest_side(s, false, locked, lower, upper, &nc, &nd, e);
+		rc = digest_side(s, db, false, locked, lower, upper, &nc, &nd, e);
 	*same = rc == 0 && !strcmp(oc, nc) && !strcmp(od, nd);
 	if (rc == 0)
 		*rows = strtoull(oc, NULL, 10);
 	if (rc == 0 && !*same && locked)
-		rc = compare_rows(s, lower, upper, same, rows, e);
+		rc = compare_rows(s, db, lower, upper, same, rows, e);
 	s->tv.lock += t1 - t0;
 	s->tv.insert += ms_now() - t1;
 	t1 = ms_now();
-	rc = end_locked(s, rc, e);
+	rc = end_locked(db, rc, e);
 	s->tv.commit += ms_now() - t1;
 	s->tv.held = ms_now() - t0;
 	if (s->tv.held > s->tv.chunk_max)
@@ -662,94 +706,212 @@ static int compare_chunk(struct online *s, bool locked, char **lower, char **upp
 
 /* Copies the chunk again: its rows in the shadow are replaced by the
  * original's, in one transaction holding the original's range. */
-static int repair_chunk(struct online *s, char **lower, char **upper, struct ms_err *e)
+static int repair_chunk(struct online *s, struct db *db, char **lower, char **upper, struct ms_err *e)
 {
 	struct buf b = BUF_INIT;
 	int rc;
 
-	rc = begin_locked(s, lower, upper, e);
+	rc = begin_locked(s, db, lower, upper, e);
 	buf_adds(&b, "DELETE FROM ");
 	online_add_table(&b, s->schema, s->shadow);
 	buf_adds(&b, " WHERE ");
-	add_range(s, &b, NULL, lower, upper);
+	add_range(s, db, &b, NULL, lower, upper);
 	if (rc == 0 && (rc = sql_done(&b, e)) == 0)
-		rc = db_exec(&s->exec, buf_str(&b), e);
+		rc = db_exec(db, buf_str(&b), e);
 	if (rc == 0)
-		rc = copy_range(s, lower, upper, false, e);
-	rc = end_locked(s, rc, e);
+		rc = copy_range(s, db, lower, upper, false, e);
+	rc = end_locked(db, rc, e);
 	buf_release(&b);
 	return rc;
 }
 
-int online_verify(struct online *s, struct ms_err *e)
+/*
+ * Verifies the chunk (s->vd.lower, upper] on db: compared from a snapshot,
+ * then locked where that differed, then copied again and compared once more
+ * where that differed too. On success s->vd advances past it. Takes upper.
+ */
+static int verify_chunk(struct online *s, struct db *db, char **upper, struct ms_err *e)
 {
-	double t0 = ms_now();
-	unsigned long long rows = 0, chunks = 0, repaired = 0;
-	char **lower = NULL;
-	int rc = 0;
+	struct online_verified *v = &s->vd;
+	unsigned long long in_chunk = 0;
+	bool same = false;
+
+	for (struct lockreq_retry r = row_lock_retry(s);;) {
+		if (compare_chunk(s, db, false, v->lower, upper, &same, &in_chunk, e) == 0 &&
+		    (same || compare_chunk(s, db, true, v->lower, upper, &same, &in_chunk, e) == 0))
+			break;
+		if (!row_lock_conflict(s, e, &r))
+			goto failed;
+	}
+	if (!same) {
+		online_note(s, "verify: chunk %llu differs between %s and %s; copying it again", v->chunks + 1,
+			    s->table, s->shadow);
+		v->repaired++;
+		if (repair_chunk(s, db, v->lower, upper, e) ||
+		    compare_chunk(s, db, true, v->lower, upper, &same, &in_chunk, e))
+			goto failed;
+		if (!same) {
+			online_free_key(upper, s->n_key);
+			return ms_fail(e, MS_SERVER,
+				       "verify: chunk %llu of %s.%s still differs from %s after copying it again: "
+				       "the ALTER changes values (truncation, rounding, a charset that cannot hold "
+				       "them?); the original table is unchanged (--no-verify skips this check)",
+				       v->chunks + 1, s->schema, s->table, s->shadow);
+		}
+	}
+	v->chunks++;
+	v->rows += in_chunk;
+	online_free_key(v->lower, s->n_key);
+	v->lower = upper;
+	return 0;
+failed:
+	online_free_key(upper, s->n_key);
+	return ms_fail_context(e, "verifying %s.%s against %s", s->schema, s->table, s->shadow);
+}
+
+/* Verifies from s->vd.lower to the end of the table on the copy's session,
+ * in chunks sized like the copy's. */
+static int verify_rest(struct online *s, struct ms_err *e)
+{
+	struct online_verified *v = &s->vd;
 
 	for (;;) {
-		unsigned long n = (unsigned long)s->chunk_rows;
-		unsigned long long in_chunk = 0;
+		unsigned long n = (unsigned long)v->chunk_rows;
 		char **upper = NULL;
-		bool same = false;
+		bool last;
 
-		if ((rc = throttle(s, "verify", rows, t0, e)))
-			break;
-		for (struct lockreq_retry r = row_lock_retry(s);;) {
-			if ((rc = next_bound(s, lower, n, false, &upper, e)) == 0 &&
-			    (rc = compare_chunk(s, false, lower, upper, &same, &in_chunk, e)) == 0 &&
-			    (same || (rc = compare_chunk(s, true, lower, upper, &same, &in_chunk, e)) == 0))
-				break;
-			online_free_key(upper, s->n_key);
-			upper = NULL;
-			if (!row_lock_conflict(s, e, &r))
-				goto chunk_failed;
-		}
-		if (!same) {
-			online_note(s, "verify: chunk %llu differs between %s and %s; copying it again", chunks + 1,
-				    s->table, s->shadow);
-			repaired++;
-			if ((rc = repair_chunk(s, lower, upper, e)) ||
-			    (rc = compare_chunk(s, true, lower, upper, &same, &in_chunk, e)))
-				goto chunk_failed;
-			if (!same) {
-				rc = ms_fail(e, MS_SERVER,
-					     "verify: chunk %llu of %s.%s still differs from %s after copying "
-					     "it again: the ALTER "
-					     "changes values (truncation, rounding, a charset that cannot hold "
-					     "them?); the "
-					     "original table is unchanged (--no-verify skips this check)",
-					     chunks + 1, s->schema, s->table, s->shadow);
-				online_free_key(upper, s->n_key);
-				break;
-			}
-		}
-		chunks++;
-		rows += in_chunk;
-		adapt(s, n, s->tv.held);
-		online_free_key(lower, s->n_key);
-		lower = upper;
-		progress(s, "verify", rows, t0, false);
-		if (!upper)
-			break;
-		continue;
-	chunk_failed:
-		online_free_key(upper, s->n_key);
-		ms_fail_context(e, "verifying %s.%s against %s", s->schema, s->table, s->shadow);
-		break;
+		if (throttle(s, "verify", v->rows, v->started, e))
+			return -1;
+		if (next_bound(s, &s->exec, v->lower, n, false, &upper, e))
+			return ms_fail_context(e, "verifying %s.%s against %s", s->schema, s->table, s->shadow);
+		last = !upper;
+		if (verify_chunk(s, &s->exec, upper, e))
+			return -1;
+		adapt(s, &v->chunk_rows, n, s->tv.held);
+		progress(s, "verify", v->rows, v->started, false);
+		if (last)
+			return 0;
 	}
-	online_free_key(lower, s->n_key);
-	json_object_set_new(s->verify, "rows", json_integer((json_int_t)rows));
-	json_object_set_new(s->verify, "chunks", json_integer((json_int_t)chunks));
-	json_object_set_new(s->verify, "chunks_repaired", json_integer((json_int_t)repaired));
-	json_object_set_new(s->verify, "seconds", json_real(ms_now() - t0));
+}
+
+/* ---- verify behind the copy ---------------------------------------------- */
+
+/*
+ * The verify's thread while the copy runs: it takes each committed chunk of
+ * the copy in order and verifies it on s->vexec. A chunk behind the copy's
+ * committed position can be compared at any time: the copy never writes
+ * there again and the triggers keep both tables equal in every committed
+ * state. Returns when the copy has ended and every chunk handed over is
+ * verified, or at once when the copy failed (abandon).
+ */
+static int behind_main(void *ctx, unsigned index, struct ms_err *e)
+{
+	struct online *s = ctx;
+	struct online_behind *b = &s->behind;
+
+	(void)index;
+	for (;;) {
+		char **upper;
+
+		pthread_mutex_lock(&b->mu);
+		while (b->head == b->n && !b->copy_ended && !b->abandon)
+			pthread_cond_wait(&b->moved, &b->mu);
+		if (b->abandon || b->head == b->n) {
+			pthread_mutex_unlock(&b->mu);
+			return 0;
+		}
+		upper = b->bounds[b->head];
+		b->bounds[b->head++] = NULL;
+		pthread_mutex_unlock(&b->mu);
+		if (verify_chunk(s, &s->vexec, upper, e)) {
+			pthread_mutex_lock(&b->mu);
+			b->failed = true;
+			pthread_mutex_unlock(&b->mu);
+			return -1;
+		}
+	}
+}
+
+/* Ends the verify's thread: after the chunks handed over (the copy ended)
+ * or at once (abandon). */
+static void behind_end(struct online *s, bool abandon)
+{
+	struct online_behind *b = &s->behind;
+
+	pthread_mutex_lock(&b->mu);
+	b->copy_ended = true;
+	b->abandon |= abandon;
+	pthread_cond_broadcast(&b->moved);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static void behind_stop(void *ctx, const struct ms_err *why)
+{
+	(void)why;
+	behind_end(ctx, true);
+}
+
+static void behind_free(struct online *s)
+{
+	struct online_behind *b = &s->behind;
+
+	for (size_t i = b->head; i < b->n; i++)
+		online_free_key(b->bounds[i], s->n_key);
+	free(b->bounds);
+	b->bounds = NULL;
+	b->head = b->n = b->cap = 0;
+}
+
+static void verify_report(struct online *s, bool behind, double copy_ended)
+{
+	struct online_verified *v = &s->vd;
+	double now = ms_now();
+
+	json_object_set_new(s->verify, "rows", json_integer((json_int_t)v->rows));
+	json_object_set_new(s->verify, "chunks", json_integer((json_int_t)v->chunks));
+	json_object_set_new(s->verify, "chunks_repaired", json_integer((json_int_t)v->repaired));
+	json_object_set_new(s->verify, "seconds", json_real(now - v->started));
+	json_object_set_new(s->verify, "behind_copy", json_boolean(behind));
+	json_object_set_new(s->verify, "seconds_after_copy", json_real(now - copy_ended));
 	add_timings(s->verify, &s->tv);
-	if (rc == 0)
-		online_note(s,
-			    "verify: %llu rows in %llu chunk%s identical in both tables "
-			    "(%llu chunk%s copied again), %.1f s",
-			    rows, chunks, chunks == 1 ? "" : "s", repaired, repaired == 1 ? "" : "s", ms_now() - t0);
+	online_note(s,
+		    "verify: %llu rows in %llu chunk%s identical in both tables (%llu chunk%s copied again), "
+		    "%.1f s after the copy",
+		    v->rows, v->chunks, v->chunks == 1 ? "" : "s", v->repaired, v->repaired == 1 ? "" : "s",
+		    now - copy_ended);
+}
+
+int online_copy_and_verify(struct online *s, struct ms_err *e)
+{
+	struct pool p = { .what = "verify", .fn = behind_main, .stop = behind_stop, .ctx = s };
+	/* After --resume the copied part has no chunk bounds to hand over: it
+	 * is verified after the copy, from the start. */
+	bool verify = !s->o->no_verify, behind = verify && !s->last;
+	double copy_ended;
+	int rc;
+
+	s->vd.started = ms_now();
+	s->vd.chunk_rows = s->chunk_rows;
+	if (behind && pool_start(&p, 1, e))
+		return ms_fail_context(e, "starting the verify");
+	rc = online_copy(s, behind, e);
+	copy_ended = ms_now();
+	if (behind) {
+		struct ms_err ve;
+
+		behind_end(s, rc != 0);
+		if (pool_join(&p, &ve)) {
+			*e = ve;
+			rc = -1;
+		}
+		behind_free(s);
+	}
+	if (rc == 0 && verify && verify_rest(s, e) == 0)
+		verify_report(s, behind, copy_ended);
+	else if (rc == 0 && verify)
+		rc = -1;
+	online_free_key(s->vd.lower, s->n_key);
+	s->vd.lower = NULL;
 	return rc;
 }
 
@@ -780,13 +942,13 @@ int online_checkpoint_create(struct online *s, const char *alter_sql, struct ms_
 	buf_adds(&b, "INSERT INTO ");
 	add_checkpoint(s, &b);
 	buf_adds(&b, " (table_name, shadow_name, old_name, alter_sql) VALUES (");
-	online_add_value(s, &b, s->table);
+	online_add_value(&s->exec, &b, s->table);
 	buf_adds(&b, ", ");
-	online_add_value(s, &b, s->shadow);
+	online_add_value(&s->exec, &b, s->shadow);
 	buf_adds(&b, ", ");
-	online_add_value(s, &b, s->old);
+	online_add_value(&s->exec, &b, s->old);
 	buf_adds(&b, ", ");
-	online_add_value(s, &b, alter_sql);
+	online_add_value(&s->exec, &b, alter_sql);
 	buf_adds(&b, ")");
 	if (rc == 0 && (rc = sql_done(&b, e)) == 0)
 		rc = db_exec(&s->exec, buf_str(&b), e);
@@ -808,9 +970,9 @@ int online_checkpoint_save(struct online *s, char **last, unsigned long long row
 	buf_adds(&b, "UPDATE ");
 	add_checkpoint(s, &b);
 	buf_adds(&b, " SET last_key = ");
-	online_add_value(s, &b, text ? text : "[]");
+	online_add_value(&s->exec, &b, text ? text : "[]");
 	buf_addf(&b, ", rows_copied = %llu WHERE table_name = ", rows);
-	online_add_value(s, &b, s->table);
+	online_add_value(&s->exec, &b, s->table);
 	free(text);
 	if ((rc = sql_done(&b, e)) == 0)
 		rc = db_exec(&s->exec, buf_str(&b), e);
@@ -829,7 +991,7 @@ int online_checkpoint_load(struct online *s, char **alter_sql, struct ms_err *e)
 	buf_adds(&b, "SELECT shadow_name, old_name, alter_sql, last_key, rows_copied FROM ");
 	add_checkpoint(s, &b);
 	buf_adds(&b, " WHERE table_name = ");
-	online_add_value(s, &b, s->table);
+	online_add_value(&s->exec, &b, s->table);
 	if ((rc = sql_done(&b, e)) == 0)
 		rc = db_query(&s->exec, buf_str(&b), &r, e);
 	buf_release(&b);
@@ -866,7 +1028,7 @@ void online_checkpoint_delete(struct online *s)
 	buf_adds(&b, "DELETE FROM ");
 	add_checkpoint(s, &b);
 	buf_adds(&b, " WHERE table_name = ");
-	online_add_value(s, &b, s->table);
+	online_add_value(&s->exec, &b, s->table);
 	if (!b.failed)
 		db_exec(&s->exec, buf_str(&b), &ignored);
 	buf_reset(&b);

@@ -3,6 +3,7 @@
 #ifndef MDLSAFE_ONLINE_INTERNAL_H
 #define MDLSAFE_ONLINE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,9 +26,28 @@ struct online_timings {
 	double lock, insert, checkpoint, commit, held, chunk_max;
 };
 
+/* The verify that follows the copy on a session of its own: the copy hands
+ * over each chunk's upper bound once the chunk has committed, and the
+ * verify compares the chunks behind it while it copies the next ones. */
+struct online_behind {
+	pthread_mutex_t mu;
+	pthread_cond_t moved;
+	char ***bounds; /* committed upper bounds not verified yet, oldest at head */
+	size_t head, n, cap;
+	bool copy_ended, abandon, failed;
+};
+
+/* How far the verify has got: (NULL, lower] is identical in both tables. */
+struct online_verified {
+	char **lower;
+	unsigned long long rows, chunks, repaired;
+	double started, chunk_rows;
+};
+
 struct online {
 	const struct online_opts *o;
 	struct db exec, watch;
+	struct db vexec; /* the verify's, while it runs behind the copy */
 	double started, deadline;
 	char schema[ONLINE_NAME_MAX], table[ONLINE_NAME_MAX];
 	char shadow[ONLINE_NAME_MAX], old[ONLINE_NAME_MAX];
@@ -44,6 +64,9 @@ struct online {
 	struct online_timings t, tv; /* of the copy, of the verify */
 	json_t *plan, *copy, *verify;
 	struct db *replicas; /* one session per --replica */
+	struct online_behind behind;
+	struct online_verified vd;
+	pthread_mutex_t out_mu; /* one note or progress line at a time */
 };
 
 /* A note line through the caller's callback. */
@@ -52,8 +75,8 @@ void online_note(struct online *s, const char *fmt, ...) __attribute__((format(p
 /* Appends `schema`.`name` / `name` quoted by the one quoting function. */
 void online_add_table(struct buf *b, const char *schema, const char *name);
 void online_add_ident(struct buf *b, const char *name);
-/* Appends v as a string literal escaped by the connector. */
-void online_add_value(struct online *s, struct buf *b, const char *v);
+/* Appends v as a string literal escaped by the connector of db. */
+void online_add_value(struct db *db, struct buf *b, const char *v);
 
 /* MS_TIMEOUT when SIGINT/SIGTERM asked to stop (the caller then undoes
  * everything before the swap), else 0. */
@@ -67,11 +90,11 @@ void online_replicas_close(struct online *s);
 struct lockreq_opts online_lockreq(struct online *s, const char *what, bool nowait);
 
 /* Copies every row not copied yet (from s->last on), chunk by chunk, each
- * committed with its checkpoint. */
-int online_copy(struct online *s, struct ms_err *e);
-/* Compares the two tables chunk by chunk; a chunk that differs is copied
- * again and compared again. */
-int online_verify(struct online *s, struct ms_err *e);
+ * committed with its checkpoint, and (unless --no-verify) compares the two
+ * tables chunk by chunk; a chunk that differs is copied again and compared
+ * again. A copy from the start is verified behind it, on s->vexec; after
+ * --resume, the verify runs once the copy has ended. */
+int online_copy_and_verify(struct online *s, struct ms_err *e);
 
 /* The checkpoint row of this table: created, advanced, read, deleted. */
 int online_checkpoint_create(struct online *s, const char *alter_sql, struct ms_err *e);

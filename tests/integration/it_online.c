@@ -223,6 +223,17 @@ static void assert_only_t_left(MYSQL *m)
 	free(v);
 }
 
+/* Creates the flag file /tmp/it_online_NAME.PID (a --pause-file or
+ * --postpone-cutover) and puts its path in path. */
+static void flag_file(char *path, size_t cap, const char *name)
+{
+	FILE *f;
+
+	snprintf(path, cap, "/tmp/it_online_%s.%d", name, (int)getpid());
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+}
+
 static void start_online(struct it_child *c, const char *sql, const char *const *extra)
 {
 	static char cnf[300];
@@ -347,16 +358,11 @@ static void test_cutover_behind_an_idle_transaction_and_pause_files(void **state
 	struct it_run r;
 	size_t len = 0;
 	char id[32];
-	FILE *f;
 
 	(void)state;
 	fresh_table(m, 5000, NULL);
-	snprintf(pause, sizeof(pause), "/tmp/it_online_pause.%d", (int)getpid());
-	snprintf(postpone, sizeof(postpone), "/tmp/it_online_postpone.%d", (int)getpid());
-	assert_non_null(f = fopen(pause, "w"));
-	fclose(f);
-	assert_non_null(f = fopen(postpone, "w"));
-	fclose(f);
+	flag_file(pause, sizeof(pause), "pause");
+	flag_file(postpone, sizeof(postpone), "postpone");
 	pthread_create(&cl.thread, NULL, client_main, &cl);
 	start_online(&c, "ALTER TABLE " DB ".t MODIFY k BIGINT NOT NULL", extra);
 	/* Paused: nothing is copied while the file exists. */
@@ -409,13 +415,10 @@ static void test_verify_finds_and_repairs_wrong_shadow_rows(void **state)
 	struct it_run r;
 	size_t len = 0;
 	json_t *j;
-	FILE *f;
 
 	(void)state;
 	fresh_table(m, 5000, md);
-	snprintf(pause, sizeof(pause), "/tmp/it_online_verify_pause.%d", (int)getpid());
-	assert_non_null(f = fopen(pause, "w"));
-	fclose(f);
+	flag_file(pause, sizeof(pause), "verify_pause");
 	start_online(&c, "ALTER TABLE " DB ".t MODIFY k BIGINT NOT NULL", extra);
 	assert_true(it_read_until(c.err_fd, buf, sizeof(buf), &len, "paused", 30));
 	/* Written behind the triggers' back, before the first chunk. */
@@ -430,6 +433,46 @@ static void test_verify_finds_and_repairs_wrong_shadow_rows(void **state)
 	it_run_release(&r);
 	assert_table_matches(m, md);
 	free(md);
+	mysql_close(m);
+}
+
+/* The verify runs behind the copy: a wrong row in the part already copied
+ * is found and copied again while the copy itself still waits for an
+ * application's row lock in the middle of the table (a verify that ran
+ * only after the copy would find it only once the application commits). */
+static void test_verify_runs_behind_the_copy(void **state)
+{
+	MYSQL *m = it_connect(), *app = it_connect();
+	struct model *md = calloc(1, sizeof(*md));
+	char pause[256], buf[65536];
+	const char *extra[] = {"--pause-file", pause, NULL};
+	struct it_child c;
+	struct it_run r;
+	size_t len = 0;
+	bool repaired_during_copy;
+
+	(void)state;
+	fresh_table(m, 20000, md);
+	flag_file(pause, sizeof(pause), "behind_pause");
+	start_online(&c, "ALTER TABLE " DB ".t MODIFY k BIGINT NOT NULL", extra);
+	assert_true(it_read_until(c.err_fd, buf, sizeof(buf), &len, "paused", 30));
+	/* Written behind the triggers' back: the copy's INSERT IGNORE keeps it. */
+	it_exec(m, "INSERT INTO " DB "._t_new (id, k, c) VALUES (1, 7, 'wrong')");
+	it_exec(app, "START TRANSACTION");
+	it_exec(app, "SELECT id FROM " DB ".t WHERE id = 15000 FOR UPDATE");
+	unlink(pause);
+	repaired_during_copy = it_read_until(c.err_fd, buf, sizeof(buf), &len, "differs between", 30);
+	it_exec(app, "COMMIT");
+	it_mdlsafe_finish(&c, 0, 120, &r);
+	if (!repaired_during_copy)
+		fail_msg("the wrong row was not found while the copy waited: %s", buf);
+	if (strstr(buf, "copy: ") && strstr(buf, "copy: ") < strstr(buf, "differs between"))
+		fail_msg("the copy ended before the verify found the wrong row: %s", buf);
+	assert_ok(&r, "ddl --online");
+	it_run_release(&r);
+	assert_table_matches(m, md);
+	free(md);
+	mysql_close(app);
 	mysql_close(m);
 }
 
@@ -448,13 +491,10 @@ static void test_verify_does_not_wait_for_an_application_row_lock(void **state)
 	struct it_run r;
 	size_t len = 0;
 	bool verified;
-	FILE *f;
 
 	(void)state;
 	fresh_table(m, 20000, NULL);
-	snprintf(postpone, sizeof(postpone), "/tmp/it_online_postpone_verify.%d", (int)getpid());
-	assert_non_null(f = fopen(postpone, "w"));
-	fclose(f);
+	flag_file(postpone, sizeof(postpone), "postpone_verify");
 	/* A first run copies and verifies, waits before the swap, and is killed:
 	 * its shadow, triggers and checkpoint stay for --resume. */
 	start_online(&c, sql, extra);
@@ -795,13 +835,10 @@ static void test_a_signal_stops_the_change_and_undoes_it(void **state)
 	struct it_child c;
 	struct it_run r;
 	size_t len = 0;
-	FILE *f;
 
 	(void)state;
 	fresh_table(m, 2000, NULL);
-	snprintf(pause, sizeof(pause), "/tmp/it_online_sig.%d", (int)getpid());
-	assert_non_null(f = fopen(pause, "w"));
-	fclose(f);
+	flag_file(pause, sizeof(pause), "sig");
 	start_online(&c, "ALTER TABLE " DB ".t MODIFY k BIGINT NOT NULL", extra);
 	assert_true(it_read_until(c.err_fd, buf, sizeof(buf), &len, "paused", 30));
 	v = triggers_of_db(m);
@@ -919,6 +956,7 @@ int main(void)
 	    cmocka_unit_test(test_triggers_behind_an_idle_transaction_stay_within_the_budget),
 	    cmocka_unit_test(test_cutover_behind_an_idle_transaction_and_pause_files),
 	    cmocka_unit_test(test_verify_finds_and_repairs_wrong_shadow_rows),
+	    cmocka_unit_test(test_verify_runs_behind_the_copy),
 	    cmocka_unit_test(test_verify_does_not_wait_for_an_application_row_lock),
 	    cmocka_unit_test(test_kill_policy_ends_the_blocker),
 	    cmocka_unit_test(test_refusals_exit_2_with_the_reason),
