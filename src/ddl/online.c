@@ -90,10 +90,7 @@ int online_stopped(struct online *s, struct ms_err *e)
 
 static void forward_note(void *ctx, const char *line)
 {
-	struct online *s = ctx;
-
-	if (s->o->note)
-		s->o->note(s->o->ctx, line);
+	online_note(ctx, "%s", line);
 }
 
 static void kill_holder(void *ctx, struct db *db, const struct mdl_session *ss, const char *held)
