@@ -605,20 +605,6 @@ static void test_prune_keeps_the_newest_good_backup_and_the_binlogs_it_needs(voi
 	mysql_close(m);
 }
 
-static char *master_file(MYSQL *m)
-{
-	MYSQL_RES *res = NULL;
-	MYSQL_ROW row;
-	char *f;
-
-	assert_int_equal(mysql_query(m, "SHOW MASTER STATUS"), 0);
-	assert_non_null(res = mysql_store_result(m));
-	assert_non_null(row = mysql_fetch_row(res));
-	f = strdup(row[0]);
-	mysql_free_result(res);
-	return f;
-}
-
 static void archive_once(const char *dir, const char *first)
 {
 	char arch[340], start[300];
@@ -648,7 +634,7 @@ static void test_prune_removes_every_complete_file_when_the_kept_backup_is_in_th
 	snprintf(arch, sizeof(arch), "%s/partial-arch", workdir);
 	assert_int_equal(mkdir(root, 0700), 0);
 	it_exec(m, "FLUSH BINARY LOGS");
-	first = master_file(m);
+	first = it_binlog_file(m);
 	archive_once(arch, first);
 	it_exec(m, "FLUSH BINARY LOGS");
 	backup_to(m, b1);
