@@ -379,11 +379,14 @@ ssize_t binlog_entries_find_source(const struct binlog_entries *en, const char *
 	return -1;
 }
 
+bool binlog_info_continues_by_gtid(const struct binlog_info *prev, const struct binlog_info *f)
+{
+	return prev->server_id != f->server_id || f->from > BINLOG_MAGIC_LEN;
+}
+
 bool binlog_info_follows(const struct binlog_info *prev, const struct binlog_info *f)
 {
-	if (prev->server_id != f->server_id)
-		return true;
-	return prev->next && !strcmp(prev->next, f->source) && f->from == BINLOG_MAGIC_LEN;
+	return binlog_info_continues_by_gtid(prev, f) || (prev->next && !strcmp(prev->next, f->source));
 }
 
 int binlog_index_load(const char *dir, json_t **out, struct ms_err *e)
@@ -551,7 +554,7 @@ int binlog_verify_archive(const char *dir, struct binlog_verify_result *r, struc
 	rc = binlog_entries_load(index, &en, e);
 	for (size_t i = 0; rc == 0 && i < en.n; i++) {
 		const struct binlog_info *prev = i ? &en.v[i - 1] : NULL, *f = &en.v[i];
-		bool switched = i + 1 < en.n && en.v[i + 1].server_id != f->server_id;
+		bool switched = i + 1 < en.n && binlog_info_continues_by_gtid(f, &en.v[i + 1]);
 
 		if (prev && !binlog_info_follows(prev, f)) {
 			char *missing = prev->next ? binlog_archive_name(prev->server_id, prev->next) : NULL;

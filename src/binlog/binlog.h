@@ -156,9 +156,12 @@ void binlog_entries_release(struct binlog_entries *en);
  * -1 when none. */
 ssize_t binlog_entries_find_source(const struct binlog_entries *en, const char *source, unsigned long long pos);
 
+/* Whether the archiver went on from prev to f by GTID: f is another
+ * server's (a failover), or the server no longer had the file prev's
+ * ROTATE names; f's new events start at its `from`. */
+bool binlog_info_continues_by_gtid(const struct binlog_info *prev, const struct binlog_info *f);
 /* Whether f continues prev with no event missing: the file prev's ROTATE
- * names, from the same server, or the first file archived from another
- * server (a failover, continued by GTID). */
+ * names, or a continuation by GTID. */
 bool binlog_info_follows(const struct binlog_info *prev, const struct binlog_info *f);
 
 /* Reads DIR/index.json (*out NULL when there is none yet). */

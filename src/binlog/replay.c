@@ -268,9 +268,9 @@ int binlog_replay_plan(const char *dir, const char *start_file, unsigned long lo
 			}
 			break;
 		}
-		/* On another server's file the archive goes on at the first event
-		 * it did not have from the server before. */
-		new_seg = en.v[j].server_id != f->server_id;
+		/* Continued by GTID: the archive goes on at the first event it did
+		 * not have before, in a pass of its own. */
+		new_seg = binlog_info_continues_by_gtid(f, &en.v[j]);
 		s.from = new_seg ? en.v[j].from : 0;
 		i = j;
 	}
