@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <mariadb/mariadb_rpl.h>
 #include <mysqld_error.h>
@@ -35,8 +36,11 @@ struct arch {
 	struct binlog_info cur; /* the .partial being written (cur.name NULL: none) */
 	int cur_fd;
 	struct buf pending; /* events not yet written to cur_fd */
-	char *want;	    /* where to ask the server to start: file */
+	char *want;         /* where to ask the server to start: its file name (NULL: find it by GTID) */
 	unsigned long long want_pos;
+	uint32_t sid;                   /* the server being archived (the index's server_id) */
+	struct binlog_gtid_state gtids; /* the last whole transaction archived, per domain */
+	unsigned long long next_from;   /* the `from` of the next file opened (0: 4) */
 	bool checksum; /* the server sends CRC32s (binlog_checksum) */
 	double last_sync, caught_up_at;
 	unsigned long long copied, reconnects;
@@ -115,6 +119,13 @@ static int arch_save_index(struct arch *a, struct ms_err *e)
 	}
 
 	json_object_set_new(a->index, "partial", a->cur.name ? binlog_info_json(&a->cur) : json_null());
+	{
+		char *st = binlog_gtid_state_str(&a->gtids);
+		if (!st)
+			return ms_oom(e);
+		json_object_set_new(a->index, "gtid_state", json_string(st));
+		free(st);
+	}
 	if (a->caught_up_at > 0) {
 		binlog_format_time((uint32_t)a->caught_up_at, t);
 		json_object_set_new(a->index, "caught_up_at", json_string(t));
@@ -125,7 +136,7 @@ static int arch_save_index(struct arch *a, struct ms_err *e)
 /* Adds the complete file DIR/name, scanned from disk, to the index: for a
  * file renamed into place just before a crash that kept the index from
  * being written. */
-static int adopt_complete(struct arch *a, const char *name, struct ms_err *e)
+static int adopt_complete(struct arch *a, const char *name, uint32_t sid, const char *source, struct ms_err *e)
 {
 	struct binlog_info f;
 	unsigned long long end, bytes;
@@ -135,6 +146,8 @@ static int adopt_complete(struct arch *a, const char *name, struct ms_err *e)
 	memset(&f, 0, sizeof(f));
 	if (!path)
 		return ms_oom(e);
+	f.server_id = sid;
+	f.from = BINLOG_MAGIC_LEN;
 	rc = binlog_scan_file(path, &end, &f, NULL, NULL, e);
 	if (rc == 0 && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
 		rc = copy_hash_fd(fd, f.xxh3, &bytes, path, e);
@@ -147,10 +160,13 @@ static int adopt_complete(struct arch *a, const char *name, struct ms_err *e)
 			     path);
 	if (rc == 0) {
 		f.name = strdup(name);
+		f.source = strdup(source);
 		f.complete = true;
-		if (!f.name || json_array_append_new(files_of(a), binlog_info_json(&f)))
+		if (!f.name || !f.source || json_array_append_new(files_of(a), binlog_info_json(&f)))
 			rc = ms_oom(e);
 	}
+	if (rc == 0 && f.has_done && binlog_gtid_state_set(&a->gtids, &f.done_gtid))
+		rc = ms_fail(e, MS_INCOMPLETE, "%s: more than %d GTID domains", path, BINLOG_GTID_DOMAINS);
 	free(path);
 	binlog_info_release(&f);
 	return rc;
@@ -158,8 +174,91 @@ static int adopt_complete(struct arch *a, const char *name, struct ms_err *e)
 
 static int finish_file(struct arch *a, const char *next, struct ms_err *e);
 
+/* The per-domain GTID state follows each whole transaction. */
+static int track_gtids(struct arch *a, struct ms_err *e)
+{
+	if (a->cur.has_done && !a->cur.in_group && binlog_gtid_state_set(&a->gtids, &a->cur.done_gtid))
+		return ms_fail(e, MS_INCOMPLETE,
+			       "the binary log has more than %d GTID domains, more than mdlsafe follows",
+			       BINLOG_GTID_DOMAINS);
+	return 0;
+}
+
+static int track_scanned(void *ctx, const unsigned char *ev, const struct binlog_header *h, unsigned long long off,
+			 struct ms_err *e)
+{
+	(void)ev;
+	(void)h;
+	(void)off;
+	return track_gtids(ctx, e);
+}
+
+/* A format-1 index (one server, files under the server's own names) is
+ * read as format 2: its entries get the index's server_id and their name as
+ * source. The files keep their names; files archived from now on get the
+ * s<server_id>- prefix. Written as format 2 at the next save. */
+static int upgrade_index(struct arch *a, struct ms_err *e)
+{
+	json_t *j;
+	size_t i;
+
+	a->sid = (uint32_t)json_integer_value(json_object_get(a->index, "server_id"));
+	json_array_foreach(files_of(a), i, j) {
+		struct binlog_gtid g;
+
+		if (!json_object_get(j, "server_id"))
+			json_object_set_new(j, "server_id", json_integer(a->sid));
+		if (!json_object_get(j, "source_name"))
+			json_object_set(j, "source_name", json_object_get(j, "name"));
+		if (!json_object_get(j, "from"))
+			json_object_set_new(j, "from", json_integer(BINLOG_MAGIC_LEN));
+		/* Format 1 kept no GTID state: each file's last GTID stands for
+		 * its domain (exact with one domain). */
+		if (!json_is_string(json_object_get(a->index, "gtid_state")) &&
+		    binlog_gtid_from_string(json_string_value(json_object_get(j, "last_gtid")), &g) == 0 &&
+		    binlog_gtid_state_set(&a->gtids, &g))
+			return ms_fail(e, MS_INCOMPLETE, "%s/%s: more than %d GTID domains", a->o->dir, BINLOG_INDEX,
+				       BINLOG_GTID_DOMAINS);
+	}
+	if (json_is_string(json_object_get(a->index, "gtid_state")) &&
+	    binlog_gtid_state_parse(json_string_value(json_object_get(a->index, "gtid_state")), &a->gtids))
+		return ms_fail(e, MS_INCOMPLETE, "%s/%s has a malformed gtid_state: the archive index is damaged",
+			       a->o->dir, BINLOG_INDEX);
+	json_object_set_new(a->index, "format", json_integer(2));
+	return 0;
+}
+
+/* Who wrote the .partial `name`: the index says, or (a crash before the
+ * index named it) its s<server_id>- prefix. */
+static int partial_origin(struct arch *a, const char *name, struct ms_err *e)
+{
+	json_t *pj = json_object_get(a->index, "partial");
+	const char *listed = json_string_value(json_object_get(pj, "name"));
+	unsigned sid = 0;
+	int n = 0;
+
+	a->cur.from = BINLOG_MAGIC_LEN;
+	a->cur.server_id = a->sid;
+	if (listed && !strcmp(listed, name)) {
+		json_t *from = json_object_get(pj, "from"), *id = json_object_get(pj, "server_id");
+		const char *src = json_string_value(json_object_get(pj, "source_name"));
+		if (json_is_integer(from) && json_integer_value(from) > BINLOG_MAGIC_LEN)
+			a->cur.from = (unsigned long long)json_integer_value(from);
+		if (json_is_integer(id))
+			a->cur.server_id = (uint32_t)json_integer_value(id);
+		a->cur.source = strdup(src ? src : name);
+	} else if (sscanf(name, "s%u-%n", &sid, &n) == 1 && n > 0 && name[n]) {
+		a->cur.server_id = sid;
+		a->cur.source = strdup(name + n);
+	} else {
+		a->cur.source = strdup(name);
+	}
+	return a->cur.source ? 0 : ms_oom(e);
+}
+
 /* Finds where to continue: the .partial cut back to its last whole event,
- * or the file after the last complete one. */
+ * or the file after the last complete one; a->want stays NULL when that is
+ * to be found by GTID (the last file ended with a change of server). */
 static int arch_recover(struct arch *a, struct ms_err *e)
 {
 	DIR *d = opendir(a->o->dir);
@@ -169,12 +268,19 @@ static int arch_recover(struct arch *a, struct ms_err *e)
 	size_t sl = strlen(BINLOG_PARTIAL_SUFFIX);
 	int rc = 0;
 
-	if (binlog_index_load(a->o->dir, &a->index, e))
+	if (binlog_index_load(a->o->dir, &a->index, e)) {
+		if (d)
+			closedir(d);
 		return -1;
+	}
 	if (!a->index)
-		a->index = json_pack("{s:i, s:[]}", "format", 1, "files");
+		a->index = json_pack("{s:i, s:[]}", "format", 2, "files");
 	if (!d)
 		return ms_fail(e, MS_IO, "cannot list %s: %s", a->o->dir, strerror(errno));
+	if (upgrade_index(a, e)) {
+		closedir(d);
+		return -1;
+	}
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		if (n <= sl || strcmp(de->d_name + n - sl, BINLOG_PARTIAL_SUFFIX) || de->d_name[0] == '.')
@@ -193,7 +299,9 @@ static int arch_recover(struct arch *a, struct ms_err *e)
 		char *path = arch_path(a, partial, BINLOG_PARTIAL_SUFFIX);
 		unsigned long long end = 0;
 
-		rc = path ? binlog_scan_file(path, &end, &a->cur, NULL, NULL, e) : ms_oom(e);
+		rc = path ? partial_origin(a, partial, e) : ms_oom(e);
+		if (rc == 0)
+			rc = binlog_scan_file(path, &end, &a->cur, track_scanned, a, e);
 		if (rc == 0 && (a->cur_fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0)
 			rc = ms_fail(e, MS_IO, "cannot open %s: %s", path, strerror(errno));
 		if (rc == 0) {
@@ -215,7 +323,7 @@ static int arch_recover(struct arch *a, struct ms_err *e)
 		if (a->cur.next && finish_file(a, a->cur.next, e))
 			return -1;
 		if (a->cur.name) {
-			a->want = strdup(a->cur.name);
+			a->want = strdup(a->cur.source);
 			a->want_pos = a->cur.size;
 			return a->want ? 0 : ms_oom(e);
 		}
@@ -227,24 +335,32 @@ static int arch_recover(struct arch *a, struct ms_err *e)
 	 * left renamed but not yet indexed. */
 	while ((last = json_array_get(files_of(a), json_array_size(files_of(a)) - 1))) {
 		const char *next = json_string_value(json_object_get(last, "next"));
-		char *path;
+		uint32_t sid = (uint32_t)json_integer_value(json_object_get(last, "server_id"));
+		char *name, *path;
 		bool there;
 
+		if (!next && a->gtids.n)
+			return 0; /* it ended with a change of server: continue by GTID */
 		if (!valid_name(next))
 			return ms_fail(e, MS_INCOMPLETE,
 				       "the last file of %s/%s names no next file: the index is damaged", a->o->dir,
 				       BINLOG_INDEX);
-		if (!(path = arch_path(a, next, NULL)))
+		if (!(name = binlog_archive_name(sid, next)) || !(path = arch_path(a, name, NULL))) {
+			free(name);
 			return ms_oom(e);
+		}
 		there = access(path, F_OK) == 0;
 		free(path);
 		if (!there) {
+			free(name);
 			a->want = strdup(next);
 			a->want_pos = BINLOG_MAGIC_LEN;
 			return a->want ? 0 : ms_oom(e);
 		}
-		if (adopt_complete(a, next, e) || arch_save_index(a, e))
-			return -1;
+		rc = adopt_complete(a, name, sid, next, e) || arch_save_index(a, e) ? -1 : 0;
+		free(name);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -260,18 +376,33 @@ static int flush_pending(struct arch *a, struct ms_err *e)
 	return 0;
 }
 
-static int open_new(struct arch *a, const char *name, struct ms_err *e)
+/* Starts DIR/s<server_id>-<source>.partial for the server's file source. */
+static int open_new(struct arch *a, const char *source, struct ms_err *e)
 {
 	char *path;
 
-	if (!valid_name(name))
+	if (!valid_name(source))
 		return ms_fail(e, MS_SERVER,
 			       "the server names its next binlog file '%s', which cannot "
 			       "be a file name "
 			       "in the archive",
-			       name);
-	if (!(path = arch_path(a, name, BINLOG_PARTIAL_SUFFIX)))
+			       source);
+	memset(&a->cur, 0, sizeof(a->cur));
+	a->cur.source = strdup(source);
+	a->cur.name = binlog_archive_name(a->sid, source);
+	if (!a->cur.name || !a->cur.source || !(path = arch_path(a, a->cur.name, BINLOG_PARTIAL_SUFFIX)))
 		return ms_oom(e);
+	a->cur.server_id = a->sid;
+	a->cur.size = BINLOG_MAGIC_LEN;
+	a->cur.from = a->next_from > BINLOG_MAGIC_LEN ? a->next_from : BINLOG_MAGIC_LEN;
+	a->next_from = 0;
+	/* The first file from a new server: the index says where its new events
+	 * start before the file exists, so a crash never leaves its older
+	 * events counted as new. */
+	if (a->cur.from > BINLOG_MAGIC_LEN && arch_save_index(a, e)) {
+		free(path);
+		return -1;
+	}
 	a->cur_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (a->cur_fd < 0 || ms_write_all(a->cur_fd, BINLOG_MAGIC, BINLOG_MAGIC_LEN) != 0) {
 		ms_fail(e, MS_IO, "cannot create %s: %s", path, strerror(errno));
@@ -279,14 +410,11 @@ static int open_new(struct arch *a, const char *name, struct ms_err *e)
 		return -1;
 	}
 	free(path);
-	memset(&a->cur, 0, sizeof(a->cur));
-	if (!(a->cur.name = strdup(name)))
-		return ms_oom(e);
-	a->cur.size = BINLOG_MAGIC_LEN;
 	return 0;
 }
 
-/* The server has moved on to `next`: cur is complete. Made durable, renamed
+/* The server has moved on to `next` (NULL: the archive moves on to another
+ * server): cur is complete. Made durable, renamed
  * to its own name, and listed in the index, in that order, so a crash at
  * any point is recovered by arch_recover(). */
 static int finish_file(struct arch *a, const char *next, struct ms_err *e)
@@ -315,14 +443,16 @@ static int finish_file(struct arch *a, const char *next, struct ms_err *e)
 	}
 	if (copy_fsync_dir(a->o->dir, e))
 		goto out;
-	if (!a->cur.next && !(a->cur.next = strdup(next))) {
+	if (next && !a->cur.next && !(a->cur.next = strdup(next))) {
 		rc = ms_oom(e);
 		goto out;
 	}
 	a->cur.complete = true;
 	json_array_append_new(files_of(a), binlog_info_json(&a->cur));
 	ms_note(a->o->say, a->o->ctx, "%s complete: %llu bytes%s", a->cur.name, a->cur.size,
-		a->cur.stopped ? " (the server stopped)" : "");
+		!next            ? " (the archive goes on from another server)"
+		: a->cur.stopped ? " (the server stopped)"
+				 : "");
 	binlog_info_release(&a->cur);
 	rc = arch_save_index(a, e);
 out:
@@ -337,7 +467,7 @@ out:
  * SHOW BINARY LOGS on a second session; -1 when unknown. */
 static double lag_bytes(struct arch *a)
 {
-	const char *ours = a->cur.name ? a->cur.name : a->want;
+	const char *ours = a->cur.name ? a->cur.source : a->want;
 	unsigned long long have = a->cur.name ? a->cur.size : 0;
 	struct ms_err ignored;
 	MYSQL_RES *res;
@@ -423,14 +553,226 @@ static int arch_sync(struct arch *a, struct ms_err *e)
 
 /* ---- the replica connection --------------------------------------------- */
 
+/* A replica session's settings for the dump: checksums as the server
+ * writes them, MariaDB's GTID events, heartbeats. */
+static int dump_session(struct arch *a, struct db *db, struct ms_err *e)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql), "SET @master_heartbeat_period = %llu",
+		 (unsigned long long)(a->o->heartbeat_s * 1e9));
+	return db_exec(db, "SET @master_binlog_checksum = @@global.binlog_checksum", e) ||
+			       db_exec(db, "SET @mariadb_slave_capability = 4", e) || db_exec(db, sql, e)
+		       ? -1
+		       : 0;
+}
+
+/* A GTID dump from the archive's state, on a connection of its own, that
+ * reads only up to the first transaction the archive lacks: its file and
+ * offset (*file NULL when the server has nothing newer). With strict mode
+ * the server refuses a state its binary log does not hold (purged, or never
+ * written there) instead of skipping ahead. */
+static int gtid_probe(struct arch *a, const char *state, char **file, unsigned long long *pos, struct ms_err *e)
+{
+	struct db db;
+	MARIADB_RPL *rpl = NULL;
+	MARIADB_RPL_EVENT *ev = NULL;
+	char *name = NULL, *set = NULL, *quoted;
+	int rc = -1;
+
+	*file = NULL;
+	if (db_open(&db, a->o->conn, "binlog-gtid", NULL, e))
+		return -1;
+	quoted = db_quote_string(&db, state);
+	set = quoted ? ms_asprintf("SET @slave_connect_state = %s", quoted) : NULL;
+	free(quoted);
+	if (!set) {
+		rc = ms_oom(e);
+		goto out;
+	}
+	if (dump_session(a, &db, e) || db_exec(&db, set, e) || db_exec(&db, "SET @slave_gtid_strict_mode = 1", e) ||
+	    db_exec(&db, "SET @slave_gtid_ignore_duplicates = 0", e))
+		goto out;
+	if (!(rpl = mariadb_rpl_init(db.mysql))) {
+		rc = ms_oom(e);
+		goto out;
+	}
+	/* No file name: the server starts from @slave_connect_state. */
+	mariadb_rpl_optionsv(rpl, MARIADB_RPL_SERVER_ID, a->o->server_id);
+	mariadb_rpl_optionsv(rpl, MARIADB_RPL_FILENAME, "", (size_t)0);
+	mariadb_rpl_optionsv(rpl, MARIADB_RPL_START, (unsigned long)BINLOG_MAGIC_LEN);
+	mariadb_rpl_optionsv(rpl, MARIADB_RPL_FLAGS, (unsigned)MARIADB_RPL_BINLOG_DUMP_NON_BLOCK);
+	if (mariadb_rpl_open(rpl))
+		goto refused;
+	while ((ev = mariadb_rpl_fetch(rpl, ev))) {
+		struct binlog_header h;
+		const unsigned char *raw = ev->raw_data + ev->raw_data_ofs;
+
+		if (ev->raw_data_size < ev->raw_data_ofs + BINLOG_HEADER_LEN)
+			continue;
+		binlog_header_parse(raw, &h);
+		if (h.type == BINLOG_ROTATE && h.len == ev->raw_data_size - ev->raw_data_ofs) {
+			free(name);
+			if (!(name = binlog_rotate_target(raw, &h, a->checksum))) {
+				rc = ms_oom(e);
+				goto out;
+			}
+		} else if (h.type == BINLOG_GTID && h.log_pos >= h.len && name) {
+			*file = name;
+			name = NULL;
+			*pos = h.log_pos - h.len;
+			break;
+		}
+	}
+	if (!ev && mysql_errno(db.mysql))
+		goto refused;
+	rc = 0;
+	goto out;
+refused:
+	rc = ms_fail(e, MS_INCOMPLETE,
+		     "%s cannot send the transactions after GTID %s: %s (error %u); its binary log no longer has them "
+		     "(purged) or never had them: archive into a new directory and take a new backup",
+		     db.target, state, mysql_error(db.mysql), mysql_errno(db.mysql));
+out:
+	mariadb_free_rpl_event(ev);
+	if (rpl)
+		mariadb_rpl_close(rpl);
+	db_close(&db);
+	free(name);
+	free(set);
+	return rc;
+}
+
+/* The archive came from another server (a failover), or the server lost
+ * the file it would go on with: where the server's binary log holds the
+ * first transaction after the archive's GTID state. The file the archive
+ * was writing is closed there (a transaction cut off by a stop is dropped:
+ * the new server sends it whole), the server's file is archived from its
+ * start (its bytes stay the server's), and `from` in the index marks where
+ * its new events begin. */
+static int continue_by_gtid(struct arch *a, struct db *db, uint32_t sid, struct ms_err *e)
+{
+	struct binlog_gtid_state theirs;
+	char *state = binlog_gtid_state_str(&a->gtids), *pos_str = NULL, *file = NULL, *file0 = NULL;
+	unsigned long long pos = 0, pos0 = 0;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int rc = -1;
+
+	if (!state)
+		return ms_oom(e);
+	if (!*state) {
+		rc = ms_fail(e, MS_INCOMPLETE,
+			     "%s holds no transaction with a GTID, so it cannot be continued on %s (server_id %" PRIu32
+			     "), which does not have its next file: archive into a new directory and take a new backup",
+			     a->o->dir, db->target, sid);
+		goto out;
+	}
+	/* A server that is behind is named with what it lacks, before the dump. */
+	if (db_query_value(db, "SELECT @@gtid_binlog_pos", &pos_str, e))
+		goto out;
+	if (binlog_gtid_state_parse(pos_str ? pos_str : "", &theirs))
+		memset(&theirs, 0, sizeof(theirs));
+	for (size_t i = 0; i < a->gtids.n; i++) {
+		const struct binlog_gtid *g = &a->gtids.v[i], *t = binlog_gtid_state_find(&theirs, g->domain);
+		if (!t || t->seq < g->seq) {
+			rc = ms_fail(e, MS_INCOMPLETE,
+				     "%s (server_id %" PRIu32 ") lacks the transaction after GTID %" PRIu32 "-%" PRIu32
+				     "-%" PRIu64 " that %s continues with (its binary log ends at %s): point the "
+				     "archiver at the new primary (log_slave_updates=ON), or wait until this server "
+				     "has caught up",
+				     db->target, sid, g->domain, g->server, g->seq, a->o->dir,
+				     pos_str && *pos_str ? pos_str : "no GTID");
+			goto out;
+		}
+	}
+	if (db_query(db, "SHOW MASTER STATUS", &res, e))
+		goto out;
+	if ((row = mysql_fetch_row(res)) && row[0] && row[1]) {
+		file0 = strdup(row[0]);
+		pos0 = strtoull(row[1], NULL, 10);
+	}
+	mysql_free_result(res);
+	if (!file0) {
+		rc = ms_fail(e, MS_USAGE, "%s shows no binary log position (SHOW MASTER STATUS is empty)", db->target);
+		goto out;
+	}
+	if (gtid_probe(a, state, &file, &pos, e))
+		goto out;
+	if (!file) {
+		/* Nothing after the state yet: whatever comes next comes after
+		 * the position taken before the probe. */
+		file = file0;
+		file0 = NULL;
+		pos = pos0;
+	}
+	if (a->cur.name) {
+		char *path = arch_path(a, a->cur.name, BINLOG_PARTIAL_SUFFIX);
+		unsigned long long end = a->cur.group_end;
+
+		if (!path || flush_pending(a, e)) {
+			free(path);
+			rc = path ? -1 : ms_oom(e);
+			goto out;
+		}
+		if (end < a->cur.size) {
+			struct binlog_info f;
+
+			/* The events of a cut-off transaction go; the file is read
+			 * again to describe what stays. */
+			memset(&f, 0, sizeof(f));
+			if (ftruncate(a->cur_fd, (off_t)end) != 0 || lseek(a->cur_fd, 0, SEEK_END) < 0) {
+				rc = ms_fail(e, MS_IO, "cannot cut %s back to its last whole transaction: %s", path,
+					     strerror(errno));
+				free(path);
+				goto out;
+			}
+			rc = binlog_scan_file(path, &end, &f, NULL, NULL, e);
+			f.name = a->cur.name;
+			f.source = a->cur.source;
+			f.server_id = a->cur.server_id;
+			f.from = a->cur.from;
+			a->cur.name = a->cur.source = NULL;
+			binlog_info_release(&a->cur);
+			a->cur = f;
+			if (rc) {
+				free(path);
+				goto out;
+			}
+			rc = -1;
+		}
+		free(path);
+		if (finish_file(a, NULL, e))
+			goto out;
+	}
+	ms_note(a->o->say, a->o->ctx,
+		"%s is server_id %" PRIu32 ", the archive was server_id %" PRIu32
+		"'s: continuing after GTID %s, at %s:%llu",
+		db->target, sid, a->sid, state, file, pos);
+	free(a->want);
+	a->want = file;
+	file = NULL;
+	a->want_pos = BINLOG_MAGIC_LEN;
+	a->next_from = pos;
+	a->sid = sid;
+	json_object_set_new(a->index, "server_id", json_integer((json_int_t)sid));
+	rc = arch_save_index(a, e);
+out:
+	free(state);
+	free(pos_str);
+	free(file);
+	free(file0);
+	return rc;
+}
+
 static int check_server(struct arch *a, struct db *db, struct ms_err *e)
 {
 	MYSQL_RES *res;
 	MYSQL_ROW row;
-	json_t *rec = json_object_get(a->index, "server_id");
 	unsigned long long sid;
 	bool found = false, first = true;
-	int rc = 0;
+	/* An archive that holds events goes on from them, whatever server. */
+	bool has_events = a->cur.name || json_array_size(files_of(a));
 
 	if (db_query(db, "SELECT @@log_bin, @@server_id, @@binlog_checksum", &res, e))
 		return -1;
@@ -451,16 +793,10 @@ static int check_server(struct arch *a, struct db *db, struct ms_err *e)
 			       "would use: give "
 			       "another with --server-id",
 			       sid);
-	if (rec && (unsigned long long)json_integer_value(rec) != sid)
-		return ms_fail(e, MS_USAGE,
-			       "%s holds the binary logs of server_id %lld, and %s is server_id %llu: "
-			       "archive each server into its own directory",
-			       a->o->dir, (long long)json_integer_value(rec), db->target, sid);
-	json_object_set_new(a->index, "server_id", json_integer((json_int_t)sid));
 	if (db_query(db, "SHOW BINARY LOGS", &res, e))
 		return -1;
 	while ((row = mysql_fetch_row(res))) {
-		if (first && !a->want && !a->o->start_file)
+		if (first && !has_events && !a->want && !a->o->start_file)
 			a->want = row[0] ? strdup(row[0]) : NULL, a->want_pos = BINLOG_MAGIC_LEN;
 		first = false;
 		if (row[0] &&
@@ -468,6 +804,10 @@ static int check_server(struct arch *a, struct db *db, struct ms_err *e)
 			found = true;
 	}
 	mysql_free_result(res);
+	/* Another server, or a file the server no longer has: the position by
+	 * file name means nothing there; the GTIDs do. */
+	if (has_events && (!a->want || !found || (a->sid && sid != a->sid)))
+		return continue_by_gtid(a, db, (uint32_t)sid, e);
 	if (!a->want && a->o->start_file) {
 		a->want = strdup(a->o->start_file);
 		a->want_pos = BINLOG_MAGIC_LEN;
@@ -475,13 +815,11 @@ static int check_server(struct arch *a, struct db *db, struct ms_err *e)
 	if (!a->want)
 		return ms_oom(e);
 	if (!found)
-		rc = ms_fail(e, MS_INCOMPLETE,
-			     "the server no longer has %s (purged, or binary logs reset), where the "
-			     "archive %s continues: the archive would have a gap; archive into a "
-			     "new directory "
-			     "and take a new backup",
-			     a->want, a->o->dir);
-	return rc;
+		return ms_fail(e, MS_INCOMPLETE, "the server has no binlog file %s, where the archive %s would start",
+			       a->want, a->o->dir);
+	a->sid = (uint32_t)sid;
+	json_object_set_new(a->index, "server_id", json_integer((json_int_t)sid));
+	return 0;
 }
 
 static int on_event(struct arch *a, const unsigned char *ev, size_t n, struct ms_err *e)
@@ -507,7 +845,7 @@ static int on_event(struct arch *a, const unsigned char *ev, size_t n, struct ms
 
 		if (!name)
 			return ms_fail(e, MS_SERVER, "the server sent a malformed ROTATE event");
-		if (a->cur.name && strcmp(a->cur.name, name))
+		if (a->cur.name && strcmp(a->cur.source, name))
 			rc = finish_file(a, name, e);
 		if (rc == 0 && !a->cur.name)
 			rc = open_new(a, name, e);
@@ -529,7 +867,7 @@ static int on_event(struct arch *a, const unsigned char *ev, size_t n, struct ms
 	buf_add(&a->pending, ev, n);
 	if (a->pending.failed)
 		return ms_oom(e);
-	if (binlog_info_add(&a->cur, ev, &h, e))
+	if (binlog_info_add(&a->cur, ev, &h, e) || track_gtids(a, e))
 		return -1;
 	a->copied += n;
 	if (h.type == BINLOG_ROTATE)
@@ -550,19 +888,11 @@ static int dump_once(struct arch *a, bool *dumped, struct ms_err *e)
 	struct db db;
 	MARIADB_RPL *rpl = NULL;
 	MARIADB_RPL_EVENT *ev = NULL;
-	char sql[160];
 	int rc = 1;
 
 	if (db_open(&db, a->o->conn, "binlog", &so, e))
 		return e->status == MS_CONNECT ? 1 : -1;
-	if (check_server(a, &db, e)) {
-		db_close(&db);
-		return -1;
-	}
-	snprintf(sql, sizeof(sql), "SET @master_heartbeat_period = %llu",
-		 (unsigned long long)(a->o->heartbeat_s * 1e9));
-	if (db_exec(&db, "SET @master_binlog_checksum = @@global.binlog_checksum", e) ||
-	    db_exec(&db, "SET @mariadb_slave_capability = 4", e) || db_exec(&db, sql, e)) {
+	if (check_server(a, &db, e) || dump_session(a, &db, e)) {
 		db_close(&db);
 		return -1;
 	}
@@ -609,9 +939,9 @@ static int dump_once(struct arch *a, bool *dumped, struct ms_err *e)
 			break;
 		}
 		/* Where a new connection would continue. */
-		if (a->cur.name && strcmp(a->want, a->cur.name)) {
+		if (a->cur.name && (!a->want || strcmp(a->want, a->cur.source))) {
 			free(a->want);
-			a->want = strdup(a->cur.name);
+			a->want = strdup(a->cur.source);
 		}
 		a->want_pos = a->cur.name ? a->cur.size : BINLOG_MAGIC_LEN;
 	}

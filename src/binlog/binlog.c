@@ -60,6 +60,52 @@ int binlog_gtid_from_string(const char *s, struct binlog_gtid *g)
 	return 0;
 }
 
+struct binlog_gtid *binlog_gtid_state_find(struct binlog_gtid_state *st, uint32_t domain)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (st->v[i].domain == domain)
+			return &st->v[i];
+	return NULL;
+}
+
+int binlog_gtid_state_set(struct binlog_gtid_state *st, const struct binlog_gtid *g)
+{
+	struct binlog_gtid *have = binlog_gtid_state_find(st, g->domain);
+
+	if (!have && st->n == BINLOG_GTID_DOMAINS)
+		return -1;
+	*(have ? have : &st->v[st->n++]) = *g;
+	return 0;
+}
+
+char *binlog_gtid_state_str(const struct binlog_gtid_state *st)
+{
+	struct buf b = BUF_INIT;
+	char *s;
+
+	buf_adds(&b, "");
+	for (size_t i = 0; i < st->n; i++)
+		buf_addf(&b, "%s%" PRIu32 "-%" PRIu32 "-%" PRIu64, i ? "," : "", st->v[i].domain, st->v[i].server,
+			 st->v[i].seq);
+	s = b.failed ? NULL : strdup(buf_str(&b));
+	buf_release(&b);
+	return s;
+}
+
+int binlog_gtid_state_parse(const char *s, struct binlog_gtid_state *st)
+{
+	char *copy = s ? strdup(s) : NULL, *save = NULL;
+	int rc = copy ? 0 : -1;
+
+	memset(st, 0, sizeof(*st));
+	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; rc == 0 && tok; tok = strtok_r(NULL, ",", &save)) {
+		struct binlog_gtid g;
+		rc = binlog_gtid_from_string(tok, &g) || binlog_gtid_state_set(st, &g) ? -1 : 0;
+	}
+	free(copy);
+	return rc;
+}
+
 bool binlog_fde_has_checksum(const unsigned char *ev, const struct binlog_header *h)
 {
 	/* The checksum algorithm byte comes right before the 4 checksum bytes,
@@ -79,12 +125,27 @@ char *binlog_rotate_target(const unsigned char *ev, const struct binlog_header *
 void binlog_info_release(struct binlog_info *f)
 {
 	free(f->name);
+	free(f->source);
 	free(f->next);
 	memset(f, 0, sizeof(*f));
 }
 
+/* Whether the QUERY event ev is a COMMIT, the end of a transaction of
+ * non-XA engines. */
+static bool query_is_commit(const unsigned char *ev, const struct binlog_header *h, bool checksum)
+{
+	size_t at = BINLOG_HEADER_LEN + 13, end = h->len - (checksum ? 4 : 0);
+
+	if (end < at)
+		return false;
+	at += (size_t)(ev[BINLOG_HEADER_LEN + 11] | ev[BINLOG_HEADER_LEN + 12] << 8) + ev[BINLOG_HEADER_LEN + 8] + 1;
+	return end >= at + 6 && !memcmp(ev + at, "COMMIT", 6);
+}
+
 int binlog_info_add(struct binlog_info *f, const unsigned char *ev, const struct binlog_header *h, struct ms_err *e)
 {
+	bool ends = false;
+
 	f->size += h->len;
 	if (h->when && h->type != BINLOG_FORMAT_DESCRIPTION) {
 		if (!f->first_time)
@@ -100,6 +161,15 @@ int binlog_info_add(struct binlog_info *f, const unsigned char *ev, const struct
 		if (!f->has_gtid)
 			f->first_gtid = f->last_gtid;
 		f->has_gtid = true;
+		f->in_group = true;
+		/* FL_STANDALONE: one statement, no COMMIT or XID after it. */
+		f->standalone = h->len > BINLOG_HEADER_LEN + 12 && (ev[BINLOG_HEADER_LEN + 12] & 1);
+		break;
+	case BINLOG_XID:
+		ends = f->in_group;
+		break;
+	case BINLOG_QUERY:
+		ends = f->in_group && (f->standalone || query_is_commit(ev, h, f->checksum));
 		break;
 	case BINLOG_ROTATE:
 		free(f->next);
@@ -110,6 +180,13 @@ int binlog_info_add(struct binlog_info *f, const unsigned char *ev, const struct
 		f->stopped = true;
 		break;
 	}
+	if (ends) {
+		f->in_group = false;
+		f->done_gtid = f->last_gtid;
+		f->has_done = true;
+	}
+	if (!f->in_group)
+		f->group_end = f->size;
 	return 0;
 }
 
@@ -215,10 +292,12 @@ static json_t *time_json(uint32_t t)
 
 json_t *binlog_info_json(const struct binlog_info *f)
 {
-	return json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "name", f->name, "size", (json_int_t)f->size,
-			 "xxh3", f->complete ? json_string(f->xxh3) : json_null(), "first_gtid",
-			 gtid_json(f, &f->first_gtid), "last_gtid", gtid_json(f, &f->last_gtid), "first_event_time",
-			 time_json(f->first_time), "last_event_time", time_json(f->last_time), "next",
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "name", f->name, "source_name",
+			 f->source ? f->source : f->name, "server_id", (json_int_t)f->server_id, "from",
+			 (json_int_t)(f->from ? f->from : BINLOG_MAGIC_LEN), "size", (json_int_t)f->size, "xxh3",
+			 f->complete ? json_string(f->xxh3) : json_null(), "first_gtid", gtid_json(f, &f->first_gtid),
+			 "last_gtid", gtid_json(f, &f->last_gtid), "first_event_time", time_json(f->first_time),
+			 "last_event_time", time_json(f->last_time), "next",
 			 f->next ? json_string(f->next) : json_null(), "complete", f->complete);
 }
 
@@ -227,7 +306,8 @@ int binlog_info_from_json(json_t *j, struct binlog_info *f, struct ms_err *e)
 	const char *name = json_string_value(json_object_get(j, "name"));
 	const char *next = json_string_value(json_object_get(j, "next"));
 	const char *xxh = json_string_value(json_object_get(j, "xxh3"));
-	json_t *size = json_object_get(j, "size"), *v;
+	const char *source = json_string_value(json_object_get(j, "source_name"));
+	json_t *size = json_object_get(j, "size"), *v, *from = json_object_get(j, "from");
 
 	memset(f, 0, sizeof(*f));
 	if (!name || !json_is_integer(size) || json_integer_value(size) < BINLOG_MAGIC_LEN || strchr(name, '/') ||
@@ -236,9 +316,14 @@ int binlog_info_from_json(json_t *j, struct binlog_info *f, struct ms_err *e)
 			       "the archive index has a malformed file entry; it was not written by "
 			       "mdlsafe binlog, or is damaged");
 	f->name = strdup(name);
+	f->source = strdup(source ? source : name);
 	f->next = next ? strdup(next) : NULL;
-	if (!f->name || (next && !f->next))
+	if (!f->name || !f->source || (next && !f->next))
 		return ms_oom(e);
+	f->server_id = (uint32_t)json_integer_value(json_object_get(j, "server_id"));
+	f->from = json_is_integer(from) && json_integer_value(from) > BINLOG_MAGIC_LEN
+			  ? (unsigned long long)json_integer_value(from)
+			  : BINLOG_MAGIC_LEN;
 	f->size = (unsigned long long)json_integer_value(size);
 	snprintf(f->xxh3, sizeof(f->xxh3), "%s", xxh ? xxh : "");
 	f->complete = json_is_true(json_object_get(j, "complete"));
@@ -249,6 +334,59 @@ int binlog_info_from_json(json_t *j, struct binlog_info *f, struct ms_err *e)
 	binlog_parse_time(json_string_value(json_object_get(j, "first_event_time")), &f->first_time);
 	binlog_parse_time(json_string_value(json_object_get(j, "last_event_time")), &f->last_time);
 	return 0;
+}
+
+char *binlog_archive_name(uint32_t server_id, const char *source)
+{
+	return ms_asprintf("s%" PRIu32 "-%s", server_id, source);
+}
+
+void binlog_entries_release(struct binlog_entries *en)
+{
+	for (size_t i = 0; i < en->n; i++)
+		binlog_info_release(&en->v[i]);
+	free(en->v);
+	memset(en, 0, sizeof(*en));
+}
+
+int binlog_entries_load(json_t *index, struct binlog_entries *en, struct ms_err *e)
+{
+	json_t *files = json_object_get(index, "files"), *partial = json_object_get(index, "partial");
+	size_t n = json_array_size(files) + (json_is_object(partial) ? 1 : 0);
+	/* Format 1 knew one server: its id is the index's. */
+	uint32_t sid = (uint32_t)json_integer_value(json_object_get(index, "server_id"));
+
+	en->n = 0;
+	if (!(en->v = calloc(n ? n : 1, sizeof(*en->v))))
+		return ms_oom(e);
+	for (size_t i = 0; i < n; i++) {
+		json_t *j = i < json_array_size(files) ? json_array_get(files, i) : partial;
+		if (binlog_info_from_json(j, &en->v[i], e))
+			return -1;
+		en->n++;
+		en->v[i].complete = j != partial;
+		if (!en->v[i].server_id)
+			en->v[i].server_id = sid;
+	}
+	return 0;
+}
+
+ssize_t binlog_entries_find_source(const struct binlog_entries *en, const char *source, unsigned long long pos)
+{
+	for (size_t i = 0; source && i < en->n; i++)
+		if (!strcmp(en->v[i].source, source) && (!en->v[i].complete || pos <= en->v[i].size))
+			return (ssize_t)i;
+	return -1;
+}
+
+bool binlog_info_continues_by_gtid(const struct binlog_info *prev, const struct binlog_info *f)
+{
+	return prev->server_id != f->server_id || f->from > BINLOG_MAGIC_LEN;
+}
+
+bool binlog_info_follows(const struct binlog_info *prev, const struct binlog_info *f)
+{
+	return binlog_info_continues_by_gtid(prev, f) || (prev->next && !strcmp(prev->next, f->source));
 }
 
 int binlog_index_load(const char *dir, json_t **out, struct ms_err *e)
@@ -312,9 +450,9 @@ bool binlog_is_archive(const char *dir)
 
 /* The last sequence number seen per GTID domain, across the whole archive. */
 struct domains {
-	struct binlog_gtid last[64];
-	size_t n;
+	struct binlog_gtid_state st;
 	const char *file;
+	unsigned long long from; /* of the file: events before it were archived from the server before */
 	unsigned long long transactions;
 };
 
@@ -322,38 +460,36 @@ static int check_gtid(void *ctx, const unsigned char *ev, const struct binlog_he
 		      struct ms_err *e)
 {
 	struct domains *d = ctx;
-	struct binlog_gtid g;
-	size_t i;
+	struct binlog_gtid g, *last;
 
-	if (h->type != BINLOG_GTID)
+	if (h->type != BINLOG_GTID || off < d->from)
 		return 0;
 	binlog_gtid_parse(ev, h, &g);
 	d->transactions++;
-	for (i = 0; i < d->n && d->last[i].domain != g.domain; i++)
-		;
-	if (i == d->n) {
-		if (d->n == sizeof(d->last) / sizeof(d->last[0]))
-			return ms_fail(e, MS_INCOMPLETE, "%s: more than %zu GTID domains; not checked", d->file, d->n);
-		d->last[d->n++] = g;
-		return 0;
-	}
-	if (g.seq != d->last[i].seq + 1) {
-		unsigned long long from = (unsigned long long)d->last[i].seq;
+	if (!(last = binlog_gtid_state_find(&d->st, g.domain)))
+		return binlog_gtid_state_set(&d->st, &g) == 0
+			       ? 0
+			       : ms_fail(e, MS_INCOMPLETE, "%s: more than %d GTID domains; not checked", d->file,
+					 BINLOG_GTID_DOMAINS);
+	if (g.seq != last->seq + 1) {
+		unsigned long long from = (unsigned long long)last->seq;
 		ms_fail(e, MS_INCOMPLETE,
 			"%s at %llu: GTID domain %" PRIu32 " goes from %" PRIu32 "-%" PRIu32 "-%llu to %" PRIu32
 			"-%" PRIu32 "-%llu: %s",
-			d->file, off, g.domain, g.domain, d->last[i].server, from, g.domain, g.server,
+			d->file, off, g.domain, g.domain, last->server, from, g.domain, g.server,
 			(unsigned long long)g.seq,
-			g.seq > d->last[i].seq ? "the transactions between are missing from the archive"
-					       : "the sequence goes back (gtid_seq_no set by hand, or another server)");
+			g.seq > last->seq ? "the transactions between are missing from the archive"
+					  : "the sequence goes back (gtid_seq_no set by hand, or another server)");
 		return -1;
 	}
-	d->last[i] = g;
+	*last = g;
 	return 0;
 }
 
-static int verify_one(const char *dir, const struct binlog_info *f, struct domains *d, struct binlog_verify_result *r,
-		      struct ms_err *e)
+/* switched: the next file is another server's, so f may end without a
+ * ROTATE (the archiver moved on to the new primary). */
+static int verify_one(const char *dir, const struct binlog_info *f, bool switched, struct domains *d,
+		      struct binlog_verify_result *r, struct ms_err *e)
 {
 	char *path = ms_asprintf("%s/%s%s", dir, f->name, f->complete ? "" : BINLOG_PARTIAL_SUFFIX);
 	struct binlog_info seen;
@@ -365,6 +501,7 @@ static int verify_one(const char *dir, const struct binlog_info *f, struct domai
 	if (!path)
 		return ms_oom(e);
 	d->file = path;
+	d->from = f->from;
 	rc = binlog_scan_file(path, &end, &seen, check_gtid, d, e);
 	if (rc == 0 && f->complete) {
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -383,7 +520,8 @@ static int verify_one(const char *dir, const struct binlog_info *f, struct domai
 				     bytes - end, end);
 		/* A server that stopped ends its file with STOP; the next file's
 		 * name came from the server when it was back. */
-		else if (rc == 0 && (!f->next || (seen.next ? strcmp(seen.next, f->next) != 0 : !seen.stopped)))
+		else if (rc == 0 && !switched &&
+			 (!f->next || (seen.next ? strcmp(seen.next, f->next) != 0 : !seen.stopped)))
 			rc = ms_fail(e, MS_INCOMPLETE, "%s does not end with a ROTATE to %s (nor a STOP), as the index says",
 				     path, f->next ? f->next : "a next file");
 	}
@@ -402,43 +540,35 @@ static int verify_one(const char *dir, const struct binlog_info *f, struct domai
 
 int binlog_verify_archive(const char *dir, struct binlog_verify_result *r, struct ms_err *e)
 {
-	json_t *index = NULL, *files, *partial;
+	json_t *index = NULL;
+	struct binlog_entries en = { NULL, 0 };
 	struct domains d;
-	struct binlog_info prev, f;
 	int rc = 0;
 
 	memset(r, 0, sizeof(*r));
 	memset(&d, 0, sizeof(d));
-	memset(&prev, 0, sizeof(prev));
 	if (binlog_index_load(dir, &index, e))
 		return -1;
 	if (!index)
 		return ms_fail(e, MS_INCOMPLETE, "%s has no %s: it is not a binlog archive", dir, BINLOG_INDEX);
-	files = json_object_get(index, "files");
-	partial = json_object_get(index, "partial");
-	for (size_t i = 0; rc == 0 && i <= json_array_size(files); i++) {
-		json_t *j = i < json_array_size(files) ? json_array_get(files, i) : partial;
+	rc = binlog_entries_load(index, &en, e);
+	for (size_t i = 0; rc == 0 && i < en.n; i++) {
+		const struct binlog_info *prev = i ? &en.v[i - 1] : NULL, *f = &en.v[i];
+		bool switched = i + 1 < en.n && binlog_info_continues_by_gtid(f, &en.v[i + 1]);
 
-		if (!json_is_object(j))
-			break;
-		if (binlog_info_from_json(j, &f, e)) {
-			binlog_info_release(&f);
-			rc = -1;
-			break;
+		if (prev && !binlog_info_follows(prev, f)) {
+			char *missing = prev->next ? binlog_archive_name(prev->server_id, prev->next) : NULL;
+			rc = ms_fail(e, MS_INCOMPLETE,
+				     "the archive has a gap: %s names %s as its next file (%s in the archive), and the "
+				     "next one archived is %s",
+				     prev->name, prev->next ? prev->next : "none", missing ? missing : "none", f->name);
+			free(missing);
 		}
-		f.complete = j != partial;
-		if (prev.name && (!prev.next || strcmp(prev.next, f.name)))
-			rc = ms_fail(
-				e, MS_INCOMPLETE,
-				"the archive has a gap: %s names %s as its next file, and the next one archived is %s",
-				prev.name, prev.next ? prev.next : "none", f.name);
 		if (rc == 0)
-			rc = verify_one(dir, &f, &d, r, e);
-		binlog_info_release(&prev);
-		prev = f;
+			rc = verify_one(dir, f, switched, &d, r, e);
 	}
-	binlog_info_release(&prev);
 	r->transactions = d.transactions;
+	binlog_entries_release(&en);
 	json_decref(index);
 	return rc;
 }

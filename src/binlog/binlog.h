@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/error.h"
 
@@ -40,6 +41,22 @@ struct binlog_gtid {
 	uint64_t seq;
 };
 
+/* The last GTID of each domain: where a GTID replica would continue. */
+#define BINLOG_GTID_DOMAINS 64
+struct binlog_gtid_state {
+	struct binlog_gtid v[BINLOG_GTID_DOMAINS];
+	size_t n;
+};
+
+/* The entry of g's domain, or NULL. */
+struct binlog_gtid *binlog_gtid_state_find(struct binlog_gtid_state *st, uint32_t domain);
+/* Records g as its domain's last; -1 when there are too many domains. */
+int binlog_gtid_state_set(struct binlog_gtid_state *st, const struct binlog_gtid *g);
+/* "0-1-42,1-1-7" (a new string the caller frees; "" when empty), and back
+ * (-1 when s is not such a list). */
+char *binlog_gtid_state_str(const struct binlog_gtid_state *st);
+int binlog_gtid_state_parse(const char *s, struct binlog_gtid_state *st);
+
 /* Reads a header from at least BINLOG_HEADER_LEN bytes. */
 void binlog_header_parse(const unsigned char *p, struct binlog_header *h);
 
@@ -63,7 +80,13 @@ char *binlog_rotate_target(const unsigned char *ev, const struct binlog_header *
  * file scanned from disk are summarised the same way.
  */
 struct binlog_info {
-	char *name;		 /* the server's name for it, e.g. mariadb-bin.000003 */
+	char *name;              /* in the archive: s<server_id>-<source> (format 2), or as the server named it
+				    (format 1) */
+	char *source;            /* the server's name for it, e.g. mariadb-bin.000003 */
+	uint32_t server_id;      /* of the server it was archived from */
+	unsigned long long from; /* the first event new to the archive: events before it (4 but in the
+				    first file after a change of server) were archived from the
+				    server before */
 	unsigned long long size; /* bytes, magic included */
 	char xxh3[17];		 /* of the whole file, once complete */
 	bool has_gtid;
@@ -73,6 +96,13 @@ struct binlog_info {
 	bool checksum;			/* events end in a CRC32 (from its format description) */
 	bool stopped;			/* ends with the server's STOP event */
 	bool complete;
+	/* Transaction boundaries, for a change of server: where the events
+	 * outside a transaction end and the GTID of the last whole transaction
+	 * (a transaction cut off by a stop is asked for again, whole, from the
+	 * next server). */
+	unsigned long long group_end;
+	bool in_group, standalone, has_done;
+	struct binlog_gtid done_gtid;
 };
 
 void binlog_info_release(struct binlog_info *f);
@@ -107,6 +137,32 @@ int binlog_parse_time(const char *s, uint32_t *t);
 json_t *binlog_info_json(const struct binlog_info *f);
 /* Fills f from one entry of the index; -1 with e on a malformed entry. */
 int binlog_info_from_json(json_t *j, struct binlog_info *f, struct ms_err *e);
+
+/* The name a file of server_id's is archived under: s<server_id>-<source>. */
+char *binlog_archive_name(uint32_t server_id, const char *source);
+
+/* The files an index lists, in order, the .partial (complete false) last.
+ * Entries of a format-1 index get the index's server_id and their name as
+ * source. The caller releases with binlog_entries_release. */
+struct binlog_entries {
+	struct binlog_info *v;
+	size_t n;
+};
+int binlog_entries_load(json_t *index, struct binlog_entries *en, struct ms_err *e);
+void binlog_entries_release(struct binlog_entries *en);
+
+/* The first entry, in the archive's order, holding the server's file
+ * `source` at byte pos (a backup's consistency point): the .partial too.
+ * -1 when none. */
+ssize_t binlog_entries_find_source(const struct binlog_entries *en, const char *source, unsigned long long pos);
+
+/* Whether the archiver went on from prev to f by GTID: f is another
+ * server's (a failover), or the server no longer had the file prev's
+ * ROTATE names; f's new events start at its `from`. */
+bool binlog_info_continues_by_gtid(const struct binlog_info *prev, const struct binlog_info *f);
+/* Whether f continues prev with no event missing: the file prev's ROTATE
+ * names, or a continuation by GTID. */
+bool binlog_info_follows(const struct binlog_info *prev, const struct binlog_info *f);
 
 /* Reads DIR/index.json (*out NULL when there is none yet). */
 int binlog_index_load(const char *dir, json_t **out, struct ms_err *e);

@@ -38,9 +38,12 @@ int binlog_parse_until(const char *s, uint32_t *t, struct ms_err *e)
 
 void binlog_replay_plan_release(struct binlog_replay_plan *p)
 {
-	for (size_t i = 0; i < p->n_paths; i++)
-		free(p->paths[i]);
-	free(p->paths);
+	for (size_t k = 0; k < p->n_segs; k++) {
+		for (size_t i = 0; i < p->segs[k].n_paths; i++)
+			free(p->segs[k].paths[i]);
+		free(p->segs[k].paths);
+	}
+	free(p->segs);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -118,64 +121,41 @@ static int scan_event(void *ctx, const unsigned char *ev, const struct binlog_he
 	return 0;
 }
 
-struct entries {
-	struct binlog_info *v;
-	size_t n;
-};
-
-static void entries_release(struct entries *en)
+/* Adds path to the last segment, or to a new one starting at start_pos. */
+static int plan_add(struct binlog_replay_plan *p, bool new_seg, unsigned long long start_pos, char *path,
+		    struct ms_err *e)
 {
-	for (size_t i = 0; i < en->n; i++)
-		binlog_info_release(&en->v[i]);
-	free(en->v);
-}
+	struct binlog_replay_seg *seg;
+	char **grown;
 
-static int entries_load(json_t *index, struct entries *en, struct ms_err *e)
-{
-	json_t *files = json_object_get(index, "files"), *partial = json_object_get(index, "partial");
-	size_t n = json_array_size(files) + (json_is_object(partial) ? 1 : 0);
-
-	en->n = 0;
-	if (!(en->v = calloc(n ? n : 1, sizeof(*en->v))))
-		return ms_oom(e);
-	for (size_t i = 0; i < n; i++) {
-		json_t *j = i < json_array_size(files) ? json_array_get(files, i) : partial;
-		if (binlog_info_from_json(j, &en->v[i], e))
-			return -1;
-		en->n++;
-		en->v[i].complete = j != partial;
+	if (new_seg || !p->n_segs) {
+		struct binlog_replay_seg *segs = realloc(p->segs, (p->n_segs + 1) * sizeof(*segs));
+		if (!segs) {
+			free(path);
+			return ms_oom(e);
+		}
+		p->segs = segs;
+		memset(&segs[p->n_segs], 0, sizeof(*segs));
+		segs[p->n_segs++].start_pos = start_pos;
 	}
-	return 0;
-}
-
-static ssize_t entries_find(const struct entries *en, const char *name)
-{
-	for (size_t i = 0; name && i < en->n; i++)
-		if (!strcmp(en->v[i].name, name))
-			return (ssize_t)i;
-	return -1;
-}
-
-static int plan_add(struct binlog_replay_plan *p, char *path, struct ms_err *e)
-{
-	char **grown = realloc(p->paths, (p->n_paths + 1) * sizeof(*grown));
-
-	if (!grown) {
+	seg = &p->segs[p->n_segs - 1];
+	if (!(grown = realloc(seg->paths, (seg->n_paths + 1) * sizeof(*grown)))) {
 		free(path);
 		return ms_oom(e);
 	}
-	p->paths = grown;
-	p->paths[p->n_paths++] = path;
+	seg->paths = grown;
+	seg->paths[seg->n_paths++] = path;
 	return 0;
 }
 
 int binlog_replay_plan(const char *dir, const char *start_file, unsigned long long start_pos,
 		       const struct binlog_target *t, struct binlog_replay_plan *p, struct ms_err *e)
 {
-	struct entries en = { NULL, 0 };
+	struct binlog_entries en = { NULL, 0 };
 	struct scan s;
 	json_t *index = NULL;
 	ssize_t i;
+	bool new_seg = true;
 	uint32_t caught_up = 0, end_when = 0;
 	char a[64], b[64];
 	int rc = -1;
@@ -192,13 +172,13 @@ int binlog_replay_plan(const char *dir, const char *start_file, unsigned long lo
 			       "makes one)",
 			       dir, BINLOG_INDEX);
 	binlog_parse_time(json_string_value(json_object_get(index, "caught_up_at")), &caught_up);
-	if (entries_load(index, &en, e))
+	if (binlog_entries_load(index, &en, e))
 		goto out;
-	if ((i = entries_find(&en, start_file)) < 0) {
+	if ((i = binlog_entries_find_source(&en, start_file, start_pos)) < 0) {
 		const char *before = NULL, *after = NULL;
 
 		for (size_t k = 0; k < en.n; k++) {
-			if (strcmp(en.v[k].name, start_file) < 0)
+			if (strcmp(en.v[k].source, start_file) < 0)
 				before = en.v[k].name;
 			else if (!after)
 				after = en.v[k].name;
@@ -244,27 +224,27 @@ int binlog_replay_plan(const char *dir, const char *start_file, unsigned long lo
 			free(path);
 			goto out;
 		}
-		if (binlog_scan_file(path, &end, NULL, scan_event, &s, e) || plan_add(p, path, e))
+		if (binlog_scan_file(path, &end, NULL, scan_event, &s, e) || plan_add(p, new_seg, s.from, path, e))
 			goto out;
-		s.from = 0;
 		if (s.stop) {
-			p->stop_pos = s.stop_off;
+			p->segs[p->n_segs - 1].stop_pos = s.stop_off;
 			break;
 		}
+		p->segs[p->n_segs - 1].stop_pos = end;
 		end_when = s.last_when ? s.last_when : f->last_time;
-		j = f->complete ? entries_find(&en, f->next) : -1;
+		j = f->complete && (size_t)i + 1 < en.n && binlog_info_follows(f, &en.v[i + 1]) ? i + 1 : -1;
 		if (j < 0 && f->complete && (size_t)i + 1 < en.n) {
+			char *missing = f->next ? binlog_archive_name(f->server_id, f->next) : NULL;
 			ms_fail(e, MS_INCOMPLETE,
 				"the archive has a gap: %s follows %s but is missing (the files from %s up to %s are "
-				"not "
-				"in %s); the replay cannot cross it: restore to a point before %s",
-				f->next ? f->next : "?", f->name, f->next ? f->next : "?", en.v[i + 1].name, dir,
-				f->next ? f->next : "?");
+				"not in %s); the replay cannot cross it: restore to a point before %s",
+				missing ? missing : "?", f->name, missing ? missing : "?", en.v[i + 1].name, dir,
+				missing ? missing : "?");
+			free(missing);
 			goto out;
 		}
 		if (j < 0) {
 			/* The end of the archive. */
-			p->stop_pos = end;
 			if (t->by_gtid && !s.found) {
 				gtid_str(&t->gtid, a);
 				if (s.have_last)
@@ -288,9 +268,12 @@ int binlog_replay_plan(const char *dir, const char *start_file, unsigned long lo
 			}
 			break;
 		}
+		/* Continued by GTID: the archive goes on at the first event it did
+		 * not have before, in a pass of its own. */
+		new_seg = binlog_info_continues_by_gtid(f, &en.v[j]);
+		s.from = new_seg ? en.v[j].from : 0;
 		i = j;
 	}
-	p->start_pos = start_pos;
 	p->transactions = s.txns;
 	p->bytes = s.bytes;
 	if (s.have_last) {
@@ -304,7 +287,7 @@ int binlog_replay_plan(const char *dir, const char *start_file, unsigned long lo
 out:
 	if (rc)
 		binlog_replay_plan_release(p);
-	entries_release(&en);
+	binlog_entries_release(&en);
 	json_decref(index);
 	return rc;
 }
@@ -421,7 +404,7 @@ static bool gtid_seq_line(const char *line)
 	return !strncmp(line, "/*M!100001 SET @@session.gtid_seq_no=", 37);
 }
 
-static int replay_one(const struct binlog_replay_plan *p, const char *tmp, const struct binlog_replay_db *d,
+static int replay_one(const struct binlog_replay_seg *p, const char *tmp, const struct binlog_replay_db *d,
 		      unsigned long long *bytes, struct ms_err *e)
 {
 	char *cnf = ms_asprintf("%s/client.cnf", tmp), *err1 = ms_asprintf("%s/binlog.err", tmp);
@@ -551,7 +534,8 @@ int binlog_replay_apply(const struct binlog_replay_plan *p, struct db *db, const
 		rc = 0;
 		for (size_t i = 0; rc == 0 && i < n_dbs; i++) {
 			ms_note(note, ctx, "rolling %s forward: %s", dbs[i].to, p->stop_at);
-			rc = replay_one(p, tmp, &dbs[i], &bytes, e);
+			for (size_t k = 0; rc == 0 && k < p->n_segs; k++)
+				rc = replay_one(&p->segs[k], tmp, &dbs[i], &bytes, e);
 		}
 	}
 	if (cnf)

@@ -24,12 +24,19 @@ struct binlog_target {
  * --stop-datetime) into *t; -1 with e (MS_USAGE) when malformed. */
 int binlog_parse_until(const char *s, uint32_t *t, struct ms_err *e);
 
-/* What to replay: whole files from the first, cut at start_pos in the first
- * and stop_pos in the last. */
-struct binlog_replay_plan {
+/* Files of one server, read in one pass: whole files from the first, cut at
+ * start_pos in the first and stop_pos in the last. */
+struct binlog_replay_seg {
 	char **paths;
 	size_t n_paths;
 	unsigned long long start_pos, stop_pos;
+};
+
+/* What to replay: one segment per server the archive followed (a failover
+ * starts a new one at the first event the archive did not have yet). */
+struct binlog_replay_plan {
+	struct binlog_replay_seg *segs;
+	size_t n_segs;
 	unsigned long long bytes; /* of events replayed */
 	unsigned long long transactions;
 	char stop_at[320]; /* for messages: where and why it stops */

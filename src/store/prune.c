@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct bk {
 	char *name;
 	uint32_t finished; /* UTC seconds */
 	char *binlog_file; /* consistency point; NULL without a binary log */
+	unsigned long long binlog_pos;
 	const char *why;   /* kept because; NULL: removed */
 };
 
@@ -73,6 +75,8 @@ static int list_backups(const struct prune_opts *o, struct bk **out, size_t *n, 
 			const char *f = json_string_value(
 				json_object_get(json_object_get(m, "consistency_point"), "binlog_file"));
 			v[*n].binlog_file = f ? strdup(f) : NULL;
+			v[*n].binlog_pos = (unsigned long long)json_integer_value(
+				json_object_get(json_object_get(m, "consistency_point"), "binlog_position"));
 		}
 		binlog_parse_time(json_string_value(json_object_get(m, "finished_at")), &v[*n].finished);
 		json_decref(m);
@@ -122,11 +126,15 @@ static int remove_backup(const struct prune_opts *o, const char *name, struct ms
 	return rc;
 }
 
-/* Archived files before `first_needed` in the index's order. */
-static int prune_binlogs(const struct prune_opts *o, const char *first_needed, unsigned *removed, struct ms_err *e)
+/* The archived files before the first one a kept backup needs, in the
+ * index's order: the files of several servers after a failover share no
+ * order of names, only the index's. A backup whose position is in the
+ * .partial needs none of the complete files. */
+static int prune_binlogs(const struct prune_opts *o, const struct bk *v, size_t n, unsigned *removed, struct ms_err *e)
 {
 	json_t *index = NULL, *files;
-	size_t i, cut = 0;
+	struct binlog_entries en = { NULL, 0 };
+	size_t i, cut = SIZE_MAX;
 	int rc = 0;
 
 	if (binlog_index_load(o->binlog_archive, &index, e))
@@ -135,19 +143,33 @@ static int prune_binlogs(const struct prune_opts *o, const char *first_needed, u
 		return ms_fail(e, MS_USAGE, "%s has no %s: it is not a binlog archive", o->binlog_archive,
 			       BINLOG_INDEX);
 	files = json_object_get(index, "files");
-	for (i = 0; i < json_array_size(files); i++)
-		if (!strcmp(json_string_value(json_object_get(json_array_get(files, i), "name")), first_needed))
-			break;
-	if (i == json_array_size(files)) {
-		ms_note(o->note, o->ctx,
-			"binlog archive: %s (the oldest kept backup's position) is not archived as a "
-			"complete file; no binlog file removed",
-			first_needed);
-		json_decref(index);
-		return 0;
+	if (binlog_entries_load(index, &en, e)) {
+		rc = -1;
+		goto out;
 	}
-	for (cut = 0; cut < i && rc == 0; cut++) {
-		const char *name = json_string_value(json_object_get(json_array_get(files, cut), "name"));
+	for (i = 0; i < n; i++) {
+		ssize_t at;
+
+		if (!v[i].why || !v[i].binlog_file)
+			continue;
+		if ((at = binlog_entries_find_source(&en, v[i].binlog_file, v[i].binlog_pos)) < 0) {
+			ms_note(o->note, o->ctx,
+				"binlog archive: %s:%llu (the position of the kept backup %s) is not in the archive; no "
+				"binlog file removed",
+				v[i].binlog_file, v[i].binlog_pos, v[i].name);
+			goto out;
+		}
+		if ((size_t)at < cut)
+			cut = (size_t)at;
+	}
+	if (cut == SIZE_MAX) {
+		ms_note(o->note, o->ctx, "binlog archive: no kept backup records a binlog position; nothing removed");
+		goto out;
+	}
+	if (cut > json_array_size(files))
+		cut = json_array_size(files);
+	for (i = 0; i < cut && rc == 0; i++) {
+		const char *name = json_string_value(json_object_get(json_array_get(files, i), "name"));
 		char *path = ms_asprintf("%s/%s", o->binlog_archive, name);
 
 		ms_note(o->note, o->ctx, "%s binlog %s", o->dry_run ? "would remove" : "remove", name);
@@ -165,6 +187,8 @@ static int prune_binlogs(const struct prune_opts *o, const char *first_needed, u
 			json_array_remove(files, 0);
 		rc = binlog_index_save(o->binlog_archive, index, e);
 	}
+out:
+	binlog_entries_release(&en);
 	json_decref(index);
 	return rc;
 }
@@ -173,7 +197,6 @@ int prune_run(const struct prune_opts *o, unsigned *removed, struct ms_err *e)
 {
 	struct bk *v = NULL;
 	size_t n = 0, i;
-	const char *oldest_binlog = NULL;
 	int rc;
 
 	*removed = 0;
@@ -207,8 +230,6 @@ int prune_run(const struct prune_opts *o, unsigned *removed, struct ms_err *e)
 	for (i = 0; i < n; i++) {
 		if (v[i].why) {
 			ms_note(o->note, o->ctx, "keep %s (%s)", v[i].name, v[i].why);
-			if (v[i].binlog_file && (!oldest_binlog || strcmp(v[i].binlog_file, oldest_binlog) < 0))
-				oldest_binlog = v[i].binlog_file;
 			continue;
 		}
 		ms_note(o->note, o->ctx, "%s %s", o->dry_run ? "would remove" : "remove", v[i].name);
@@ -216,10 +237,8 @@ int prune_run(const struct prune_opts *o, unsigned *removed, struct ms_err *e)
 		if (!o->dry_run && (rc = remove_backup(o, v[i].name, e)))
 			goto out;
 	}
-	if (o->binlog_archive && oldest_binlog)
-		rc = prune_binlogs(o, oldest_binlog, removed, e);
-	else if (o->binlog_archive)
-		ms_note(o->note, o->ctx, "binlog archive: no kept backup records a binlog position; nothing removed");
+	if (o->binlog_archive)
+		rc = prune_binlogs(o, v, n, removed, e);
 out:
 	for (i = 0; i < n; i++) {
 		free(v[i].name);

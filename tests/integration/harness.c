@@ -531,3 +531,16 @@ void it_assert_within_budget(double waited_s, double budget_s, const char *what)
 		fail_msg("%s waited %.3f s: over the %.3f s budget plus the %.3f s test slack", what, waited_s,
 			 budget_s, IT_STALL_SLACK_S);
 }
+
+char *it_binlog_file(MYSQL *m)
+{
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW row;
+	char *f;
+
+	if (mysql_query(m, "SHOW MASTER STATUS") || !(res = mysql_store_result(m)) || !(row = mysql_fetch_row(res)))
+		fail_msg("SHOW MASTER STATUS: %s", mysql_error(m));
+	f = strdup(row[0]);
+	mysql_free_result(res);
+	return f;
+}

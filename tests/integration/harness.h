@@ -29,6 +29,9 @@ MYSQL *it_connect(void);
 MYSQL *it_connect_b(void);
 /* Runs SQL, failing the test on error. */
 void it_exec(MYSQL *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The binlog file the server writes now (SHOW MASTER STATUS; caller frees);
+ * fails the test without a binary log. */
+char *it_binlog_file(MYSQL *m);
 /* Runs SQL and returns the first column of the first row (caller frees), or NULL. */
 char *it_value(MYSQL *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 unsigned long it_id(MYSQL *m);

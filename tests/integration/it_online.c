@@ -861,6 +861,8 @@ static void test_a_signal_stops_the_change_and_undoes_it(void **state)
 	mysql_close(m);
 }
 
+static char *b_server_id; /* B's own, while a test makes it a replica */
+
 /* --max-lag: while the replica does not apply changes (its SQL thread is
  * stopped), nothing is copied; once it applies again the change completes,
  * and the replica gets it too. */
@@ -891,7 +893,12 @@ static void test_max_lag_pauses_while_the_replica_does_not_apply(void **state)
 		mysql_free_result(res);
 	}
 	it_exec(b, "DROP DATABASE IF EXISTS " DB);
-	it_exec(b, "SET GLOBAL server_id = 2");
+	/* A replica needs its own server_id; B's is put back afterwards. */
+	free(b_server_id);
+	b_server_id = it_value(b, "SELECT @@server_id");
+	v = it_value(m, "SELECT @@server_id + 1");
+	it_exec(b, "SET GLOBAL server_id = %s", v);
+	free(v);
 	it_exec(b,
 		"CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = %s, MASTER_USER = 'root', "
 		"MASTER_PASSWORD = '%s', MASTER_LOG_FILE = '%s', MASTER_LOG_POS = %s",
@@ -933,7 +940,10 @@ static int stop_replica(void **state)
 	(void)state;
 	it_exec(b, "STOP SLAVE");
 	it_exec(b, "RESET SLAVE ALL");
-	it_exec(b, "SET GLOBAL server_id = 1");
+	if (b_server_id)
+		it_exec(b, "SET GLOBAL server_id = %s", b_server_id);
+	free(b_server_id);
+	b_server_id = NULL;
 	it_exec(b, "DROP DATABASE IF EXISTS " DB);
 	mysql_close(b);
 	return 0;

@@ -65,7 +65,7 @@ static void wait_caught_up(MYSQL *m, const char *dir)
 
 		if (mysql_query(m, "SHOW MASTER STATUS") == 0 && (res = mysql_store_result(m))) {
 			row = mysql_fetch_row(res);
-			const char *name = json_string_value(json_object_get(partial, "name"));
+			const char *name = json_string_value(json_object_get(partial, "source_name"));
 			done = row && name && !strcmp(name, row[0]) &&
 			       json_integer_value(json_object_get(partial, "size")) == atoll(row[1]);
 			mysql_free_result(res);
@@ -234,7 +234,7 @@ static void test_a_gap_in_the_archive_is_named_before_anything_is_restored(void 
 	(void)state;
 	/* The file after the backup's own: restoring past it needs it. */
 	for (i = 0; i < json_array_size(files); i++)
-		if (!strcmp(json_string_value(json_object_get(json_array_get(files, i), "name")), start_file))
+		if (!strcmp(json_string_value(json_object_get(json_array_get(files, i), "source_name")), start_file))
 			break;
 	assert_true(i + 1 < json_array_size(files));
 	missing = strdup(json_string_value(json_object_get(json_array_get(files, i + 1), "name")));
@@ -298,7 +298,7 @@ static void compare_with_server(MYSQL *m, const char *dir)
 	ours.n = theirs.n = 0;
 	assert_non_null(d = opendir(dir));
 	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "mariadb-bin.", 12) && n < 64)
+		if (strstr(de->d_name, "mariadb-bin.") && n < 64)
 			snprintf(names[n++], sizeof(names[0]), "%s", de->d_name);
 	closedir(d);
 	qsort(names, n, sizeof(names[0]), (int (*)(const void *, const void *))strcmp);
@@ -311,8 +311,10 @@ static void compare_with_server(MYSQL *m, const char *dir)
 		MYSQL_ROW row;
 		size_t len = strlen(names[i]);
 
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		snprintf(name, sizeof(name), "%s", names[i]);
+		snprintf(path, sizeof(path), "%s/%.299s", dir, names[i]);
+		/* Archived as s<server_id>-NAME: the server knows it as NAME. */
+		snprintf(name, sizeof(name), "%s", strstr(names[i], "mariadb-bin."));
+		len = strlen(name);
 		if (len > 8 && !strcmp(name + len - 8, ".partial"))
 			name[len - 8] = 0;
 		if (binlog_scan_file(path, &end, NULL, collect_gtid, &ours, &e))
@@ -539,6 +541,18 @@ static bool exists(const char *dir, const char *name)
 	return access(path, F_OK) == 0;
 }
 
+/* The server's binlog file `name` as the archive names it: s<server_id>-NAME. */
+static bool archived(const char *dir, const char *name)
+{
+	MYSQL *m = it_connect();
+	char *sid = it_value(m, "SELECT @@server_id"), full[400];
+
+	snprintf(full, sizeof(full), "s%s-%s", sid ? sid : "?", name);
+	free(sid);
+	mysql_close(m);
+	return exists(dir, full);
+}
+
 /* Three backups in one hour, the newest damaged: --keep-hourly 1 keeps the
  * newest (the rule) and the one before it (the newest good one), and the
  * archive keeps every binlog file from that one's position on. */
@@ -566,12 +580,12 @@ static void test_prune_keeps_the_newest_good_backup_and_the_binlogs_it_needs(voi
 	keep_file = binlog_of(b[1]);
 	old_file = binlog_of(b[0]);
 	snprintf(arch, sizeof(arch), "%s/killed", workdir);
-	assert_true(exists(arch, old_file));
+	assert_true(archived(arch, old_file));
 
 	it_mdlsafe(&r, false, "prune", root, "--keep-hourly", "1", "--binlog-archive", arch, "--dry-run", NULL);
 	assert_int_equal(r.status, 0);
 	it_run_release(&r);
-	assert_true(exists(root, "b1") && exists(arch, old_file));
+	assert_true(exists(root, "b1") && archived(arch, old_file));
 
 	it_mdlsafe(&r, false, "prune", root, "--keep-hourly", "1", "--binlog-archive", arch, NULL);
 	if (r.status != 0)
@@ -580,14 +594,69 @@ static void test_prune_keeps_the_newest_good_backup_and_the_binlogs_it_needs(voi
 	assert_false(exists(root, "b1"));
 	assert_true(exists(root, "b2"));
 	assert_true(exists(root, "b3"));
-	assert_false(exists(arch, old_file));
-	assert_true(exists(arch, keep_file));
+	assert_false(archived(arch, old_file));
+	assert_true(archived(arch, keep_file));
 	it_mdlsafe(&r, false, "verify", arch, NULL);
 	if (r.status != 0)
 		fail_msg("verify of the pruned archive: exit %d: %s", r.status, r.err);
 	it_run_release(&r);
 	free(keep_file);
 	free(old_file);
+	mysql_close(m);
+}
+
+static void archive_once(const char *dir, const char *first)
+{
+	char arch[340], start[300];
+	struct it_run r;
+
+	snprintf(arch, sizeof(arch), "--archive=%s", dir);
+	snprintf(start, sizeof(start), "--start-file=%s", first);
+	it_mdlsafe(&r, true, "binlog", arch, start, "--once", NULL);
+	if (r.status != 0)
+		fail_msg("binlog --once: exit %d: %s", r.status, r.err);
+	it_run_release(&r);
+}
+
+/* The one kept backup's position is in the file the archiver is still
+ * writing (the .partial): every complete file is older, so all of them go,
+ * and no note names a file it does not have. */
+static void test_prune_removes_every_complete_file_when_the_kept_backup_is_in_the_partial(void **state)
+{
+	MYSQL *m = it_connect();
+	char root[300], b1[340], arch[340], *first;
+	struct it_run r;
+	json_t *files;
+
+	(void)state;
+	snprintf(root, sizeof(root), "%s/root-partial", workdir);
+	snprintf(b1, sizeof(b1), "%s/b1", root);
+	snprintf(arch, sizeof(arch), "%s/partial-arch", workdir);
+	assert_int_equal(mkdir(root, 0700), 0);
+	it_exec(m, "FLUSH BINARY LOGS");
+	first = it_binlog_file(m);
+	archive_once(arch, first);
+	it_exec(m, "FLUSH BINARY LOGS");
+	backup_to(m, b1);
+	archive_once(arch, first);
+	files = archived_files(arch);
+	assert_true(json_array_size(files) >= 2);
+	json_decref(files);
+
+	it_mdlsafe(&r, false, "prune", root, "--keep-hourly", "1", "--binlog-archive", arch, NULL);
+	if (r.status != 0 || strstr(r.out, "(null)") || strstr(r.err, "(null)"))
+		fail_msg("prune: exit %d: %s%s", r.status, r.out, r.err);
+	it_run_release(&r);
+	files = archived_files(arch);
+	if (json_array_size(files) != 0)
+		fail_msg("prune kept %zu complete files that no kept backup needs", json_array_size(files));
+	json_decref(files);
+	assert_true(exists(root, "b1"));
+	it_mdlsafe(&r, false, "verify", arch, NULL);
+	if (r.status != 0)
+		fail_msg("verify of the pruned archive: exit %d: %s", r.status, r.err);
+	it_run_release(&r);
+	free(first);
 	mysql_close(m);
 }
 
@@ -601,6 +670,7 @@ int main(void)
 		cmocka_unit_test(test_verify_checks_an_archive_and_names_a_damaged_file_and_a_gap),
 		cmocka_unit_test(test_prune_keeps_the_newest_good_backup_and_the_binlogs_it_needs),
 		cmocka_unit_test(test_archiver_survives_a_server_restart),
+		cmocka_unit_test(test_prune_removes_every_complete_file_when_the_kept_backup_is_in_the_partial),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -251,6 +251,9 @@ server_args=(
     --log-bin="$SANDBOX_DIR/binlog/mariadb-bin"
     --server-id=1
     --binlog-format=ROW
+    # A replica's binlog holds what it applies, so it can take over as the
+    # primary an archiver follows (it_pitr_failover).
+    --log-slave-updates=ON
     --innodb-buffer-pool-size="$SANDBOX_BUFFER_POOL"
     --innodb-log-file-size=64M
     --max-connections=200
