@@ -25,6 +25,22 @@ struct bk {
 	const char *why;   /* kept because; NULL: removed */
 };
 
+/* Appends v to the array `key` of the report (created when missing). */
+static void report_add(const struct prune_opts *o, const char *key, json_t *v)
+{
+	json_t *a;
+
+	if (!o->report) {
+		json_decref(v);
+		return;
+	}
+	if (!(a = json_object_get(o->report, key))) {
+		a = json_array();
+		json_object_set_new(o->report, key, a);
+	}
+	json_array_append_new(a, v);
+}
+
 static int by_newest(const void *a, const void *b)
 {
 	const struct bk *x = a, *y = b;
@@ -143,6 +159,8 @@ static int prune_binlogs(const struct prune_opts *o, const struct bk *v, size_t 
 		return ms_fail(e, MS_USAGE, "%s has no %s: it is not a binlog archive", o->binlog_archive,
 			       BINLOG_INDEX);
 	files = json_object_get(index, "files");
+	if (o->report)
+		json_object_set_new(o->report, "binlog_files_removed", json_array());
 	if (binlog_entries_load(index, &en, e)) {
 		rc = -1;
 		goto out;
@@ -173,6 +191,7 @@ static int prune_binlogs(const struct prune_opts *o, const struct bk *v, size_t 
 		char *path = ms_asprintf("%s/%s", o->binlog_archive, name);
 
 		ms_note(o->note, o->ctx, "%s binlog %s", o->dry_run ? "would remove" : "remove", name);
+		report_add(o, "binlog_files_removed", json_string(name));
 		(*removed)++;
 		if (!path)
 			rc = ms_oom(e);
@@ -227,7 +246,11 @@ int prune_run(const struct prune_opts *o, unsigned *removed, struct ms_err *e)
 	}
 	keep_per_bucket(v, n, o->keep_hourly, 3600, "hourly");
 	keep_per_bucket(v, n, o->keep_daily, 86400, "daily");
+	if (o->report)
+		json_object_set_new(o->report, "backups", json_array());
 	for (i = 0; i < n; i++) {
+		report_add(o, "backups",
+			   json_pack("{s:s, s:b, s:s?}", "name", v[i].name, "kept", v[i].why != NULL, "why", v[i].why));
 		if (v[i].why) {
 			ms_note(o->note, o->ctx, "keep %s (%s)", v[i].name, v[i].why);
 			continue;

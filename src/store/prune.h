@@ -3,6 +3,7 @@
 #ifndef MDLSAFE_PRUNE_H
 #define MDLSAFE_PRUNE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "util/error.h"
@@ -16,6 +17,10 @@ struct prune_opts {
 	bool dry_run;
 	ms_note_fn *note; /* one line per decision */
 	void *ctx;
+	/* When set, the decisions are added to it as well: backups[] (newest
+	 * first: name, kept, why) and, with binlog_archive,
+	 * binlog_files_removed[] (names). */
+	json_t *report;
 };
 
 /*

@@ -542,15 +542,62 @@ static bool exists(const char *dir, const char *name)
 }
 
 /* The server's binlog file `name` as the archive names it: s<server_id>-NAME. */
-static bool archived(const char *dir, const char *name)
+static void archive_name(char *full, size_t cap, const char *name)
 {
 	MYSQL *m = it_connect();
-	char *sid = it_value(m, "SELECT @@server_id"), full[400];
+	char *sid = it_value(m, "SELECT @@server_id");
 
-	snprintf(full, sizeof(full), "s%s-%s", sid ? sid : "?", name);
+	snprintf(full, cap, "s%s-%s", sid ? sid : "?", name);
 	free(sid);
 	mysql_close(m);
+}
+
+static bool archived(const char *dir, const char *name)
+{
+	char full[400];
+
+	archive_name(full, sizeof(full), name);
 	return exists(dir, full);
+}
+
+/* The archive's name of the server's binlog file `name`, as the JSON of
+ * prune lists it, is among `files`. */
+static bool lists_binlog(json_t *files, const char *name)
+{
+	char full[400];
+	size_t i;
+	json_t *f;
+	bool found = false;
+
+	archive_name(full, sizeof(full), name);
+	json_array_foreach(files, i, f)
+		found |= !strcmp(json_string_value(f), full);
+	return found;
+}
+
+/* prune --dry-run --json of the test below: b3 (the rule), b2 (the newest
+ * good one) kept, b1 removed, newest first; the binlog file of b1's
+ * position listed for removal and b2's not; `removed` counts both kinds. */
+static void assert_dry_run_report(struct it_run *r, const char *old_file, const char *keep_file)
+{
+	json_t *j = it_json(r), *bk = json_object_get(j, "backups"),
+	       *files = json_object_get(j, "binlog_files_removed");
+	const char *names[] = {"b3", "b2", "b1"};
+	const bool kept[] = {true, true, false};
+
+	assert_true(json_is_true(json_object_get(j, "dry_run")));
+	assert_int_equal(json_array_size(bk), 3);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *b = json_array_get(bk, i);
+		assert_string_equal(json_string_value(json_object_get(b, "name")), names[i]);
+		if (json_is_true(json_object_get(b, "kept")) != kept[i])
+			fail_msg("prune --json: %s kept=%d, expected %d: %s", names[i], !kept[i], kept[i], r->out);
+	}
+	assert_string_equal(json_string_value(json_object_get(json_array_get(bk, 1), "why")), "the newest good backup");
+	assert_true(lists_binlog(files, old_file));
+	assert_false(lists_binlog(files, keep_file));
+	assert_int_equal(json_integer_value(json_object_get(j, "removed")), 1 + json_array_size(files));
+	json_decref(j);
 }
 
 /* Three backups in one hour, the newest damaged: --keep-hourly 1 keeps the
@@ -582,8 +629,10 @@ static void test_prune_keeps_the_newest_good_backup_and_the_binlogs_it_needs(voi
 	snprintf(arch, sizeof(arch), "%s/killed", workdir);
 	assert_true(archived(arch, old_file));
 
-	it_mdlsafe(&r, false, "prune", root, "--keep-hourly", "1", "--binlog-archive", arch, "--dry-run", NULL);
+	it_mdlsafe(&r, false, "prune", root, "--keep-hourly", "1", "--binlog-archive", arch, "--dry-run", "--json",
+		   NULL);
 	assert_int_equal(r.status, 0);
+	assert_dry_run_report(&r, old_file, keep_file);
 	it_run_release(&r);
 	assert_true(exists(root, "b1") && archived(arch, old_file));
 
