@@ -961,6 +961,21 @@ static void reconnect_wait(void *ctx, double s)
 	ms_nap(s * lockreq_jitter(), o->stop);
 }
 
+/* What the archive holds at the end of a run, and what the run copied. */
+static void report_fill(struct arch *a, json_t *r)
+{
+	char *st = binlog_gtid_state_str(&a->gtids);
+
+	json_object_set_new(r, "archive", json_string(a->o->dir));
+	json_object_set_new(r, "server_id", json_integer(a->sid));
+	json_object_set_new(r, "files", json_integer((json_int_t)json_array_size(files_of(a))));
+	json_object_set_new(r, "partial", a->cur.name ? json_string(a->cur.name) : json_null());
+	json_object_set_new(r, "bytes_copied", json_integer((json_int_t)a->copied));
+	json_object_set_new(r, "reconnects", json_integer((json_int_t)a->reconnects));
+	json_object_set_new(r, "gtid_state", st ? json_string(st) : json_null());
+	free(st);
+}
+
 int binlog_archive_run(const struct binlog_archive_opts *o, struct ms_err *e)
 {
 	struct arch a;
@@ -1008,6 +1023,8 @@ int binlog_archive_run(const struct binlog_archive_opts *o, struct ms_err *e)
 		if (arch_sync(&a, rc == 0 ? e : &se) && rc == 0)
 			rc = -1;
 	}
+	if (o->report && a.index)
+		report_fill(&a, o->report);
 	if (a.cur_fd >= 0)
 		close(a.cur_fd);
 	if (a.status_open)

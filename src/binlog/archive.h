@@ -3,6 +3,7 @@
 #ifndef MDLSAFE_BINLOG_ARCHIVE_H
 #define MDLSAFE_BINLOG_ARCHIVE_H
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdbool.h>
 
@@ -24,6 +25,10 @@ struct binlog_archive_opts {
 	volatile sig_atomic_t *stop; /* set by a signal: finish the event, sync, return 0 */
 	ms_note_fn *say;
 	void *ctx;
+	/* When set, filled at the end with what the archive holds and what
+	 * this run copied: archive, server_id, files, partial, bytes_copied,
+	 * reconnects, gtid_state. */
+	json_t *report;
 };
 
 /*

@@ -13,6 +13,7 @@ enum {
 	OPT_HEARTBEAT,
 	OPT_START_FILE,
 	OPT_METRICS,
+	OPT_JSON,
 };
 
 static const struct cli_opt binlog_opts[] = {
@@ -32,7 +33,15 @@ static const struct cli_opt binlog_opts[] = {
 	{ "metrics-file", OPT_METRICS, CLI_REQUIRED_ARG, "FILE",
 	  "Prometheus text format (lag in bytes and seconds), rewritten atomically "
 	  "every second" },
+	{ "json", OPT_JSON, CLI_NO_ARG, NULL,
+	  "at the end, print what the archive holds and what this run copied (files, .partial, bytes, last GTID "
+	  "per domain) as JSON on stdout" },
 	{ NULL, 0, 0, NULL, NULL },
+};
+
+struct binlog_cli {
+	struct binlog_archive_opts o;
+	bool json;
 };
 
 static const struct cli_command_spec binlog_spec = {
@@ -61,13 +70,15 @@ static const struct cli_command_spec binlog_spec = {
 	"  mdlsafe binlog --archive /backups/binlog --metrics-file "
 	"/var/lib/node_exporter/mdlsafe-binlog.prom\n"
 	"  mdlsafe binlog --archive /backups/binlog --once\n"
+	"  mdlsafe binlog --archive /backups/binlog --once --json | jq -r .gtid_state\n"
 	"  A systemd unit: contrib/mdlsafe-binlog.service",
 	true,
 };
 
 static int binlog_option(void *ctx, int id, const char *arg, struct ms_err *e)
 {
-	struct binlog_archive_opts *o = ctx;
+	struct binlog_cli *a = ctx;
+	struct binlog_archive_opts *o = &a->o;
 
 	switch (id) {
 	case OPT_ARCHIVE:
@@ -86,36 +97,49 @@ static int binlog_option(void *ctx, int id, const char *arg, struct ms_err *e)
 	case OPT_METRICS:
 		o->metrics_file = arg;
 		return 0;
+	case OPT_JSON:
+		a->json = true;
+		return 0;
 	}
 	return ms_fail(e, MS_INTERNAL, "unhandled option %d", id);
 }
 
 int cmd_binlog(int argc, char **argv)
 {
-	struct binlog_archive_opts o;
+	struct binlog_cli a;
+	struct binlog_archive_opts *o = &a.o;
 	struct db_params conn;
 	struct ms_err e;
 	int first, rc;
 
-	memset(&o, 0, sizeof(o));
+	memset(&a, 0, sizeof(a));
 	memset(&conn, 0, sizeof(conn));
 	ms_err_clear(&e);
-	o.heartbeat_s = 1;
-	o.sync_s = 1;
-	rc = cli_parse(&binlog_spec, argc, argv, &conn, binlog_option, &o, &first, &e);
+	o->heartbeat_s = 1;
+	o->sync_s = 1;
+	rc = cli_parse(&binlog_spec, argc, argv, &conn, binlog_option, &a, &first, &e);
 	if (rc == 0 && first < argc)
 		rc = ms_fail(&e, MS_USAGE, "unexpected argument '%s'; see 'mdlsafe binlog --help'", argv[first]);
-	if (rc == 0 && !o.dir)
+	if (rc == 0 && !o->dir)
 		rc = ms_fail(&e, MS_USAGE, "say where to archive: mdlsafe binlog --archive DIR");
+	if (rc == 0 && a.json && !(o->report = json_pack("{s:s}", "status", "ok")))
+		rc = ms_oom(&e);
 	if (rc == 0) {
-		if (!o.server_id)
-			o.server_id = binlog_default_server_id(o.dir);
-		o.conn = &conn;
-		o.stop = cli_stop_on_signals();
-		o.say = cli_say_timed;
-		o.ctx = (void *)"binlog";
-		rc = binlog_archive_run(&o, &e);
+		if (!o->server_id)
+			o->server_id = binlog_default_server_id(o->dir);
+		o->conn = &conn;
+		o->stop = cli_stop_on_signals();
+		o->say = cli_say_timed;
+		o->ctx = (void *)"binlog";
+		rc = binlog_archive_run(o, &e);
+		if (o->report) {
+			/* A failure still says what the archive holds. */
+			if (rc < 0)
+				json_object_update_new(o->report, cli_failed_json(&e));
+			cli_print_json(o->report);
+		}
 	}
+	json_decref(o->report);
 	db_params_release(&conn);
 	if (rc > 0)
 		return MS_OK;
