@@ -425,7 +425,7 @@ static int behind_push(struct online *s, char **upper, struct ms_err *e)
 {
 	struct online_behind *b = &s->behind;
 	char **k = dup_key(s, upper);
-	bool failed;
+	bool failed, kept = false;
 
 	pthread_mutex_lock(&b->mu);
 	if (b->head == b->n)
@@ -441,15 +441,17 @@ static int behind_push(struct online *s, char **upper, struct ms_err *e)
 	}
 	if (k && b->n < b->cap) {
 		b->bounds[b->n++] = k;
-		k = NULL;
+		kept = true;
 		pthread_cond_signal(&b->moved);
-	} else {
-		online_free_key(k, s->n_key);
-		b->failed = true; /* out of memory: the copy stops */
 	}
 	failed = b->failed;
 	pthread_mutex_unlock(&b->mu);
-	return failed ? ms_fail(e, MS_INTERNAL, "the verify behind the copy stopped") : 0;
+	if (!kept) {
+		online_free_key(k, s->n_key);
+		return ms_oom(e);
+	}
+	/* The verify's own error replaces this one when its thread is joined. */
+	return failed ? ms_fail(e, MS_SERVER, "the verify behind the copy failed") : 0;
 }
 
 static int online_copy(struct online *s, bool behind, struct ms_err *e)

@@ -561,7 +561,7 @@ static char *binlog_of(const char *backup)
 
 static bool exists(const char *dir, const char *name)
 {
-	char path[600];
+	char path[1024];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	return access(path, F_OK) == 0;
@@ -682,7 +682,7 @@ static void test_prune_keeps_the_newest_good_backup_and_the_binlogs_it_needs(voi
 
 static void archive_once(const char *dir, const char *first)
 {
-	char arch[340], start[300];
+	char arch[1024], start[300];
 	struct it_run r;
 
 	snprintf(arch, sizeof(arch), "--archive=%s", dir);
